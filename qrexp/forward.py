@@ -1,0 +1,100 @@
+"""Forward passes that read query-span attention: a shared prefix computed once, then one or more
+continuations (real query, null query) on its KV cache, with early exit after the last layer needed.
+
+All passes call the full causal LM with ``logits_to_keep=1`` so the LM head costs one position.
+"""
+from __future__ import annotations
+
+import torch
+from transformers import DynamicCache
+
+from .capture import ATTN_NAME, Capture, StopForward, capturing
+
+Heads = dict[int, list[int]] | None   # {layer: [head, ...]}; None = all heads of all layers
+
+
+def prepare_model(model) -> None:
+    """Switch ``model`` to the capture attention and check every layer really goes through it."""
+    if getattr(model.config, "_attn_implementation", None) != ATTN_NAME:
+        model.set_attn_implementation(ATTN_NAME)
+    if getattr(model, "_qrexp_checked", False):
+        return
+    n_layers = model.config.num_hidden_layers
+    ids = torch.tensor([[1, 2, 3, 4]], device=model.device) % model.config.vocab_size
+    cap = Capture(span=(0, 4))
+    with torch.no_grad(), capturing(cap):
+        model(input_ids=ids, use_cache=False, logits_to_keep=1)
+    if cap.seen_layers != set(range(n_layers)):
+        missing = sorted(set(range(n_layers)) - cap.seen_layers)
+        raise NotImplementedError(
+            f"{type(model).__name__}: layers {missing[:5]} do not call the attention interface; "
+            "qrexp cannot read their attention exactly")
+    model._qrexp_checked = True
+
+
+def last_layer(heads: Heads, n_layers: int) -> int:
+    return n_layers - 1 if heads is None else max(heads)
+
+
+def _run(model, ids: list[int], cap: Capture, cache=None):
+    """One forward under ``cap``; returns the last-position logits, or None after an early exit."""
+    x = torch.tensor([ids], device=model.device)
+    with torch.no_grad(), capturing(cap):
+        try:
+            out = model(input_ids=x, cache=cache, use_cache=cache is not None, logits_to_keep=1)
+        except StopForward:
+            return None
+    return out.logits[0, -1]
+
+
+def _snapshot(cache: DynamicCache):
+    return [(layer.keys, layer.values, layer.is_initialized) for layer in cache.layers]
+
+
+def _restore(cache: DynamicCache, snap) -> None:
+    """Undo a continuation: DynamicLayer.update concatenates, so the old tensors are intact."""
+    del cache.layers[len(snap):]
+    for layer, (k, v, init) in zip(cache.layers, snap):
+        layer.keys, layer.values, layer.is_initialized = k, v, init
+
+
+def fresh_pass(model, ids: list[int], span: tuple[int, int], heads: Heads = None,
+               early_exit: bool = True, rows: bool = False):
+    """One full forward over ``ids``; returns ({layer: [H_sel, T]} , last logits or None)."""
+    stop = last_layer(heads, model.config.num_hidden_layers) if early_exit else None
+    cap = Capture(span=span, heads=heads, stop_after=stop, rows=rows)
+    logits = _run(model, list(ids), cap)
+    return cap.out, logits
+
+
+def prefix_passes(model, prefix: list[int], continuations: list[tuple[list[int], tuple[int, int]]],
+                  heads: Heads = None, early_exit: bool = True, rows: bool = False):
+    """Run ``prefix`` once, then each (ids, span) continuation on a copy-free view of its cache.
+
+    ``span`` is relative to the continuation. Returns a list of ({layer: [H_sel, T]}, logits|None).
+    """
+    if not prefix:
+        return [fresh_pass(model, ids, span, heads, early_exit, rows) for ids, span in continuations]
+    stop = last_layer(heads, model.config.num_hidden_layers) if early_exit else None
+    cache = DynamicCache(config=model.config)
+    _run(model, list(prefix), Capture(span=None, stop_after=stop), cache)
+    snap = _snapshot(cache)
+    results = []
+    for ids, span in continuations:
+        cap = Capture(span=span, heads=heads, stop_after=stop, rows=rows)
+        logits = _run(model, list(ids), cap, cache)
+        results.append((cap.out, logits))
+        _restore(cache, snap)
+    return results
+
+
+def stack_layers(out: dict[int, torch.Tensor], heads: Heads, n_layers: int, n_heads: int,
+                 length: int | None = None) -> torch.Tensor:
+    """Dense TokenScores [L, H, T] from per-layer captures (uncaptured heads are zero)."""
+    some = next(iter(out.values()))
+    t = some.shape[-1] if length is None else length
+    dense = torch.zeros(n_layers, n_heads, t, dtype=torch.float32, device=some.device)
+    for layer, rows in out.items():
+        idx = list(range(n_heads)) if heads is None else heads[layer]
+        dense[layer, idx] = rows[..., :t]
+    return dense
