@@ -1,0 +1,58 @@
+"""A planted retrieval head ranks the gold document first; the other heads stay near chance."""
+import numpy as np
+import pytest
+import torch
+
+from organisms import planted_model, word_tokenizer
+from qrexp import QRRetriever
+from qrexp.types import Doc, Example
+
+N_DOCS, DOC_LEN, N_EX = 6, 8, 60
+KEYS, FILLER = range(0, 100), range(100, 200)
+
+
+def make_examples(n, seed):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        keys = rng.choice(list(KEYS), size=(N_DOCS, 2), replace=False)
+        docs = []
+        for d in range(N_DOCS):
+            filler = rng.choice(list(FILLER), size=DOC_LEN - 2)
+            docs.append(Doc(f"d{d}", " ".join(f"w{t}" for t in [*keys[d], *filler])))
+        gold = int(rng.integers(N_DOCS))
+        out.append(Example(f"q{i}", f"w{keys[gold][0]} w{keys[gold][1]}", docs, {f"d{gold}"}))
+    return out
+
+
+@pytest.fixture(scope="module")
+def retriever():
+    tok = word_tokenizer(220)
+    model = planted_model(len(tok), layer=0, head=1)
+    return QRRetriever(model, tok, query_span="query", null_query="w210 w210")
+
+
+def r_at_1(scores, ex):
+    return float(ex.docs[int(torch.argmax(scores))].doc_id in ex.gold)
+
+
+def test_planted_head_retrieves_and_others_do_not(retriever):
+    examples = make_examples(N_EX, seed=1)
+    hits = torch.zeros(2, 4)
+    for ex in examples:
+        ds = retriever.doc_scores(ex.query, ex.docs, ex.qid)            # [D, L, H]
+        gold = torch.tensor([d.doc_id in ex.gold for d in ex.docs])
+        hits += (ds.argmax(0) == gold.nonzero()[0, 0]).float()
+    r1 = hits / N_EX
+    assert r1[0, 1] >= 0.9
+    others = torch.cat([r1[0, [0, 2, 3]], r1[1]])
+    assert others.median() <= 2 / N_DOCS                                 # chance is 1/6
+
+
+def test_score_docs_with_the_planted_head(retriever):
+    examples = make_examples(30, seed=2)
+    planted = QRRetriever(retriever.model, retriever.tokenizer, heads="0-1", query_span="query",
+                          null_query="w210 w210")
+    run = planted.rerank(examples, progress=False)
+    acc = np.mean([max(run[ex.qid], key=run[ex.qid].get) in ex.gold for ex in examples])
+    assert acc >= 0.9

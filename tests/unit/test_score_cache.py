@@ -1,0 +1,116 @@
+"""ScoreCache: keys, compute-once, corrupt files, and detection from cached DocScores."""
+import dataclasses
+
+import pytest
+import torch
+
+from qrexp.detect import detect, rank_heads, relevance_of
+from qrexp.score_cache import (ScoreCache, cached_doc_scores, detect_from_cache, doc_scores_key,
+                               example_content, fingerprint, iter_doc_scores)
+from qrexp.types import Doc, Example
+
+
+@dataclasses.dataclass(frozen=True)
+class PromptSettings:  # stands in for whatever settings object the pipeline passes
+    style: str = "qrhead"
+    query_span: str = "instruction+query+suffix"
+    null_query: str = "N/A"
+    calibrate: bool = True
+    mask_sigma: float = 2.0
+
+
+def _examples(n=6, d=5):
+    return [Example(f"q{i}", f"query {i}", tuple(Doc(f"d{i}-{j}", f"text {j}", f"t{j}") for j in range(d)),
+                    gold={f"d{i}-{i % d}"}) for i in range(n)]
+
+
+def _fake_forward(ex: Example) -> torch.Tensor:
+    """A deterministic DocScores [D, 3, 4] from the example text (no model): gold docs get head 1-2."""
+    gen = torch.Generator().manual_seed(sum(map(ord, ex.qid + ex.query)))
+    s = torch.randn(len(ex.docs), 3, 4, generator=gen)
+    s[relevance_of(ex), 1, 2] += 10.0
+    return s
+
+
+def _key(ex, **changes):
+    return doc_scores_key(ex, model_id="org/tiny", revision="abc123",
+                          prompt=dataclasses.replace(PromptSettings(), **changes))
+
+
+def test_fingerprint_is_canonical_and_sensitive():
+    assert fingerprint(a=1, b={"x": 1, "y": 2}) == fingerprint(b={"y": 2, "x": 1}, a=1)
+    assert len(fingerprint(a=1)) == 64 and fingerprint(a=1) != fingerprint(a=2)
+    ex = _examples(1)[0]
+    base = _key(ex)
+    variants = [_key(ex, style="icr"), _key(ex, query_span="query"), _key(ex, null_query=""),
+                _key(ex, calibrate=False), _key(ex, mask_sigma=3.0),
+                doc_scores_key(ex, model_id="org/tiny", revision="def456", prompt=PromptSettings()),
+                doc_scores_key(ex, model_id="org/other", revision="abc123", prompt=PromptSettings())]
+    assert len({base, *variants}) == len(variants) + 1
+    reordered = dataclasses.replace(ex, docs=ex.docs[::-1])
+    retitled = dataclasses.replace(ex, docs=(Doc(ex.docs[0].doc_id, ex.docs[0].text, "new"),) + ex.docs[1:])
+    assert len({base, _key(reordered), _key(retitled), _key(dataclasses.replace(ex, query="q?"))}) == 4
+    # gold labels and answers do not change DocScores, so they do not change the key
+    assert _key(dataclasses.replace(ex, gold={"d0-3"}, answer="x")) == base
+    assert example_content(ex)["docs"][0] == {"id": "d0-0", "title": "t0", "text": "text 0"}
+
+
+def test_get_or_compute_calls_fn_once(tmp_path):
+    cache = ScoreCache(tmp_path / "cache")
+    calls = []
+    key = fingerprint(x=1)
+    fn = lambda: calls.append(1) or torch.arange(6.0).reshape(1, 2, 3)
+    first = cache.get_or_compute(key, fn)
+    again = ScoreCache(tmp_path / "cache").get_or_compute(key, fn)  # fresh object: read from disk
+    assert len(calls) == 1 and torch.equal(first, again) and key in cache
+    assert cache.path(key).parent.name == key[:2]
+    assert (cache.hits, cache.misses) == (0, 1)
+    assert cache.get(fingerprint(x=2)) is None
+    with pytest.raises(ValueError, match="bad key '../x'"):
+        cache.get("../x")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong_key"])
+def test_damaged_file_is_recomputed(tmp_path, damage):
+    cache = ScoreCache(tmp_path)
+    key, other = fingerprint(x=1), fingerprint(x=2)
+    value = torch.randn(4, 2, 3)
+    path = cache.put(key, value)
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"\x00not a torch file")
+    else:
+        path.write_bytes(cache.put(other, value).read_bytes())
+    calls = []
+    with pytest.warns(RuntimeWarning, match=f"{key}.pt: .*recomputing"):
+        got = cache.get_or_compute(key, lambda: calls.append(1) or value)
+    assert calls == [1] and torch.equal(got, value)
+    assert torch.equal(cache.get(key), value)  # the rewritten file is sound
+
+
+def test_cached_and_uncached_detection_agree(tmp_path):
+    examples = _examples()
+    rel = [relevance_of(ex) for ex in examples]
+    direct = {name: detect(name, (_fake_forward(ex) for ex in examples), rel)
+              for name in ("qrscore", "ndcg10", "recall1")}
+    cache = ScoreCache(tmp_path)
+    forwards = []
+
+    def compute(ex):
+        forwards.append(ex.qid)
+        return _fake_forward(ex)
+
+    first = detect("qrscore", iter_doc_scores(examples, cache, _key, compute), rel)
+    assert torch.equal(first, direct["qrscore"]) and len(forwards) == len(examples)
+    keys = [_key(ex) for ex in examples]
+    for name, expected in direct.items():  # switching objective recomputes nothing
+        got = detect_from_cache(cache, keys, rel, name)
+        assert torch.equal(got, expected)
+        assert rank_heads(got) == rank_heads(expected)
+    subset = detect("qrscore", iter_doc_scores(examples[2:5], cache, _key, compute), rel[2:5])
+    assert torch.equal(subset, detect("qrscore", (_fake_forward(ex) for ex in examples[2:5]), rel[2:5]))
+    assert len(forwards) == len(examples)  # a subset is served from the cache
+    assert rank_heads(first)[0][0] == (1, 2)
+    with pytest.raises(KeyError, match="no DocScores for example 1"):
+        list(cached_doc_scores(cache, [keys[0], fingerprint(missing=True)]))
