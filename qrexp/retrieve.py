@@ -90,8 +90,8 @@ class QRRetriever:
         return prompt, null
 
     # ---- token scores ------------------------------------------------------------------------
-    def _captured(self, query: str, docs: DocsLike, heads: HeadSet, qid: str):
-        """Calibrated captures {layer: [H_sel, T_prefix]} over the shared prefix, and the prompt."""
+    def _passes(self, query: str, docs: DocsLike, heads: HeadSet, qid: str):
+        """Raw captures over the shared prefix: ({layer: [H_sel, T_prefix]}, null or None, prompt)."""
         prompt, null = self._prompts(query, docs, qid)
         c = prompt.cont_start
         conts = [(list(p.input_ids[c:]), (p.query_span[0] - c, p.query_span[1] - c))
@@ -99,15 +99,20 @@ class QRRetriever:
         results = prefix_passes(self.model, list(prompt.input_ids[:c]), conts, by_layer(heads),
                                 early_exit=self.early_exit)
         real = {layer: x[:, :c] for layer, x in results[0][0].items()}
-        if null is not None:
-            real = {layer: calibrate(x, results[1][0][layer][:, :c]) for layer, x in real.items()}
-        return real, prompt
+        null_rows = None if null is None else {layer: x[:, :c] for layer, x in results[1][0].items()}
+        return real, null_rows, prompt
+
+    def raw_token_scores(self, query: str, docs: DocsLike, qid: str = "?"):
+        """Uncalibrated TokenScores of the real and null query, each [L, H, T_prefix] (null None
+        when calibration is off), and the prompt. Everything else is a pure function of these."""
+        real, null, prompt = self._passes(query, docs, full(self.n_layers, self.n_heads), qid)
+        dense = lambda rows: torch.stack([rows[layer] for layer in range(self.n_layers)])
+        return dense(real), None if null is None else dense(null), prompt
 
     def token_scores(self, query: str, docs: DocsLike, qid: str = "?") -> tuple[torch.Tensor, Prompt]:
         """TokenScores [L, H, T_prefix] (calibrated if enabled) for every head, and the prompt."""
-        heads = full(self.n_layers, self.n_heads)
-        captured, prompt = self._captured(query, docs, heads, qid)
-        return torch.stack([captured[layer] for layer in range(self.n_layers)]), prompt
+        real, null, prompt = self.raw_token_scores(query, docs, qid)
+        return calibrate(real, null), prompt
 
     # ---- document scores ---------------------------------------------------------------------
     def doc_scores(self, query: str, docs: DocsLike, qid: str = "?") -> torch.Tensor:
@@ -123,8 +128,9 @@ class QRRetriever:
     def headset_scores(self, query: str, docs: DocsLike, heads=None, qid: str = "?") -> torch.Tensor:
         """R(d) [D] for a head set (default: this retriever's): heads summed, then outlier mask."""
         heads = self.heads if heads is None else as_headset(heads, self.n_layers, self.n_heads)
-        captured, prompt = self._captured(query, docs, heads, qid)
-        summed = sum(x.sum(0) for x in captured.values())                  # [T_prefix]
+        real, null, prompt = self._passes(query, docs, heads, qid)
+        summed = sum(calibrate(x, None if null is None else null[layer]).sum(0)
+                     for layer, x in real.items())                         # [T_prefix]
         return torch.stack([masked_span_sum(summed[s:e], self.mask_sigma)
                             for s, e in prompt.doc_spans]).cpu()
 

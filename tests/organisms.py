@@ -104,3 +104,23 @@ def planted_model(vocab_size: int, layer: int = 0, head: int = 1, alpha: float =
             rows.zero_()
             rows[dims] = proj
     return model
+
+
+# Planted-head retrieval data: docs of random words, each with a unique 2-word key; query = gold key.
+N_DOCS, DOC_LEN = 6, 8
+KEYS, FILLER = range(0, 100), range(100, 200)
+
+
+def make_examples(n, seed):
+    from qrexp.types import Doc, Example
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        keys = rng.choice(list(KEYS), size=(N_DOCS, 2), replace=False)
+        docs = []
+        for d in range(N_DOCS):
+            filler = rng.choice(list(FILLER), size=DOC_LEN - 2)
+            docs.append(Doc(f"d{d}", " ".join(f"w{t}" for t in [*keys[d], *filler])))
+        gold = int(rng.integers(N_DOCS))
+        out.append(Example(f"q{i}", f"w{keys[gold][0]} w{keys[gold][1]}", docs, {f"d{gold}"}))
+    return out

@@ -3,27 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from organisms import planted_model, word_tokenizer
+from organisms import N_DOCS, make_examples, planted_model, word_tokenizer
 from qrexp import QRRetriever
-from qrexp.types import Doc, Example
-
-N_DOCS, DOC_LEN, N_EX = 6, 8, 60
-KEYS, FILLER = range(0, 100), range(100, 200)
-
-
-def make_examples(n, seed):
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        keys = rng.choice(list(KEYS), size=(N_DOCS, 2), replace=False)
-        docs = []
-        for d in range(N_DOCS):
-            filler = rng.choice(list(FILLER), size=DOC_LEN - 2)
-            docs.append(Doc(f"d{d}", " ".join(f"w{t}" for t in [*keys[d], *filler])))
-        gold = int(rng.integers(N_DOCS))
-        out.append(Example(f"q{i}", f"w{keys[gold][0]} w{keys[gold][1]}", docs, {f"d{gold}"}))
-    return out
-
 
 @pytest.fixture(scope="module")
 def retriever():
@@ -34,6 +15,9 @@ def retriever():
 
 def r_at_1(scores, ex):
     return float(ex.docs[int(torch.argmax(scores))].doc_id in ex.gold)
+
+
+N_EX = 60
 
 
 def test_planted_head_retrieves_and_others_do_not(retriever):

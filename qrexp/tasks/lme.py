@@ -1,0 +1,140 @@
+"""LongMemEval (official JSON array: longmemeval_s / _m / _oracle) -> one Example per question.
+
+Retrieval unit (``unit``):
+  * "round" (the paper's): one user message plus the assistant replies that follow it, in order.
+    doc_id ``<session_id>_r<k>`` (k from 1 within the session), text ``"user: ...\\nassistant: ..."``.
+    Turns before a session's first user message form a round of their own.
+  * "session": the whole session, doc_id = session id, same "role: content" lines.
+Gold: units of evidence sessions (``answer_session_ids``) holding a turn with ``has_answer: true``;
+if no evidence unit of the question is marked, every unit of the evidence sessions (and
+``meta["gold_fallback"] = True``). Abstention questions (id ending in "_abs") are kept with
+``meta["abstention"] = True``; evaluation leaves them out of retrieval metrics.
+``meta["units"]`` maps doc_id -> {session_id, session_index, date, round, has_answer, evidence} so QA can
+put retrieved units back in date order (see :func:`date_order`).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Sequence
+
+from qrexp.tasks.jsonio import Rec, read_records
+from qrexp.types import Doc, Example
+
+QUESTION_TYPES = ("single-session-user", "single-session-assistant", "single-session-preference",
+                  "multi-session", "temporal-reasoning", "knowledge-update")
+UNITS = ("round", "session")
+
+
+def _turns(rec: Rec, s: int, session: Any) -> list[dict[str, Any]]:
+    if not isinstance(session, list):
+        raise rec.error(f"field 'haystack_sessions'[{s}] must be a list of turns, got {type(session).__name__}")
+    for t, turn in enumerate(session):
+        where = f"field 'haystack_sessions'[{s}][{t}]"
+        if not isinstance(turn, dict):
+            raise rec.error(f"{where} must be an object, got {type(turn).__name__}")
+        for key in ("role", "content"):
+            if not isinstance(turn.get(key), str):
+                raise rec.error(f"{where}: missing or non-string field {key!r}")
+    return session
+
+
+def split_rounds(turns: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Group turns into rounds: a new round starts at every user turn."""
+    rounds: list[list[dict[str, Any]]] = []
+    for turn in turns:
+        if turn["role"] == "user" or not rounds:
+            rounds.append([])
+        rounds[-1].append(turn)
+    return rounds
+
+
+def _render(turns: Iterable[dict[str, Any]]) -> str:
+    return "\n".join(f"{t['role']}: {t['content']}" for t in turns)
+
+
+def _check_parallel(rec: Rec) -> tuple[list[str], list[str], list[Any]]:
+    ids = rec.get("haystack_session_ids", list)
+    dates = rec.get("haystack_dates", list)
+    sessions = rec.get("haystack_sessions", list)
+    if not len(ids) == len(dates) == len(sessions):
+        raise rec.error("fields 'haystack_session_ids', 'haystack_dates', 'haystack_sessions' differ in "
+                        f"length ({len(ids)}, {len(dates)}, {len(sessions)})")
+    for name, values in (("haystack_session_ids", ids), ("haystack_dates", dates)):
+        bad = [v for v in values if not isinstance(v, str)]
+        if bad:
+            raise rec.error(f"field {name!r} must list strings, got {bad[0]!r}")
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise rec.error(f"field 'haystack_session_ids' repeats {dup[:3]}")
+    return ids, dates, sessions
+
+
+def question_to_example(rec: Rec, unit: str = "round") -> Example:
+    """Convert one LongMemEval question record (see the module docstring for units and gold)."""
+    if unit not in UNITS:
+        raise ValueError(f"unknown LongMemEval unit {unit!r} (known: {', '.join(UNITS)})")
+    qid = rec.get("question_id", str)
+    qtype = rec.get("question_type", str)
+    question = rec.get("question", str)
+    answer = rec.get("answer", (str, int, float))
+    qdate = rec.get("question_date", str)
+    evidence = rec.get("answer_session_ids", list)
+    ids, dates, sessions = _check_parallel(rec)
+    evidence_set = {str(e) for e in evidence}
+    docs: list[Doc] = []
+    units: dict[str, dict[str, Any]] = {}
+    for s, (sid, date, session) in enumerate(zip(ids, dates, sessions)):
+        turns = _turns(rec, s, session)
+        groups = [turns] if unit == "session" else split_rounds(turns)
+        for k, group in enumerate(groups, start=1):
+            if not group:
+                continue
+            doc_id = sid if unit == "session" else f"{sid}_r{k}"
+            docs.append(Doc(doc_id=doc_id, text=_render(group)))
+            units[doc_id] = {"session_id": sid, "session_index": s, "date": date,
+                             "round": None if unit == "session" else k,
+                             "has_answer": any(t.get("has_answer") is True for t in group),
+                             "evidence": sid in evidence_set}
+    marked = {d for d, u in units.items() if u["evidence"] and u["has_answer"]}
+    gold = marked or {d for d, u in units.items() if u["evidence"]}
+    meta = {"question_type": qtype, "question_date": qdate, "answer": str(answer),
+            "abstention": qid.endswith("_abs"), "unit": unit, "units": units,
+            "answer_session_ids": [str(e) for e in evidence], "gold_fallback": not marked}
+    return Example(qid=qid, query=question, docs=tuple(docs), gold=frozenset(gold),
+                   answer=str(answer), meta=meta)
+
+
+def load_lme(path: str | os.PathLike, question_types: Sequence[str] | str | None = None,
+             limit: int | None = None, unit: str = "round") -> list[Example]:
+    """Load a LongMemEval JSON file; filter by ``question_types``, then keep the first ``limit``."""
+    if unit not in UNITS:
+        raise ValueError(f"unknown LongMemEval unit {unit!r} (known: {', '.join(UNITS)})")
+    if isinstance(question_types, str):
+        question_types = [question_types]
+    wanted = None if question_types is None else set(question_types)
+    if wanted is not None and wanted - set(QUESTION_TYPES):
+        raise ValueError(f"unknown LongMemEval question_type(s) {sorted(wanted - set(QUESTION_TYPES))} "
+                         f"(known: {', '.join(QUESTION_TYPES)})")
+    examples: list[Example] = []
+    seen: set[str] = set()
+    for rec in read_records(path, id_field="question_id"):
+        if wanted is not None and rec.get("question_type", str) not in wanted:
+            continue
+        if limit is not None and len(examples) >= limit:
+            break
+        ex = question_to_example(rec, unit=unit)
+        if ex.qid in seen:
+            raise rec.error(f"field 'question_id': duplicate question id {ex.qid!r}")
+        seen.add(ex.qid)
+        examples.append(ex)
+    return examples
+
+
+def date_order(example: Example, doc_ids: Iterable[str]) -> list[str]:
+    """``doc_ids`` sorted by session date, then haystack position, then round (LME dates sort as text)."""
+    units = example.meta["units"]
+    doc_ids = list(doc_ids)
+    missing = [d for d in doc_ids if d not in units]
+    if missing:
+        raise KeyError(f"example {example.qid}: unknown unit id(s) {missing[:3]}")
+    return sorted(doc_ids, key=lambda d: (units[d]["date"], units[d]["session_index"], units[d]["round"] or 0))
