@@ -186,6 +186,10 @@ class RunStore:
     def is_finished(self, run_id: str) -> bool:
         return (self.run_dir(run_id) / METRICS_FILE).is_file()
 
+    def read_metrics(self, run_id: str) -> dict[str, Any]:
+        """The metrics.json record of a finished run."""
+        return json.loads(self.path(run_id, METRICS_FILE).read_text(encoding="utf-8"))
+
     def start(self, run_id: str, config: Mapping[str, Any] | None = None) -> Path:
         """Create the folder, write config.json (secrets stripped) and start the wall clock."""
         folder = self.run_dir(run_id)

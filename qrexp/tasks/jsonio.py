@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+
+from qrexp.store import atomic_write_text
 
 _REQUIRED = object()
 _TYPE_NAMES = {str: "str", int: "int", float: "float", bool: "bool", list: "list", dict: "dict"}
@@ -136,21 +137,8 @@ def read_records(path: str | os.PathLike, id_field: str | None = None) -> list[R
 
 # ----------------------------------------------------------------------------- atomic writes
 def write_text(text: str, path: str | os.PathLike) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically: temp file in the same folder, then os.replace."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return target
+    """Write ``text`` (UTF-8) to ``path`` atomically (temp file in the same folder, os.replace)."""
+    return atomic_write_text(path, text)
 
 
 def write_json(obj: Any, path: str | os.PathLike, indent: int | None = None) -> Path:

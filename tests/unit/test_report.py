@@ -96,9 +96,9 @@ def test_no_paper_numbers_only_ours_and_missing_dash(runs):
 
 def test_column_metrics_and_filters():
     runs = pd.DataFrame([
-        {"run_id": "a", "config.method": "qrretriever", "config.task": "lme", "config.qa.top_k": 5,
+        {"run_id": "a", "config.method": "qrhead", "config.task": "lme", "config.qa.top_k": 5,
          "metrics.recall@5": 0.855, "metrics.recall@10": 0.917, "metrics.accuracy": 0.598},
-        {"run_id": "b", "config.method": "qrretriever", "config.task": "lme", "config.qa.top_k": 10,
+        {"run_id": "b", "config.method": "qrhead", "config.task": "lme", "config.qa.top_k": 10,
          "metrics.recall@5": 0.855, "metrics.recall@10": 0.917, "metrics.accuracy": 0.602},
     ])
     spec = TableSpec(name="t1", title="LME", row_key="method", metric="accuracy", filters={"task": "lme"},
@@ -107,14 +107,14 @@ def test_column_metrics_and_filters():
                      column_filters={"lme-acc@5": {"qa.top_k": 5}, "lme-acc@10": {"qa.top_k": "10"}},
                      paper=paper_numbers("table1"))
     table = build_table(runs, spec)
-    ours = table.xs("ours", level="source").loc["qrretriever"]
+    ours = table.xs("ours", level="source").loc["qrhead"]
     assert list(ours.round(1)) == [85.5, 91.7, 59.8, 60.2]
-    assert list(table.xs("delta", level="source").loc["qrretriever"].round(6)) == [0.0, 0.0, 0.0, 0.0]
+    assert list(table.xs("delta", level="source").loc["qrhead"].round(6)) == [0.0, 0.0, 0.0, 0.0]
     # rows come from the paper when no order is given; methods without runs stay missing
     assert table.xs("ours", level="source").loc["bm25"].isna().all()
     assert table.loc[("bm25", "paper"), "lme-r@5"] == 57.5
     disagree = TableSpec(name="t1", title="LME", row_key="method", metric="accuracy", col_order=["acc"])
-    with pytest.raises(ValueError, match=r"row 'qrretriever', column 'acc': runs \['a', 'b'\] disagree"):
+    with pytest.raises(ValueError, match=r"row 'qrhead', column 'acc': runs \['a', 'b'\] disagree"):
         build_table(runs, disagree)
     with pytest.raises(KeyError, match="did you mean config.task"):
         build_table(runs, TableSpec(name="x", title="x", row_key="method", metric="accuracy",
@@ -143,10 +143,10 @@ def test_latex_escape():
 def test_paper_numbers_table2():
     t2 = paper_numbers("table2")
     assert t2["bm25"]["nq"] == 30.5
-    assert t2["qrretriever"]["nq"] == 58.6 and t2["icr"]["avg"] == 48.5  # Llama-3.1-8B by default
+    assert t2["qrhead"]["nq"] == 58.6 and t2["icr"]["avg"] == 48.5  # Llama-3.1-8B by default
     qwen = paper_numbers("table2", model="qwen2.5-7b")
-    assert qwen["qrretriever"]["avg"] == 44.2 and qwen["bm25"] == t2["bm25"]
-    assert paper_numbers("table2", model="llama-3.1-70b")["qrretriever"]["nq"] == 62.1
+    assert qwen["qrhead"]["avg"] == 44.2 and qwen["bm25"] == t2["bm25"]
+    assert paper_numbers("table2", model="llama-3.1-70b")["qrhead"]["nq"] == 62.1
     with pytest.raises(KeyError, match="no model 'llama-8b'"):
         paper_numbers("table2", model="llama-8b")
     with pytest.raises(FileNotFoundError, match="no paper table 'table4'"):
