@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .generate import GenerationTrace, greedy_generate, render_chat
-from .prompt import _token_span
+from .prompt import token_span
 from .types import Example
 
 # Wu et al.'s detection prompt (their repo), as a template over the haystack and the question.
@@ -93,7 +93,7 @@ def build_niah_prompt(tokenizer, case: NiahCase, chat: bool = True, template: st
         raise ValueError(f"{where}: needle {case.needle[:40]!r} occurs more than once in the prompt")
     enc = tokenizer(text, add_special_tokens=not chat, return_offsets_mapping=True)
     offsets = np.asarray(enc["offset_mapping"], dtype=np.int64).reshape(-1, 2)
-    span = _token_span(offsets, start, start + len(case.needle), f"{where}, needle")
+    span = token_span(offsets, start, start + len(case.needle), f"{where}, needle")
     return NiahPrompt(text, list(enc["input_ids"]), span)
 
 

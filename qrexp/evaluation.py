@@ -1,0 +1,114 @@
+"""The evaluation stage: rank each example's units with one method, then compute metrics.
+
+Attention methods (qrhead, icr, random, rethead, published) rank with head sets over the cached
+per-example scores; baselines (bm25, dense, rankgpt) come from qrexp.baselines. Retrieval metrics:
+pytrec_eval over graded qrels for BEIR-style data (queries missing from a run count as 0), and
+recall / recall_any / recall_all at k for long-context units (abstention questions left out).
+"""
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+from .config import RunConfig, to_dict
+from .data import load_data
+from .metrics import evaluate_run, retrieval_metrics
+from .stages import (ATTENTION_METHODS, cache_dir, heads_spec, method_heads, model_label,
+                     resolve_heads, scorer_of, scoring_options, store_of)
+from .store import run_id
+from .tasks.trec import write_trec_run
+from .types import Example, Run
+
+BASELINES = ("bm25", "dense", "rankgpt", "full-context")
+
+
+def eval_config(cfg: RunConfig, method: str) -> dict:
+    sem = {"stage": "evaluate", "method": method, "eval": to_dict(cfg.eval), "seed": cfg.seed}
+    sem["eval"].pop("methods")
+    if method in ATTENTION_METHODS:
+        sem.update(model=model_label(cfg), scoring=to_dict(cfg.scoring),
+                   heads=heads_spec(cfg, method_heads(cfg, method)))
+    elif method == "dense":
+        sem["dense_model"] = cfg.eval.dense_model or "all-MiniLM-L6-v2"
+    elif method in ("rankgpt", "full-context"):
+        sem["model"] = model_label(cfg)
+    if method != "full-context" and not cfg.eval.qa.enabled:
+        sem["eval"].pop("qa")
+    return sem
+
+
+def eval_id(cfg: RunConfig, method: str) -> str:
+    return run_id(eval_config(cfg, method), ("eval.name", "method"))
+
+
+def rank_with(cfg: RunConfig, method: str, examples: Sequence[Example], log=print) -> tuple[Run, dict]:
+    """Run {qid: {doc_id: score}} for ``method`` and a description of what ranked it."""
+    if method in ATTENTION_METHODS:
+        scorer = scorer_of(cfg)
+        r = scorer.retriever
+        heads = resolve_heads(cfg, method_heads(cfg, method), r.n_layers, r.n_heads, log)
+        run = scorer.rank(examples, heads, scoring_options(cfg), cfg.progress, desc=f"rank {method}")
+        return run, {"heads": "full" if heads is None else heads.format(),
+                     "n_heads": r.n_layers * r.n_heads if heads is None else len(heads),
+                     "forwards": scorer.forwards}
+    from .baselines import rank_baseline
+    return rank_baseline(cfg, method, examples)
+
+
+def gold_sets(examples: Sequence[Example]) -> dict[str, set[str]]:
+    """Gold unit ids per query; abstention questions get an empty set (left out of recall)."""
+    return {ex.qid: set() if ex.meta.get("abstention") else set(ex.gold) for ex in examples}
+
+
+def retrieval_scores(cfg: RunConfig, examples: Sequence[Example], run: Run):
+    if cfg.eval.kind == "retrieval":
+        qrels = {ex.qid: dict(ex.meta.get("qrels") or {d: 1 for d in ex.gold}) for ex in examples}
+        return evaluate_run(run, qrels, cfg.eval.measures, missing="zero")
+    return retrieval_metrics(run, gold_sets(examples), cfg.eval.ks)
+
+
+def evaluate(cfg: RunConfig, method: str, log=print, tracker_factory=None) -> dict:
+    """Evaluate one method (skipped when its run folder is finished); returns its metrics."""
+    store, rid = store_of(cfg), eval_id(cfg, method)
+    if store.is_finished(rid):
+        log(f"[evaluate] {rid}: finished earlier, skipping")
+        return store.read_metrics(rid)["metrics"]
+    sem = eval_config(cfg, method)
+    store.start(rid, sem)
+    t0 = time.time()
+    examples = load_data(cfg.eval.data, cache_dir(cfg), cfg.seed)
+    metrics, per_query, info = {}, {}, {}
+    if method != "full-context":
+        run, info = rank_with(cfg, method, examples, log)
+        per_query, metrics = retrieval_scores(cfg, examples, run)
+        write_trec_run(run, store.path(rid, "run.trec"), tag=f"qrexp-{method}")
+    else:
+        run = None
+    if cfg.eval.qa.enabled or method == "full-context":
+        from .qa_stage import answer_questions
+        qa_metrics, qa_rows = answer_questions(cfg, method, examples, run, log)
+        metrics.update(qa_metrics)
+        for row in qa_rows:
+            per_query.setdefault(row["qid"], {}).update({k: v for k, v in row.items() if k != "qid"})
+    rows = [{"qid": qid, **vals} for qid, vals in per_query.items()]
+    store.write_jsonl(rid, "per_query.jsonl", rows)
+    if "heads" in info:
+        store.write_text(rid, "heads.txt", info["heads"] + "\n")
+    store.finish(rid, metrics, len(examples), {**sem, "experiment": cfg.name}, extra=info)
+    if tracker_factory is not None:
+        with tracker_factory(rid, sem, job_type="evaluate") as tracker:
+            tracker.log_metrics(metrics)
+            import pandas as pd
+            if rows:
+                tracker.log_table("per_query", pd.DataFrame(rows))
+            if "heads" in info:
+                tracker.log_artifact(f"heads-{rid}", "heads", store.path(rid, "heads.txt"))
+    shown = {k: round(v, 4) for k, v in metrics.items() if k in _headline(cfg)}
+    log(f"[evaluate] {rid}: {shown} ({time.time() - t0:.1f}s, n={len(examples)})")
+    return metrics
+
+
+def _headline(cfg: RunConfig) -> set[str]:
+    if cfg.eval.kind == "retrieval":
+        return {"ndcg_cut_10", "recall_10"}
+    return {f"recall@{k}" for k in cfg.eval.ks} | {"accuracy", "pair_accuracy"}

@@ -1,0 +1,190 @@
+"""Text generation backends for answer generation, LLM judging and listwise re-ranking.
+
+A prompt is either plain text or a list of chat messages ``[{"role", "content"}, ...]``. Every backend
+decodes greedily (temperature 0) and returns only the newly generated text, one string per prompt.
+
+* :class:`HFGenerator` runs a transformers causal LM in-process: message lists go through the
+  tokenizer's chat template (with the assistant header), plain text is tokenized as is; prompts are
+  batched with left padding.
+* :class:`OpenAIGenerator` talks to any OpenAI-compatible ``/v1/chat/completions`` server (OpenAI,
+  vLLM, llama.cpp, ...) with urllib. The API key is read from an environment variable at each request
+  and is sent only in the Authorization header: it is never stored, logged or returned.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Sequence
+
+import torch
+
+Messages = list[dict[str, str]]
+PromptLike = str | Messages
+log = logging.getLogger(__name__)
+
+
+def as_messages(prompt: PromptLike) -> Messages:
+    """A chat message list for ``prompt`` (plain text becomes one user turn); checks the fields."""
+    if isinstance(prompt, str):
+        return [{"role": "user", "content": prompt}]
+    if not isinstance(prompt, (list, tuple)) or not prompt:
+        raise TypeError(f"a prompt must be a string or a non-empty list of messages, got {type(prompt).__name__}")
+    for i, msg in enumerate(prompt):
+        if not isinstance(msg, dict) or not isinstance(msg.get("role"), str) or not isinstance(msg.get("content"), str):
+            raise TypeError(f"prompt message {i} must be a dict with string 'role' and 'content', got {msg!r:.80}")
+    return [{"role": m["role"], "content": m["content"]} for m in prompt]
+
+
+class Generator(ABC):
+    """Greedy text generation: ``generate(prompts, max_new_tokens) -> [new text per prompt]``."""
+
+    name: str = "generator"
+
+    @abstractmethod
+    def generate(self, prompts: Sequence[PromptLike], max_new_tokens: int) -> list[str]:
+        """One completion per prompt, in order, without the prompt text."""
+
+
+class HFGenerator(Generator):
+    """Greedy ``model.generate`` in batches of ``batch_size`` (left padded, grouped by length)."""
+
+    def __init__(self, model: Any, tokenizer: Any, batch_size: int = 1) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
+        self.name = str(getattr(model.config, "_name_or_path", "") or type(model).__name__)
+
+    def stop_ids(self) -> set[int]:
+        """The model's generation stop ids (the tokenizer's eos when the model names none)."""
+        eos = self.model.generation_config.eos_token_id
+        eos = self.tokenizer.eos_token_id if eos is None else eos
+        return set(eos) if isinstance(eos, (list, tuple)) else set() if eos is None else {eos}
+
+    def encode(self, prompt: PromptLike) -> list[int]:
+        """Token ids of one prompt (chat template for message lists, with the generation prompt)."""
+        if isinstance(prompt, str):
+            return list(self.tokenizer(prompt, add_special_tokens=True)["input_ids"])
+        text = self.tokenizer.apply_chat_template(as_messages(prompt), tokenize=False, add_generation_prompt=True)
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def generate(self, prompts: Sequence[PromptLike], max_new_tokens: int) -> list[str]:
+        encoded = [self.encode(p) for p in prompts]
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        out: list[str] = [""] * len(encoded)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            for i, text in zip(batch, self._generate_batch([encoded[i] for i in batch], max_new_tokens)):
+                out[i] = text
+        return out
+
+    def _generate_batch(self, seqs: list[list[int]], max_new_tokens: int) -> list[str]:
+        stops = self.stop_ids()
+        pad_id = self.tokenizer.pad_token_id
+        pad_id = pad_id if pad_id is not None else min(stops, default=0)
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for row, seq in enumerate(seqs):
+            ids[row, width - len(seq):] = torch.tensor(seq, dtype=torch.long)
+            mask[row, width - len(seq):] = 1
+        device = self.model.device
+        with torch.inference_mode():
+            gen = self.model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
+                                      max_new_tokens=max_new_tokens, do_sample=False, top_p=None,
+                                      top_k=None, temperature=None, pad_token_id=pad_id)
+        texts = []
+        for row in gen[:, width:].tolist():     # [B, new]; rows that stopped early are padded
+            cut = next((j for j, t in enumerate(row) if t in stops), len(row))
+            texts.append(self.tokenizer.decode(row[:cut], skip_special_tokens=True))
+        return texts
+
+
+class OpenAIGenerator(Generator):
+    """OpenAI-compatible chat completions over HTTP (``base_url`` ends in ``/v1``, as for the openai client).
+
+    Request body: ``{"model", "messages", "max_tokens", "temperature": 0, "n": 1}``. HTTP 429, 5xx,
+    connection errors and time-outs are retried up to ``max_retries`` times with exponential back-off
+    (``backoff_s * 2**attempt``, capped at 30 s); other HTTP errors raise at once. ``workers`` > 1 sends
+    that many requests concurrently (results stay in prompt order). ``stats`` counts requests/retries.
+    """
+
+    def __init__(self, base_url: str, model: str, api_key_env: str | None = "OPENAI_API_KEY",
+                 timeout: float = 120.0, max_retries: int = 5, backoff_s: float = 1.0,
+                 temperature: float = 0.0, workers: int = 1) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
+        if max_retries < 0 or workers < 1 or timeout <= 0:
+            raise ValueError("max_retries must be >= 0, workers >= 1 and timeout > 0")
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.name = self.model = model
+        self.api_key_env, self.timeout, self.max_retries = api_key_env, timeout, max_retries
+        self.backoff_s, self.temperature, self.workers = backoff_s, temperature, workers
+        self.stats = {"requests": 0, "retries": 0}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"OpenAIGenerator(url={self.url!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"
+
+    def generate(self, prompts: Sequence[PromptLike], max_new_tokens: int) -> list[str]:
+        bodies = [{"model": self.model, "messages": as_messages(p), "max_tokens": int(max_new_tokens),
+                   "temperature": self.temperature, "n": 1} for p in prompts]
+        if self.workers == 1 or len(bodies) < 2:
+            return [self._complete(b) for b in bodies]
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            return list(pool.map(self._complete, bodies))
+
+    def _key(self) -> str | None:
+        return (os.environ.get(self.api_key_env) or None) if self.api_key_env else None
+
+    def _complete(self, body: dict[str, Any]) -> str:
+        data = self._post(json.dumps(body).encode("utf-8"))
+        try:
+            content = data["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError):
+            raise ValueError(f"{self.url}: response lacks choices[0].message.content: "
+                             f"{json.dumps(data)[:200]}") from None
+        return "" if content is None else str(content)
+
+    def _post(self, payload: bytes) -> dict[str, Any]:
+        for attempt in range(self.max_retries + 1):
+            key = self._key()
+            headers = {"Content-Type": "application/json", "Accept": "application/json"}
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
+            request = urllib.request.Request(self.url, data=payload, headers=headers, method="POST")
+            with self._lock:
+                self.stats["requests"] += 1
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as resp:
+                    text = resp.read().decode("utf-8")
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError:
+                    raise ValueError(f"{self.url}: response is not JSON: {text[:200]!r}") from None
+            except urllib.error.HTTPError as exc:
+                detail = _redact(exc.read().decode("utf-8", "replace")[:300], key)
+                if exc.code != 429 and exc.code < 500:
+                    hint = f" (is ${self.api_key_env} set?)" if exc.code in (401, 403) else ""
+                    raise RuntimeError(f"{self.url}: HTTP {exc.code}{hint}: {detail}") from None
+                reason = f"HTTP {exc.code}: {detail}"
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+                reason = _redact(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}", key)
+            if attempt == self.max_retries:
+                raise RuntimeError(f"{self.url}: giving up after {attempt + 1} attempts; last error {reason}")
+            with self._lock:
+                self.stats["retries"] += 1
+            delay = min(30.0, self.backoff_s * 2 ** attempt)
+            log.warning("%s: attempt %d failed (%s); retrying in %.1f s", self.url, attempt + 1, reason, delay)
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
+
+def _redact(text: str, key: str | None) -> str:
+    return text.replace(key, "***") if key else text

@@ -1,0 +1,52 @@
+"""NIAH retrieval-head detection stage (the RetHead baseline): generated needle-in-a-haystack
+cases, greedy answers read with the attention capture, Wu et al.'s copy score per head."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import RunConfig, to_dict
+from .detect import rank_heads, write_detection
+from .niah_score import case_from_example, niah_retrieval_scores
+from .plots import plot_head_scores
+from .stages import _load, model_label, store_of
+from .store import run_id
+from .tasks.niah import NEEDLES, niah_grid
+
+
+def niah_config(cfg: RunConfig) -> dict:
+    return {"stage": "detect-niah", "model": model_label(cfg), "niah": to_dict(cfg.niah),
+            "seed": cfg.seed}
+
+
+def niah_id(cfg: RunConfig) -> str:
+    return run_id(niah_config(cfg), ("model.name", "stage"))
+
+
+def run_niah_detection(cfg: RunConfig, log=print) -> Path:
+    """Score every head by NIAH copy-paste retrieval (skipped when finished); returns heads JSON."""
+    store, rid = store_of(cfg), niah_id(cfg)
+    heads_file = store.path(rid, "heads.json")
+    if store.is_finished(rid):
+        log(f"[detect-niah] {rid}: finished earlier, reusing {heads_file}")
+        return heads_file
+    store.start(rid, niah_config(cfg))
+    model, tok = _load(cfg.model)
+    n = cfg.niah
+    count = lambda text: len(tok(text, add_special_tokens=False)["input_ids"])
+    examples = niah_grid(n.lengths, n.depths, NEEDLES[: n.n_needles], count_tokens=count, seed=cfg.seed)
+    result = niah_retrieval_scores(model, tok, [case_from_example(ex) for ex in examples],
+                                   max_new_tokens=n.max_new_tokens, threshold=n.threshold,
+                                   progress=cfg.progress)
+    if result.n_correct == 0:
+        raise RuntimeError(f"NIAH detection {rid}: the model answered none of {result.n_runs} runs "
+                           "correctly, so no head can be scored; use longer max_new_tokens or shorter contexts")
+    ranked = rank_heads(result.scores)
+    write_detection(heads_file, ranked, {"run_id": rid, "niah": to_dict(n)}, objective="niah",
+                    model=cfg.model.name, n_examples=result.n_correct, k=cfg.model.k)
+    plot_head_scores(result.scores, store.path(rid, "heads.png"), k=cfg.model.k,
+                     title=f"NIAH copy score ({result.n_correct}/{result.n_runs} runs correct)")
+    top = ",".join(f"{l}-{h}" for (l, h), _ in ranked[: cfg.model.k])
+    store.finish(rid, {"top_heads": top, "n_correct": result.n_correct, "n_runs": result.n_runs},
+                 result.n_runs, niah_config(cfg))
+    log(f"[detect-niah] {rid}: {result.n_correct}/{result.n_runs} answered; top heads {top}")
+    return heads_file

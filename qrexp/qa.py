@@ -1,0 +1,284 @@
+"""Long-context QA on retrieved units: top-k selection, answer prompts, judging and accuracy.
+
+* LongMemEval: the top-k rounds go back in date order, grouped by session, in the prompt format of
+  the QRHead / LongMemEval generation code (JSON turns per session, "Current Date", greedy, 500 new
+  tokens); responses are judged yes/no with LongMemEval's per-question-type prompts (evaluate_qa.py,
+  judge output capped at 10 tokens, label = "yes" in the lower-cased reply).
+* CLIPPER: the top-k chapters in chapter order, joined by three newlines, in the TRUE/FALSE claim
+  verification prompt (1000 new tokens); the verdict is read from the <answer> tag; the metric is pair
+  accuracy (true claim judged TRUE and its false twin judged FALSE).
+* Full-context baseline: pass ``run=None`` to use every unit.
+Prompt texts are carried over verbatim from those repositories.
+"""
+from __future__ import annotations
+
+import json
+import re
+from statistics import mean
+from typing import Any, Mapping, Sequence
+
+from qrexp.llm import Generator, Messages
+from qrexp.tasks.lme import date_order
+from qrexp.tasks.trec import ranked
+from qrexp.types import Example, Run
+
+ORDERS = ("date", "chapter", "rank")
+LME_MAX_NEW_TOKENS, CLIPPER_MAX_NEW_TOKENS, JUDGE_MAX_NEW_TOKENS = 500, 1000, 10
+
+LME_ANSWER_TEMPLATE = ("I will give you several history chats between you and a user. Please answer the question "
+                       "based on the relevant chat history.\n\n\nHistory Chats:\n\n{}\n\nCurrent Date: {}\nQuestion: "
+                       "{}\nAnswer:")
+LME_SESSION_TEMPLATE = "\n### Session {}:\nSession Date: {}\nSession Content:\n{}\n"
+
+_JUDGE_HEAD = ("I will give you a question, a correct answer, and a response from a model. Please answer yes if the "
+               "response contains the correct answer. Otherwise, answer no. ")
+_JUDGE_STEPS = ("If the response is equivalent to the correct answer or contains all the intermediate steps to get "
+                "the correct answer, you should also answer yes. If the response only contains a subset of the "
+                "information required by the answer, answer no. ")
+_JUDGE_TAIL = ("\n\nQuestion: {}\n\nCorrect Answer: {}\n\nModel Response: {}\n\nIs the model response correct? "
+               "Answer yes or no only.")
+_JUDGE_DEFAULT = _JUDGE_HEAD + _JUDGE_STEPS + _JUDGE_TAIL
+LME_JUDGE_TEMPLATES = {
+    "single-session-user": _JUDGE_DEFAULT,
+    "single-session-assistant": _JUDGE_DEFAULT,
+    "multi-session": _JUDGE_DEFAULT,
+    "temporal-reasoning": _JUDGE_HEAD + _JUDGE_STEPS + (
+        "In addition, do not penalize off-by-one errors for the number of days. If the question asks for the "
+        "number of days/weeks/months, etc., and the model makes off-by-one errors (e.g., predicting 19 days when "
+        "the answer is 18), the model's response is still correct. ") + _JUDGE_TAIL,
+    "knowledge-update": _JUDGE_HEAD + (
+        "If the response contains some previous information along with an updated answer, the response should be "
+        "considered as correct as long as the updated answer is the required answer.") + _JUDGE_TAIL,
+    "single-session-preference": (
+        "I will give you a question, a rubric for desired personalized response, and a response from a model. "
+        "Please answer yes if the response satisfies the desired response. Otherwise, answer no. The model does "
+        "not need to reflect all the points in the rubric. The response is correct as long as it recalls and "
+        "utilizes the user's personal information correctly.\n\nQuestion: {}\n\nRubric: {}\n\nModel Response: "
+        "{}\n\nIs the model response correct? Answer yes or no only."),
+}
+LME_ABSTENTION_TEMPLATE = (
+    "I will give you an unanswerable question, an explanation, and a response from a model. Please answer yes if "
+    "the model correctly identifies the question as unanswerable. The model could say that the information is "
+    "incomplete, or some other information is given but the asked information is not.\n\nQuestion: {}\n\n"
+    "Explanation: {}\n\nModel Response: {}\n\nDoes the model correctly identify the question as unanswerable? "
+    "Answer yes or no only.")
+
+CLIPPER_TEMPLATE = (
+    "You are provided with a context and a statement. Your task is to carefully read the context and then "
+    "determine whether the statement is true or false.  \n\nAnswer TRUE if the statement is true in its entirety "
+    "based on the context provided.\nAnswer FALSE if any part of the statement is false based on the context "
+    "provided.\n\n<context>{}</context>\n\n\n<statement>{}</statement>\n\n<question>Based on the context provided, "
+    "is the above statement TRUE or FALSE?</question>\n\nFirst provide an explanation of your decision-making "
+    "process, and then provide your final answer. Use the following format:\n\n<explanation>YOUR EXPLANATION"
+    "</explanation>\n<answer>YOUR ANSWER</answer>")
+CLAIMS = ("true_claim", "false_claim")
+
+_CHAPTER_ID = re.compile(r"ch(\d+)")
+_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.I | re.S)
+_ROLE_LINE = re.compile(r"(user|assistant|system): ", re.S)
+
+
+def select_units(example: Example, ranking: Mapping[str, float] | None, k: int | None,
+                 order: str = "date") -> list[str]:
+    """The ``k`` best-scored unit ids (score desc, ties by id) put in ``order``.
+
+    "date": LongMemEval date order (session date, haystack position, round); "chapter": by chapter
+    number of ids ``ch<k>``; "rank": best first. ``ranking=None`` or ``k=None`` keeps every unit.
+    """
+    if order not in ORDERS:
+        raise ValueError(f"unknown unit order {order!r} (known: {', '.join(ORDERS)})")
+    known = set(example.doc_ids)
+    if ranking is None:
+        chosen = list(example.doc_ids)
+    else:
+        unknown = [d for d in ranking if d not in known]
+        if unknown:
+            raise KeyError(f"example {example.qid}: ranking names unknown unit id(s) {unknown[:3]}")
+        chosen = ranked(ranking)
+    if k is not None:
+        if k < 1:
+            raise ValueError(f"k must be >= 1 or None, got {k}")
+        chosen = chosen[:k]
+    if order == "date":
+        return date_order(example, chosen)
+    if order == "chapter":
+        return chapter_order(example, chosen)
+    return chosen
+
+
+def chapter_order(example: Example, doc_ids: Sequence[str]) -> list[str]:
+    """CLIPPER chapter ids ``ch<k>`` sorted by chapter number k."""
+    bad = [d for d in doc_ids if not _CHAPTER_ID.fullmatch(d)]
+    if bad:
+        raise ValueError(f"example {example.qid}: chapter order needs ids 'ch<k>', got {bad[:3]}")
+    return sorted(doc_ids, key=lambda d: int(d[2:]))
+
+
+def _ranking(run: Run | None, example: Example) -> Mapping[str, float] | None:
+    if run is None:
+        return None
+    if example.qid not in run:
+        raise KeyError(f"run has no ranking for example {example.qid}")
+    return run[example.qid]
+
+
+# ---------------------------------------------------------------- LongMemEval
+
+def unit_turns(example: Example, doc_id: str, text: str | None = None) -> list[dict[str, str]]:
+    """The chat turns of one LME unit as {"role", "content"}: ``meta["units"][id]["turns"]`` if present,
+    else parsed back from the ``role: content`` lines of the unit text (a content line that itself
+    starts with "user: " or "assistant: " would be read as a new turn)."""
+    unit = example.meta["units"][doc_id]
+    if "turns" in unit:
+        return [{"role": t["role"], "content": t["content"]} for t in unit["turns"]]
+    if text is None:
+        text = next(d.text for d in example.docs if d.doc_id == doc_id)
+    turns: list[dict[str, str]] = []
+    for line in text.split("\n"):
+        m = _ROLE_LINE.match(line)
+        if m:
+            turns.append({"role": m.group(1), "content": line[m.end():]})
+        elif turns:
+            turns[-1]["content"] += "\n" + line
+        else:
+            raise ValueError(f"example {example.qid} unit {doc_id}: text does not start with 'role: '")
+    return turns
+
+
+def lme_history(example: Example, doc_ids: Sequence[str]) -> str:
+    """Sessions of the given units in date order, each as its date and a JSON list of its turns."""
+    units, text_of = example.meta["units"], {d.doc_id: d.text for d in example.docs}
+    blocks: list[tuple[str, str, list[dict[str, str]]]] = []      # (session id, date, turns)
+    for doc_id in date_order(example, doc_ids):
+        sid = units[doc_id]["session_id"]
+        if not blocks or blocks[-1][0] != sid:
+            blocks.append((sid, units[doc_id]["date"], []))
+        blocks[-1][2].extend(unit_turns(example, doc_id, text_of[doc_id]))
+    return "".join(LME_SESSION_TEMPLATE.format(i, date, "\n" + json.dumps(turns))
+                   for i, (_, date, turns) in enumerate(blocks, start=1))
+
+
+def lme_answer_prompt(example: Example, doc_ids: Sequence[str]) -> Messages:
+    """The answer-generation chat prompt (one user turn) over the given units."""
+    text = LME_ANSWER_TEMPLATE.format(lme_history(example, doc_ids), example.meta["question_date"], example.query)
+    return [{"role": "user", "content": text}]
+
+
+def lme_generate(examples: Sequence[Example], run: Run | None, k: int | None, generator: Generator,
+                 max_new_tokens: int = LME_MAX_NEW_TOKENS) -> dict[str, str]:
+    """{qid: hypothesis} from the top-``k`` rounds of ``run`` (``run=None``: full history)."""
+    prompts = [lme_answer_prompt(ex, select_units(ex, _ranking(run, ex), k, "date")) for ex in examples]
+    return dict(zip((ex.qid for ex in examples), generator.generate(prompts, max_new_tokens)))
+
+
+def lme_judge_prompt(question_type: str, question: str, answer: str, response: str,
+                     abstention: bool = False) -> str:
+    """LongMemEval's judge prompt for this question type (the abstention prompt for "_abs" questions)."""
+    if abstention:
+        return LME_ABSTENTION_TEMPLATE.format(question, answer, response)
+    if question_type not in LME_JUDGE_TEMPLATES:
+        raise ValueError(f"no judge prompt for question_type {question_type!r} "
+                         f"(known: {', '.join(LME_JUDGE_TEMPLATES)})")
+    return LME_JUDGE_TEMPLATES[question_type].format(question, answer, response)
+
+
+def parse_yes_no(text: str) -> bool:
+    """LongMemEval's rule: the label is True when "yes" occurs in the lower-cased reply."""
+    return "yes" in text.strip().lower()
+
+
+def evaluate_lme(examples: Sequence[Example], responses: Mapping[str, str] | Sequence[str], judge: Generator,
+                 max_new_tokens: int = JUDGE_MAX_NEW_TOKENS) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Judge every response; returns (per-question rows, metrics).
+
+    Metrics as LongMemEval's print_qa_metrics: "accuracy" over all questions, "task_averaged_accuracy"
+    (mean of the per-type means), "abstention_accuracy" (None without "_abs" questions), "per_type".
+    """
+    if not isinstance(responses, Mapping):
+        if len(responses) != len(examples):
+            raise ValueError(f"got {len(responses)} responses for {len(examples)} examples")
+        responses = {ex.qid: r for ex, r in zip(examples, responses)}
+    missing = [ex.qid for ex in examples if ex.qid not in responses]
+    if missing:
+        raise KeyError(f"no response for question(s) {missing[:3]}")
+    rows = []
+    for ex in examples:
+        qtype = ex.meta.get("question_type")
+        if qtype is None:
+            raise ValueError(f"example {ex.qid}: meta lacks 'question_type' (not a LongMemEval example?)")
+        rows.append({"qid": ex.qid, "question_type": qtype, "question": ex.query,
+                     "abstention": bool(ex.meta.get("abstention", "_abs" in ex.qid)),
+                     "answer": ex.meta.get("answer", ex.answer), "hypothesis": responses[ex.qid]})
+    prompts = [[{"role": "user", "content": lme_judge_prompt(r["question_type"], r["question"], r["answer"],
+                                                             r["hypothesis"], r["abstention"])}] for r in rows]
+    for row, reply in zip(rows, judge.generate(prompts, max_new_tokens)):
+        row.update(judge_output=reply, label=parse_yes_no(reply))
+    return rows, lme_metrics(rows)
+
+
+def lme_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Accuracy overall, per question type, task-averaged and on abstention questions."""
+    by_type: dict[str, list[int]] = {}
+    for r in rows:
+        by_type.setdefault(r["question_type"], []).append(int(r["label"]))
+    abst = [int(r["label"]) for r in rows if r["abstention"]]
+    return {"n": len(rows), "accuracy": _mean([int(r["label"]) for r in rows]),
+            "task_averaged_accuracy": _mean([mean(v) for v in by_type.values()]),
+            "abstention_accuracy": _mean(abst), "n_abstention": len(abst),
+            "per_type": {t: {"accuracy": _mean(v), "n": len(v)} for t, v in sorted(by_type.items())}}
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return float(mean(values)) if values else None
+
+
+# ---------------------------------------------------------------- CLIPPER
+
+def clipper_prompt(example: Example, doc_ids: Sequence[str], claim: str) -> Messages:
+    """The claim-verification chat prompt for ``claim`` ("true_claim" / "false_claim") over the chapters."""
+    if claim not in CLAIMS:
+        raise ValueError(f"unknown claim {claim!r} (known: {', '.join(CLAIMS)})")
+    text_of = {d.doc_id: d.text for d in example.docs}
+    unknown = [d for d in doc_ids if d not in text_of]
+    if unknown:
+        raise KeyError(f"example {example.qid}: unknown chapter id(s) {unknown[:3]}")
+    context = "\n\n\n".join(text_of[d] for d in chapter_order(example, doc_ids))
+    return [{"role": "user", "content": CLIPPER_TEMPLATE.format(context, example.meta[claim])}]
+
+
+def parse_answer_tag(text: str) -> str | None:
+    """"TRUE" / "FALSE" from the last <answer>...</answer> tag (case-insensitive, content stripped);
+    None when there is no tag or its content is neither word."""
+    tags = _ANSWER_TAG.findall(text)
+    value = tags[-1].strip().upper() if tags else None
+    return value if value in ("TRUE", "FALSE") else None
+
+
+def clipper_generate(examples: Sequence[Example], run: Run | None, k: int | None, generator: Generator,
+                     max_new_tokens: int = CLIPPER_MAX_NEW_TOKENS) -> list[dict[str, Any]]:
+    """Verify both claims of every pair on its top-``k`` chapters; one row per pair (see pair_accuracy)."""
+    prompts, rows = [], []
+    for ex in examples:
+        chapters = select_units(ex, _ranking(run, ex), k, "chapter")
+        prompts += [clipper_prompt(ex, chapters, "true_claim"), clipper_prompt(ex, chapters, "false_claim")]
+        rows.append({"qid": ex.qid, "chapters": chapters})
+    replies = generator.generate(prompts, max_new_tokens)
+    for i, row in enumerate(rows):
+        true_reply, false_reply = replies[2 * i], replies[2 * i + 1]
+        row.update(true_response=true_reply, false_response=false_reply,
+                   true_pred=parse_answer_tag(true_reply), false_pred=parse_answer_tag(false_reply))
+        row["correct"] = row["true_pred"] == "TRUE" and row["false_pred"] == "FALSE"
+    return rows
+
+
+def pair_accuracy(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Fraction of pairs with true_pred "TRUE" and false_pred "FALSE"; unparsed verdicts (None) are wrong
+    and counted per response ("parse_failures") and per pair ("pairs_with_parse_failure")."""
+    if not rows:
+        raise ValueError("pair_accuracy: no rows")
+    fails = [(r["true_pred"] is None) + (r["false_pred"] is None) for r in rows]
+    return {"n": len(rows),
+            "pair_accuracy": _mean([r["true_pred"] == "TRUE" and r["false_pred"] == "FALSE" for r in rows]),
+            "true_accuracy": _mean([r["true_pred"] == "TRUE" for r in rows]),
+            "false_accuracy": _mean([r["false_pred"] == "FALSE" for r in rows]),
+            "parse_failures": sum(fails), "pairs_with_parse_failure": sum(f > 0 for f in fails)}

@@ -1,0 +1,157 @@
+"""Pipeline stages on a typed RunConfig (no Hydra): detection, head-set resolution, evaluation.
+
+Each stage writes a self-describing run folder (RunStore) whose id is derived from the semantic
+config, so a finished stage is skipped on rerun and an interrupted sweep resumes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from functools import lru_cache
+from pathlib import Path
+
+from . import heads as heads_mod
+from .config import HeadsConfig, RunConfig, to_dict
+from .data import load_data
+from .head_detection import detect_heads
+from .heads import HeadSet
+from .pipeline import ExampleScorer, ScoringOptions
+from .score_cache import ScoreCache
+from .store import RunStore, run_id
+
+ATTENTION_METHODS = {"qrhead": None, "icr": "full", "random": "random", "rethead": "niah",
+                     "published": "published"}
+
+
+def cache_dir(cfg: RunConfig) -> Path:
+    return Path(cfg.cache_dir or Path(cfg.out_dir) / "cache")
+
+
+def store_of(cfg: RunConfig) -> RunStore:
+    return RunStore(Path(cfg.out_dir) / "runs")
+
+
+@lru_cache(maxsize=2)
+def _load(model_cfg):
+    from .models import load_model
+    m = model_cfg
+    return load_model(m.path, gguf_file=m.gguf_file, dtype=m.dtype, device=m.device,
+                      device_map=m.device_map, revision=m.revision)
+
+
+def scorer_of(cfg: RunConfig) -> ExampleScorer:
+    """The cached scorer for this model + prompt settings (the model is loaded once per process)."""
+    from .retrieve import QRRetriever
+    model, tok = _load(cfg.model)
+    s = cfg.scoring
+    retriever = QRRetriever(model, tok, prompt_style=cfg.model.prompt_style, query_span=s.query_span,
+                            null_query=s.null_query, calibrate=s.calibrate, mask_sigma=s.mask_sigma,
+                            reference_family=cfg.model.reference_family)
+    return ExampleScorer(retriever, ScoreCache(cache_dir(cfg) / "scores"))
+
+
+def scoring_options(cfg: RunConfig) -> ScoringOptions:
+    s = cfg.scoring
+    return ScoringOptions(calibrate=s.calibrate, mask_sigma=s.mask_sigma, aggregation=s.aggregation)
+
+
+def model_label(cfg: RunConfig) -> dict:
+    m = cfg.model
+    return {"name": m.name, "path": m.path, "revision": m.revision, "dtype": m.dtype,
+            "prompt_style": m.prompt_style}
+
+
+# ---------------------------------------------------------------------------------- detection
+def detection_config(cfg: RunConfig) -> dict:
+    """What a QR detection depends on (the run id hashes this)."""
+    return {"stage": "detect", "model": model_label(cfg), "scoring": to_dict(cfg.scoring),
+            "detect": to_dict(cfg.detect), "seed": cfg.seed}
+
+
+def detection_id(cfg: RunConfig) -> str:
+    return run_id(detection_config(cfg), ("model.name", "detect.name", "detect.objective"))
+
+
+def run_detection(cfg: RunConfig, log=print) -> Path:
+    """Detect heads (skipped when finished); returns the path of our heads JSON."""
+    store, rid = store_of(cfg), detection_id(cfg)
+    heads_file = store.path(rid, "heads.json")
+    if store.is_finished(rid):
+        log(f"[detect] {rid}: finished earlier, reusing {heads_file}")
+        return heads_file
+    store.start(rid, detection_config(cfg))
+    scorer = scorer_of(cfg)
+    examples = load_data(cfg.detect.data, cache_dir(cfg), cfg.seed)
+    qrels = {ex.qid: dict(ex.meta["qrels"]) for ex in examples} if cfg.detect.data.qrels else None
+    det = detect_heads(scorer, examples, cfg.detect.objective, cfg.model.k, scoring_options(cfg),
+                       qrels=qrels, out_stem=heads_file, name=f"{cfg.detect.name}-{cfg.detect.objective}",
+                       provenance={"run_id": rid, "detect": to_dict(cfg.detect)},
+                       progress=cfg.progress)
+    published = Path(cfg.out_dir) / "heads" / "detected"
+    published.mkdir(parents=True, exist_ok=True)
+    stem = f"{cfg.model.name}_{cfg.detect.name}_{cfg.detect.objective}"
+    for kind, path in det.files.items():
+        suffix = {"heads": ".json", "paper": ".paper.json", "heatmap": ".png"}[kind]
+        shutil.copyfile(path, published / f"{stem}{suffix}")
+    top = det.heads.format()
+    store.finish(rid, {"top_heads": top}, len(examples), detection_config(cfg),
+                 extra={"forwards": scorer.forwards})
+    log(f"[detect] {rid}: top-{cfg.model.k} {cfg.detect.objective} heads {top}")
+    return heads_file
+
+
+# ---------------------------------------------------------------------------------- head sets
+def method_heads(cfg: RunConfig, method: str) -> HeadsConfig:
+    """The head-set config an attention method uses (qrhead: the configured one)."""
+    source = ATTENTION_METHODS[method]
+    if source is None:
+        return cfg.heads
+    return dataclasses.replace(cfg.heads, source=source)
+
+
+def heads_spec(cfg: RunConfig, hc: HeadsConfig) -> dict:
+    """Semantic description of a head set, for run ids and logs."""
+    k = hc.k or cfg.model.k
+    spec = {"source": hc.source}
+    if hc.source == "detected":
+        spec.update(k=k, detection=detection_id(cfg))
+    elif hc.source == "niah":
+        from .niah_stage import niah_id
+        spec.update(k=k, detection=niah_id(cfg))
+    elif hc.source == "random":
+        spec.update(k=k, seed=hc.seed)
+    elif hc.source == "published":
+        spec.update(key=cfg.model.published_key, task=hc.task)
+    elif hc.source == "explicit":
+        spec.update(heads=hc.heads)
+    return spec
+
+
+def resolve_heads(cfg: RunConfig, hc: HeadsConfig, n_layers: int, n_heads: int,
+                  log=print) -> HeadSet | None:
+    """HeadSet for a head config (None = every head), running detection if needed."""
+    k = hc.k or cfg.model.k
+    if hc.source == "full":
+        return None
+    if hc.source == "random":
+        return heads_mod.random(k, hc.seed, n_layers, n_heads)
+    if hc.source == "explicit":
+        return HeadSet.parse(hc.heads, "explicit", n_layers, n_heads)
+    if hc.source == "published":
+        if not cfg.model.published_key or not hc.task:
+            raise ValueError(f"heads.source=published needs model.published_key and heads.task "
+                             f"(model {cfg.model.name!r} has key {cfg.model.published_key!r})")
+        hs = heads_mod.published(cfg.model.published_key, hc.task)
+        return HeadSet(hs.name, hs.heads, n_layers, n_heads).top(k)
+    if hc.source == "detected":
+        path = run_detection(cfg, log)
+    else:
+        from .niah_stage import run_niah_detection
+        path = run_niah_detection(cfg, log)
+    hs = heads_mod.detected(path, k)
+    return HeadSet(hs.name, hs.heads, n_layers, n_heads)
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
