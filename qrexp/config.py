@@ -83,7 +83,8 @@ class QAConfig:
     judge: str = "contains"              # contains | llm
     judge_url: str | None = None         # OpenAI-compatible endpoint for judge=llm
     judge_model: str | None = None
-    full_context: bool = False
+    methods: tuple[str, ...] = ()        # methods whose rankings feed QA (empty: every method)
+    limit: int | None = None             # answer only the first N questions (CPU demos)
 
 
 @dataclass(frozen=True)

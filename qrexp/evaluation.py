@@ -13,7 +13,7 @@ from typing import Sequence
 from .config import RunConfig, to_dict
 from .data import load_data
 from .metrics import evaluate_run, retrieval_metrics
-from .stages import (ATTENTION_METHODS, cache_dir, heads_spec, method_heads, model_label,
+from .stages import (ATTENTION_METHODS, cache_dir, heads_spec, method_config, method_heads, model_label,
                      resolve_heads, scorer_of, scoring_options, store_of)
 from .store import run_id
 from .tasks.trec import write_trec_run
@@ -23,6 +23,7 @@ BASELINES = ("bm25", "dense", "rankgpt", "full-context")
 
 
 def eval_config(cfg: RunConfig, method: str) -> dict:
+    cfg = method_config(cfg, method)
     sem = {"stage": "evaluate", "method": method, "eval": to_dict(cfg.eval), "seed": cfg.seed}
     sem["eval"].pop("methods")
     if method in ATTENTION_METHODS:
@@ -32,9 +33,14 @@ def eval_config(cfg: RunConfig, method: str) -> dict:
         sem["dense_model"] = cfg.eval.dense_model or "all-MiniLM-L6-v2"
     elif method in ("rankgpt", "full-context"):
         sem["model"] = model_label(cfg)
-    if method != "full-context" and not cfg.eval.qa.enabled:
+    if method != "full-context" and not wants_qa(cfg, method):
         sem["eval"].pop("qa")
     return sem
+
+
+def wants_qa(cfg: RunConfig, method: str) -> bool:
+    qa = cfg.eval.qa
+    return qa.enabled and (not qa.methods or method in qa.methods)
 
 
 def eval_id(cfg: RunConfig, method: str) -> str:
@@ -44,6 +50,7 @@ def eval_id(cfg: RunConfig, method: str) -> str:
 def rank_with(cfg: RunConfig, method: str, examples: Sequence[Example], log=print) -> tuple[Run, dict]:
     """Run {qid: {doc_id: score}} for ``method`` and a description of what ranked it."""
     if method in ATTENTION_METHODS:
+        cfg = method_config(cfg, method)
         scorer = scorer_of(cfg)
         r = scorer.retriever
         heads = resolve_heads(cfg, method_heads(cfg, method), r.n_layers, r.n_heads, log)
@@ -51,8 +58,22 @@ def rank_with(cfg: RunConfig, method: str, examples: Sequence[Example], log=prin
         return run, {"heads": "full" if heads is None else heads.format(),
                      "n_heads": r.n_layers * r.n_heads if heads is None else len(heads),
                      "forwards": scorer.forwards}
-    from .baselines import rank_baseline
     return rank_baseline(cfg, method, examples)
+
+
+def rank_baseline(cfg: RunConfig, method: str, examples: Sequence[Example]) -> tuple[Run, dict]:
+    """BM25 over each example's candidates, a dense bi-encoder, or RankGPT with the scored model."""
+    from .baselines import RANKERS
+    if method == "dense":
+        ranker = RANKERS.get("dense")(model=cfg.eval.dense_model)
+    elif method == "rankgpt":
+        from .llm import HFGenerator
+        from .stages import _load
+        ranker = RANKERS.get("rankgpt")(HFGenerator(*_load(cfg.model)))
+    else:
+        ranker = RANKERS.get(method)()
+    run = ranker.rank(examples)
+    return run, {"ranker": method, **{f"stats.{k}": v for k, v in getattr(ranker, "stats", {}).items()}}
 
 
 def gold_sets(examples: Sequence[Example]) -> dict[str, set[str]]:
@@ -84,7 +105,7 @@ def evaluate(cfg: RunConfig, method: str, log=print, tracker_factory=None) -> di
         write_trec_run(run, store.path(rid, "run.trec"), tag=f"qrexp-{method}")
     else:
         run = None
-    if cfg.eval.qa.enabled or method == "full-context":
+    if method == "full-context" or wants_qa(cfg, method):
         from .qa_stage import answer_questions
         qa_metrics, qa_rows = answer_questions(cfg, method, examples, run, log)
         metrics.update(qa_metrics)

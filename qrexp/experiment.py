@@ -19,8 +19,11 @@ log_ = logging.getLogger("qrexp")
 
 
 def _log(msg: str) -> None:
-    log_.info(msg)
-    print(msg, flush=True)
+    """To the logging system when configured (Hydra logs to console and file), else stdout."""
+    if logging.getLogger().handlers:
+        log_.info(msg)
+    else:
+        print(msg, flush=True)
 
 
 def tracker_factory(cfg: RunConfig):

@@ -20,8 +20,9 @@ from .pipeline import ExampleScorer, ScoringOptions
 from .score_cache import ScoreCache
 from .store import RunStore, run_id
 
-ATTENTION_METHODS = {"qrhead": None, "icr": "full", "random": "random", "rethead": "niah",
-                     "published": "published"}
+ATTENTION_METHODS = {"qrhead": None, "icr": "full", "icr-uncal": "full", "random": "random",
+                     "rethead": "niah", "published": "published"}
+METHOD_SCORING = {"icr-uncal": {"calibrate": False}}   # scoring overrides that define a method
 
 
 def cache_dir(cfg: RunConfig) -> Path:
@@ -49,6 +50,12 @@ def scorer_of(cfg: RunConfig) -> ExampleScorer:
                             null_query=s.null_query, calibrate=s.calibrate, mask_sigma=s.mask_sigma,
                             reference_family=cfg.model.reference_family)
     return ExampleScorer(retriever, ScoreCache(cache_dir(cfg) / "scores"))
+
+
+def method_config(cfg: RunConfig, method: str) -> RunConfig:
+    """The config a method runs with (e.g. icr-uncal turns calibration off)."""
+    override = METHOD_SCORING.get(method)
+    return dataclasses.replace(cfg, scoring=dataclasses.replace(cfg.scoring, **override)) if override else cfg
 
 
 def scoring_options(cfg: RunConfig) -> ScoringOptions:

@@ -1,0 +1,125 @@
+"""The experiment framework: every config composes; a 2x2 sweep on a tiny model writes run folders
+and a table equal to their metrics; reruns skip; W&B offline; submitit's local launcher."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from qrexp.config import RunConfig, evals_of, from_hydra
+
+ROOT = Path(__file__).resolve().parents[2]
+CONF = ROOT / "conf"
+TEST_CONF = ROOT / "tests" / "conf"
+DATA = ROOT / "tests" / "data"
+
+
+def _options(group: str) -> list[str]:
+    return sorted(str(p.relative_to(CONF / group).with_suffix("")) for p in (CONF / group).rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("experiment", _options("experiment"))
+def test_every_experiment_composes(experiment):
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
+        cfg = from_hydra(compose("config", overrides=[f"experiment={experiment}", "model.path=x"]))
+    assert isinstance(cfg, RunConfig) and cfg.name != "default"
+    assert all(one.eval.methods for one in evals_of(cfg))
+
+
+@pytest.mark.parametrize("group", ["model", "detect", "heads", "eval", "logger", "report"])
+def test_every_group_option_composes(group):
+    for option in _options(group):
+        with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
+            cfg = from_hydra(compose("config", overrides=[f"{group}={option}", "model.path=x"]))
+        assert isinstance(cfg, RunConfig), option
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    from organisms import bpe_tokenizer, tiny_model
+    folder = tmp_path_factory.mktemp("tiny-model")
+    tok = bpe_tokenizer()
+    tiny_model("llama", len(tok)).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def qrexp(tmp, *args, check=True):
+    env = {**os.environ, "QREXP_TEST_DATA": str(DATA), "IR_DATASETS_HOME": str(tmp / "ird"),
+           "HF_HUB_OFFLINE": "1", "WANDB_SILENT": "true", "PYTHONUNBUFFERED": "1"}
+    flags = [a for a in args if a == "-m"]                 # argparse wants flags before overrides
+    cmd = [sys.executable, "-m", "qrexp.runner", *flags, f"hydra.searchpath=[file://{TEST_CONF}]",
+           f"out_dir={tmp / 'out'}", "progress=false", *[a for a in args if a != "-m"]]
+    proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"qrexp failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def sweep_args(tiny_dir):
+    return ["-m", "model=tiny", f"model.path={tiny_dir}", "detect=fixture", "eval=fixture_beir",
+            "eval.methods=[icr],[random]", "scoring.calibrate=true,false", "model.k=3"]
+
+
+def test_sweep_writes_runs_and_table_and_reruns_skip(tiny_dir, tmp_path):
+    qrexp(tmp_path, *sweep_args(tiny_dir))
+    runs = tmp_path / "out" / "runs"
+    evals = sorted(p for p in runs.iterdir() if p.name.startswith("fixture-beir"))
+    assert len(evals) == 4
+    metrics = {}
+    for folder in evals:
+        rec = json.loads((folder / "metrics.json").read_text())
+        key = (rec["config"]["method"], str(rec["config"]["scoring"]["calibrate"]))
+        metrics[key] = rec["metrics"]["ndcg_cut_10"]
+        assert {"run.trec", "per_query.jsonl", "config.json"} <= {p.name for p in folder.iterdir()}
+        assert rec["git_sha"] is None or len(rec["git_sha"]) == 40
+        assert "torch" in rec["packages"] and rec["n"] == 2            # q1, q2 have qrels; q3 has none
+    # a table built from the run folders (report stage), cells equal metrics.json
+    qrexp(tmp_path, "model=tiny", f"model.path={tiny_dir}", "eval=fixture_beir", "stage=report",
+          "report=fixture")
+    md = (tmp_path / "out" / "tables" / "fixture_sweep.md").read_text()
+    csv = (tmp_path / "out" / "tables" / "fixture_sweep.csv").read_text().splitlines()
+    header = csv[0].split(",")
+    for line in csv[1:]:
+        row = line.split(",")
+        for col, cell in zip(header[2:], row[2:]):
+            assert float(cell) == pytest.approx(100 * metrics[(row[0], col)], abs=1e-6)
+    assert "| icr |" in md and "| random |" in md
+    # the same sweep again: every run is skipped, nothing recomputed
+    before = {p: (p / "metrics.json").stat().st_mtime_ns for p in evals}
+    out = qrexp(tmp_path, *sweep_args(tiny_dir))
+    assert (out.stdout + out.stderr).count("finished earlier, skipping") == 4
+    assert before == {p: (p / "metrics.json").stat().st_mtime_ns for p in evals}
+
+
+def test_failing_sweep_job_is_reported_and_others_run(tiny_dir, tmp_path):
+    proc = qrexp(tmp_path, "-m", "model=tiny", f"model.path={tiny_dir}", "eval=fixture_beir",
+                 "eval.methods=[icr],[published]", "heads.task=lme", check=False)
+    assert proc.returncode != 0
+    assert "published_key" in proc.stdout + proc.stderr
+    finished = [p for p in (tmp_path / "out" / "runs").iterdir() if (p / "metrics.json").exists()]
+    assert len(finished) == 1 and "icr" in finished[0].name
+
+
+def test_detection_then_qrhead_and_wandb_offline(tiny_dir, tmp_path):
+    qrexp(tmp_path, "model=tiny", f"model.path={tiny_dir}", "detect=fixture", "eval=fixture_beir",
+          "eval.methods=[qrhead]", "model.k=2", "logger=wandb", "logger.mode=offline")
+    runs = tmp_path / "out" / "runs"
+    detection = next(p for p in runs.iterdir() if "fixture-qrscore" in p.name)
+    heads = json.loads((detection / "heads.json").read_text())
+    assert len(heads["heads"]) == 2 and (detection / "heads.png").exists()
+    qr = next(p for p in runs.iterdir() if p.name.startswith("fixture-beir-qrhead"))
+    assert (qr / "heads.txt").read_text().strip() == ",".join(heads["heads"])
+    assert list((qr / "wandb").glob("offline-run-*")), "no offline W&B run folder"
+    detected = tmp_path / "out" / "heads" / "detected"
+    assert (detected / "tiny_fixture_qrscore.json").exists()
+
+
+def test_submitit_local_launcher(tiny_dir, tmp_path):
+    qrexp(tmp_path, "-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10",
+          "model=tiny", f"model.path={tiny_dir}", "eval=fixture_beir", "eval.methods=[icr],[random]")
+    finished = [p for p in (tmp_path / "out" / "runs").iterdir() if (p / "metrics.json").exists()]
+    assert len(finished) == 2
