@@ -17,7 +17,7 @@ from .report import TableSpec, build_table, paper_numbers, write_table
 from .stages import store_of
 from .store import atomic_write_text, load_runs
 
-_EXTRA_KEYS = ("paper_table", "paper_model", "claims", "select")
+_EXTRA_KEYS = ("paper_table", "paper_model", "claims", "select", "row_label")
 
 
 def experiment_run_ids(cfg: RunConfig) -> list[str]:
@@ -27,9 +27,10 @@ def experiment_run_ids(cfg: RunConfig) -> list[str]:
     return [eval_id(one, m) for one in evals_of(cfg) for m in one.eval.methods]
 
 
-def spec_from_dict(data: Mapping[str, Any]) -> tuple[TableSpec, list, str]:
-    """TableSpec, claims, and which runs to use: "experiment" (this config's runs) or "all"
-    (every run in the store, narrowed by the spec's filters; for sweeps)."""
+def spec_from_dict(data: Mapping[str, Any]) -> tuple[TableSpec, list, str, str | None]:
+    """TableSpec, claims, which runs to use ("experiment": this config's runs; "all": every run in
+    the store narrowed by the spec's filters, for sweeps), and an optional row-label template over
+    config keys, e.g. "{method}-{heads.detect}"."""
     data = dict(data)
     extra = {k: data.pop(k, None) for k in _EXTRA_KEYS}
     if extra["paper_table"]:
@@ -37,7 +38,9 @@ def spec_from_dict(data: Mapping[str, Any]) -> tuple[TableSpec, list, str]:
     for key in ("row_order", "col_order"):
         if key in data:
             data[key] = [str(x) for x in data[key]]
-    return TableSpec(**data), list(extra["claims"] or []), extra["select"] or "experiment"
+    if extra["row_label"]:
+        data["row_key"] = "row_label"
+    return TableSpec(**data), list(extra["claims"] or []), extra["select"] or "experiment", extra["row_label"]
 
 
 def check_claims(table: pd.DataFrame, claims: list, digits: int) -> list[str]:
@@ -62,8 +65,10 @@ def write_report(cfg: RunConfig, log=print) -> list[Path]:
     out_dir = Path(cfg.report.out or Path(cfg.out_dir) / "tables")
     written = []
     for data in cfg.report.tables:
-        spec, claims, select = spec_from_dict(data)
+        spec, claims, select, row_label = spec_from_dict(data)
         runs = all_runs if select == "all" else own
+        if row_label and not runs.empty:
+            runs = runs.assign(row_label=[_format_label(row_label, r) for _, r in runs.iterrows()])
         table = build_table(runs, spec)
         paths = write_table(table, spec, out_dir)
         notes = check_claims(table, claims, spec.digits)
@@ -76,6 +81,15 @@ def write_report(cfg: RunConfig, log=print) -> list[Path]:
         log(f"[report] {paths['md']}\n{paths['md'].read_text()}")
         written.append(paths["md"])
     return written
+
+
+def _format_label(template: str, row: pd.Series) -> str:
+    """Fill "{method}-{heads.detect}" from a load_runs row (config.* columns; missing -> "")."""
+    import re
+    def value(m):
+        v = row.get(f"config.{m.group(1)}")
+        return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+    return re.sub(r"\{([^}]+)\}", value, template)
 
 
 def _sample_sizes(runs: pd.DataFrame, spec: TableSpec) -> str:

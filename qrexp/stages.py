@@ -122,10 +122,11 @@ def heads_spec(cfg: RunConfig, hc: HeadsConfig) -> dict:
     k = hc.k or cfg.model.k
     spec = {"source": hc.source}
     if hc.source == "detected":
-        spec.update(k=k, detection=detection_id(cfg))
+        spec.update(k=k, detect=cfg.detect.name, objective=cfg.detect.objective,
+                    detection=detection_id(cfg))
     elif hc.source == "niah":
         from .niah_stage import niah_id
-        spec.update(k=k, detection=niah_id(cfg))
+        spec.update(k=k, detect="niah", objective="niah-copy", detection=niah_id(cfg))
     elif hc.source == "random":
         spec.update(k=k, seed=hc.seed)
     elif hc.source == "published":

@@ -115,3 +115,21 @@ def test_spearman_by_hand():
     assert math.isnan(H.spearman(a, torch.ones(2, 2)))  # constant input: undefined
     with pytest.raises(ValueError, match="spearman: head scores contain NaN"):
         H.spearman(a, torch.tensor([[1.0, float("nan")], [2.0, 3.0]]))
+
+
+def test_heads_overlap_compares_detection_files(tmp_path):
+    import torch
+    from qrexp.detect import write_detection
+    from qrexp.heads import rank_heads
+    from qrexp.heads_overlap import compare
+    a = torch.arange(12, dtype=torch.float32).reshape(3, 4)
+    b = a.clone()
+    b[0, 0], b[2, 3] = 100.0, -1.0                      # the best head becomes the worst and back
+    paths = []
+    for name, s in (("a", a), ("b", b)):
+        ours, _ = write_detection(tmp_path / name, rank_heads(s), {}, objective="qrscore", model="m",
+                                  n_examples=1, k=2)
+        paths.append(str(ours))
+    (pa, pb, n, rho), = compare(paths, k=2)
+    assert n == 1                                        # top-2: {2-3, 2-2} vs {0-0, 2-2}
+    assert rho == pytest.approx(1 - 6 * (11**2 + 11**2) / (12 * (12**2 - 1)))   # by hand
