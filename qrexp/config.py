@@ -44,6 +44,7 @@ class DataConfig:
     loader: str = "instances"            # key of qrexp.tasks.TASK_LOADERS
     args: Mapping[str, Any] = field(default_factory=dict)   # paths and protocol fields
     generate: str | None = None          # built-in generator that writes the files first
+    sizes: Mapping[str, int] = field(default_factory=dict)   # generator sizes (defaults if empty)
     limit: int | None = None
     qrels: bool = False                  # graded qrels from meta["qrels"] instead of gold sets
 
@@ -97,6 +98,7 @@ class EvalConfig:
     ks: tuple[int, ...] = (3, 5, 10)
     dense_model: str | None = None       # None: the packaged all-MiniLM-L6-v2
     qa: QAConfig = QAConfig()
+    detect: DetectConfig | None = None   # heads for this eval detected on other data (e.g. BEIR: NQ)
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class RunConfig:
     out_dir: str = "results"
     cache_dir: str | None = None         # score cache; None: <out_dir>/cache
     data_dir: str = "data"               # downloaded data sets (configs interpolate it)
+    generated_sizes: Mapping[str, int] = field(default_factory=dict)   # sizes of generated data
     progress: bool = True
     model: ModelConfig = ModelConfig()
     scoring: ScoringConfig = ScoringConfig()
@@ -143,13 +146,15 @@ class RunConfig:
 
 
 NESTED_MAPS = {"RunConfig": {"suite": EvalConfig}}
+OPTIONAL_NESTED = {"EvalConfig": {"detect": DetectConfig}}
 
 
 def evals_of(cfg: RunConfig) -> list[RunConfig]:
     """One RunConfig per evaluation: the suite's entries if any, else the single ``eval``."""
     if not cfg.suite:
-        return [cfg]
-    return [dataclasses.replace(cfg, eval=e, suite={}) for e in cfg.suite.values()]
+        return [dataclasses.replace(cfg, detect=cfg.eval.detect or cfg.detect)]
+    return [dataclasses.replace(cfg, eval=e, suite={}, detect=e.detect or cfg.detect)
+            for e in cfg.suite.values()]
 
 
 def from_dict(cls, data: Mapping[str, Any] | None, where: str = "config"):
@@ -165,6 +170,9 @@ def from_dict(cls, data: Mapping[str, Any] | None, where: str = "config"):
         default = f.default if f.default is not dataclasses.MISSING else None
         if dataclasses.is_dataclass(default):
             kwargs[name] = from_dict(type(default), value, f"{where}.{name}")
+        elif name in OPTIONAL_NESTED.get(cls.__name__, {}):
+            item = OPTIONAL_NESTED[cls.__name__][name]
+            kwargs[name] = None if value is None else from_dict(item, value, f"{where}.{name}")
         elif name in NESTED_MAPS.get(cls.__name__, {}):
             item = NESTED_MAPS[cls.__name__][name]
             kwargs[name] = {k: from_dict(item, v, f"{where}.{name}.{k}") for k, v in (value or {}).items()}

@@ -5,11 +5,13 @@ With ``generate`` set, relative paths in ``args`` are resolved inside the genera
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, Callable
 
 from .config import DataConfig
 from .registry import Registry
+from .store import canonical_json
 from .tasks import load_examples
 from .types import Example
 
@@ -18,16 +20,19 @@ PATH_ARGS = ("path", "rows", "chapters", "source", "run")
 
 
 @GENERATORS.register("synthetic")
-def _synthetic(root: Path, seed: int) -> None:
+def _synthetic(root: Path, seed: int, sizes: dict) -> None:
     from .tasks.synthetic import generate_all
-    generate_all(root, seed=seed)
+    generate_all(root, seed=seed, sizes=sizes)
 
 
 def generated_root(cfg: DataConfig, cache_dir: str | Path, seed: int) -> Path:
-    """Folder holding the generated files (generated now if missing)."""
-    root = Path(cache_dir) / "generated" / f"{cfg.generate}-seed{seed}"
+    """Folder holding the generated files (generated now if missing); one per generator, seed and sizes."""
+    tag = f"{cfg.generate}-seed{seed}"
+    if cfg.sizes:
+        tag += "-" + hashlib.sha256(canonical_json(dict(cfg.sizes)).encode()).hexdigest()[:8]
+    root = Path(cache_dir) / "generated" / tag
     if not (root / "manifest.json").is_file():
-        GENERATORS.get(cfg.generate)(root, seed)
+        GENERATORS.get(cfg.generate)(root, seed, dict(cfg.sizes))
     return root
 
 

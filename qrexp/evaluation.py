@@ -14,15 +14,25 @@ from .config import RunConfig, to_dict
 from .data import load_data
 from .metrics import evaluate_run, retrieval_metrics
 from .stages import (ATTENTION_METHODS, cache_dir, heads_spec, method_config, method_heads, model_label,
-                     resolve_heads, scorer_of, scoring_options, store_of)
+                     resolve_heads, scorer_of, scoring_options, store_of, tracker_factory)
 from .store import run_id
 from .tasks.trec import write_trec_run
 from .types import Example, Run
 
-BASELINES = ("bm25", "dense", "rankgpt", "full-context")
+BASELINES = ("bm25", "dense", "rankgpt", "chance", "full-context")
+
+
+def check_method(method: str) -> None:
+    known = [*ATTENTION_METHODS, *BASELINES]
+    if method not in known:
+        import difflib
+        close = difflib.get_close_matches(method, known, n=2)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise ValueError(f"unknown method {method!r}{hint} (known: {', '.join(known)})")
 
 
 def eval_config(cfg: RunConfig, method: str) -> dict:
+    check_method(method)
     cfg = method_config(cfg, method)
     sem = {"stage": "evaluate", "method": method, "eval": to_dict(cfg.eval), "seed": cfg.seed}
     sem["eval"].pop("methods")
@@ -64,6 +74,10 @@ def rank_with(cfg: RunConfig, method: str, examples: Sequence[Example], log=prin
 def rank_baseline(cfg: RunConfig, method: str, examples: Sequence[Example]) -> tuple[Run, dict]:
     """BM25 over each example's candidates, a dense bi-encoder, or RankGPT with the scored model."""
     from .baselines import RANKERS
+    if method == "chance":                       # a seeded random ranking: the chance level
+        import random
+        rng = random.Random(f"chance-{cfg.seed}")
+        return {ex.qid: {d.doc_id: rng.random() for d in ex.docs} for ex in examples}, {"ranker": "chance"}
     if method == "dense":
         ranker = RANKERS.get("dense")(model=cfg.eval.dense_model)
     elif method == "rankgpt":
@@ -88,7 +102,7 @@ def retrieval_scores(cfg: RunConfig, examples: Sequence[Example], run: Run):
     return retrieval_metrics(run, gold_sets(examples), cfg.eval.ks)
 
 
-def evaluate(cfg: RunConfig, method: str, log=print, tracker_factory=None) -> dict:
+def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
     """Evaluate one method (skipped when its run folder is finished); returns its metrics."""
     store, rid = store_of(cfg), eval_id(cfg, method)
     if store.is_finished(rid):
@@ -116,14 +130,13 @@ def evaluate(cfg: RunConfig, method: str, log=print, tracker_factory=None) -> di
     if "heads" in info:
         store.write_text(rid, "heads.txt", info["heads"] + "\n")
     store.finish(rid, metrics, len(examples), {**sem, "experiment": cfg.name}, extra=info)
-    if tracker_factory is not None:
-        with tracker_factory(rid, sem, job_type="evaluate") as tracker:
-            tracker.log_metrics(metrics)
+    with tracker_factory(cfg)(rid, sem, job_type="evaluate") as tracker:
+        tracker.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+        if rows:
             import pandas as pd
-            if rows:
-                tracker.log_table("per_query", pd.DataFrame(rows))
-            if "heads" in info:
-                tracker.log_artifact(f"heads-{rid}", "heads", store.path(rid, "heads.txt"))
+            tracker.log_table("per_query", pd.DataFrame(rows))
+        if "heads" in info:
+            tracker.log_artifact(f"heads-{rid}", "heads", store.path(rid, "heads.txt"))
     shown = {k: round(v, 4) for k, v in metrics.items() if k in _headline(cfg)}
     log(f"[evaluate] {rid}: {shown} ({time.time() - t0:.1f}s, n={len(examples)})")
     return metrics

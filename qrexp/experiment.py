@@ -6,14 +6,12 @@ qrexp.runner wraps it with Hydra.
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .config import RunConfig, evals_of
 from .evaluation import evaluate
-from .stages import ATTENTION_METHODS, run_detection, store_of
-from .tracking import open_tracker
+from .stages import ATTENTION_METHODS, run_detection
 
 log_ = logging.getLogger("qrexp")
 
@@ -26,26 +24,9 @@ def _log(msg: str) -> None:
         print(msg, flush=True)
 
 
-def tracker_factory(cfg: RunConfig):
-    """Opens a tracker for a run folder: local files always, W&B when logger=wandb."""
-    @contextmanager
-    def factory(rid: str, config: dict[str, Any], job_type: str):
-        wandb = None
-        if cfg.logger.kind == "wandb":
-            tags = [cfg.model.name, cfg.eval.name, str(config.get("method", job_type)), cfg.name]
-            wandb = {"project": cfg.logger.project, "group": cfg.name, "job_type": job_type,
-                     "tags": tags, "config": config, "mode": cfg.logger.mode, "name": rid}
-            if cfg.logger.entity:
-                wandb["entity"] = cfg.logger.entity
-        with open_tracker(store_of(cfg), rid, wandb) as tracker:
-            yield tracker
-    return factory
-
-
 def run_experiment(cfg: RunConfig) -> dict[str, Any]:
     """Run the configured stage(s); returns {"detection": path, "metrics": {method: {...}}, "tables": [...]}."""
     out: dict[str, Any] = {"metrics": {}, "failed": {}}
-    factory = tracker_factory(cfg)
     if cfg.stage in ("detect", "pipeline") and _needs_detection(cfg):
         out["detection"] = str(run_detection(cfg, _log))
     if cfg.stage in ("evaluate", "pipeline"):
@@ -53,7 +34,7 @@ def run_experiment(cfg: RunConfig) -> dict[str, Any]:
         for one, method in jobs:
             label = f"{one.eval.name}/{method}"
             try:
-                out["metrics"][label] = evaluate(one, method, _log, factory)
+                out["metrics"][label] = evaluate(one, method, _log)
             except Exception as exc:                        # one failing method never stops the rest
                 if len(jobs) == 1:
                     raise

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from .heads import HeadSet
 from .pipeline import ExampleScorer, ScoringOptions
 from .score_cache import ScoreCache
 from .store import RunStore, run_id
+from .tracking import open_tracker
 
 ATTENTION_METHODS = {"qrhead": None, "icr": "full", "icr-uncal": "full", "random": "random",
                      "rethead": "niah", "published": "published"}
@@ -69,6 +71,22 @@ def model_label(cfg: RunConfig) -> dict:
             "prompt_style": m.prompt_style}
 
 
+def tracker_factory(cfg: RunConfig):
+    """Opens a tracker for a run folder: local files always, W&B when logger=wandb."""
+    @contextmanager
+    def factory(rid: str, config: dict, job_type: str):
+        wandb = None
+        if cfg.logger.kind == "wandb":
+            tags = [cfg.model.name, cfg.eval.name, str(config.get("method", job_type)), cfg.name]
+            wandb = {"project": cfg.logger.project, "group": cfg.name, "job_type": job_type,
+                     "tags": tags, "config": config, "mode": cfg.logger.mode, "name": rid}
+            if cfg.logger.entity:
+                wandb["entity"] = cfg.logger.entity
+        with open_tracker(store_of(cfg), rid, wandb) as tracker:
+            yield tracker
+    return factory
+
+
 # ---------------------------------------------------------------------------------- detection
 def detection_config(cfg: RunConfig) -> dict:
     """What a QR detection depends on (the run id hashes this)."""
@@ -104,6 +122,9 @@ def run_detection(cfg: RunConfig, log=print) -> Path:
     top = det.heads.format()
     store.finish(rid, {"top_heads": top}, len(examples), detection_config(cfg),
                  extra={"forwards": scorer.forwards})
+    with tracker_factory(cfg)(rid, detection_config(cfg), job_type="detect") as tracker:
+        tracker.log_image("head_scores", det.files["heatmap"])
+        tracker.log_artifact(f"heads-{rid}", "heads", heads_file)
     log(f"[detect] {rid}: top-{cfg.model.k} {cfg.detect.objective} heads {top}")
     return heads_file
 

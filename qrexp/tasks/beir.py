@@ -198,9 +198,17 @@ def order_candidates(doc_ids: list[str], order: str, seed: int, qid: str) -> lis
     raise ValueError(f"unknown candidate order {order!r} (known: {', '.join(ORDERS)})")
 
 
-def sample_queries(qids: list[str], n: int | None, seed: int) -> list[str]:
-    """``n`` ids drawn with ``random.Random(seed)`` from the sorted ids, returned sorted (all if n is None)."""
+def sample_queries(qids: list[str], n: int | None, seed: int, exclude_n: int = 0,
+                   exclude_seed: int | None = None) -> list[str]:
+    """``n`` ids drawn with ``random.Random(seed)`` from the sorted ids, returned sorted (all if n is None).
+
+    ``exclude_n`` > 0 first removes the ``exclude_n`` ids that the same call with
+    ``(exclude_n, exclude_seed)`` would draw: a held-out split disjoint from a detection sample.
+    """
     pool = sorted(qids)
+    if exclude_n:
+        held = set(sample_queries(pool, exclude_n, seed if exclude_seed is None else exclude_seed))
+        pool = [q for q in pool if q not in held]
     if n is None or n >= len(pool):
         return pool
     return sorted(random.Random(seed).sample(pool, n))
@@ -209,7 +217,8 @@ def sample_queries(qids: list[str], n: int | None, seed: int) -> list[str]:
 def load_beir(source: str | os.PathLike, run: str | os.PathLike | Mapping[str, Mapping[str, float]] | None = None,
               split: str = "test", top_k: int = 200, n_queries: int | None = 512, seed: int = 42,
               truncate_words: int | None = 400, order: str = "reversed",
-              order_seed: int | None = None) -> list[Example]:
+              order_seed: int | None = None, exclude_n: int = 0,
+              exclude_seed: int | None = None) -> list[Example]:
     """BEIR re-ranking examples under the protocol in the module docstring."""
     if order not in ORDERS:
         raise ValueError(f"unknown candidate order {order!r} (known: {', '.join(ORDERS)})")
@@ -225,7 +234,7 @@ def load_beir(source: str | os.PathLike, run: str | os.PathLike | Mapping[str, M
     qrels = _qrels(ds)
     eligible = [q for q, judged in qrels.items() if q in queries and any(r > 0 for r in judged.values())
                 and (first_stage is None or first_stage.get(q))]
-    chosen = sample_queries(eligible, n_queries, seed)
+    chosen = sample_queries(eligible, n_queries, seed, exclude_n, exclude_seed)
     if first_stage is None:
         corpus = {d.doc_id: f"{getattr(d, 'title', '')} {d.text}".strip() for d in ds.docs_iter()}
         first_stage = bm25_candidates(corpus, {q: queries[q] for q in chosen}, k=top_k)

@@ -123,3 +123,28 @@ def test_submitit_local_launcher(tiny_dir, tmp_path):
           "model=tiny", f"model.path={tiny_dir}", "eval=fixture_beir", "eval.methods=[icr],[random]")
     finished = [p for p in (tmp_path / "out" / "runs").iterdir() if (p / "metrics.json").exists()]
     assert len(finished) == 2
+
+
+def test_every_evaluation_kind_runs_from_an_experiment_config(tiny_dir, tmp_path):
+    """BEIR, LongMemEval (recall + QA) and CLIPPER (recall + claim verification) on the fixtures,
+    with BM25, dense, RankGPT and full-context baselines, into run folders and one table."""
+    qrexp(tmp_path, "experiment=fixture_suite", "model=tiny", f"model.path={tiny_dir}")
+    runs = {}
+    for metrics in (tmp_path / "out" / "runs").glob("*/metrics.json"):
+        rec = json.loads(metrics.read_text())
+        if rec["config"].get("stage") == "evaluate":
+            runs[(rec["config"]["eval"]["name"], rec["config"]["method"])] = rec
+    assert set(runs) == {("fixture-beir", "icr"), ("fixture-lme", "icr"), ("fixture-lme", "bm25"),
+                         ("fixture-lme", "rankgpt"), ("fixture-lme", "full-context"),
+                         ("fixture-clipper", "icr"), ("fixture-clipper", "dense"),
+                         ("fixture-clipper", "full-context")}
+    lme = runs[("fixture-lme", "icr")]
+    assert lme["n"] == 4 and "accuracy@2" in lme["metrics"] and "recall@3" in lme["metrics"]
+    assert "accuracy" in runs[("fixture-lme", "full-context")]["metrics"]
+    assert "pair_accuracy@1" in runs[("fixture-clipper", "icr")]["metrics"]
+    assert "stats.parse_failures" in runs[("fixture-lme", "rankgpt")]["extra"]
+    rows = [json.loads(line) for line in
+            (tmp_path / "out" / "runs" / lme["run_id"] / "per_query.jsonl").read_text().splitlines()]
+    assert {"qid", "recall@1", "hypothesis@2", "label@2"} <= set(rows[0])
+    table = (tmp_path / "out" / "tables" / "fixture_suite.md").read_text()
+    assert "| icr |" in table and "fixture-clipper" in table

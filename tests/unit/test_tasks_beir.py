@@ -196,3 +196,12 @@ def test_run_dict_is_accepted_and_normalised():
     assert ex.doc_ids == ["d1", "d3"] and ex.gold == {"d1"}
     assert ex.meta["first_stage"] == {"d1": 3.0, "d3": 1.0}
     assert all(isinstance(v, float) for v in ex.meta["first_stage"].values())
+
+
+def test_sample_queries_excludes_a_detection_sample():
+    from qrexp.tasks.beir import sample_queries
+    qids = [f"q{i}" for i in range(40)]
+    detect = sample_queries(qids, 16, seed=7)
+    held_out = sample_queries(qids, 24, seed=42, exclude_n=16, exclude_seed=7)
+    assert len(detect) == 16 and len(held_out) == 24 and not set(detect) & set(held_out)
+    assert sorted(detect + held_out) == sorted(qids)

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Paper Table 5: runs conf/experiment/paper/table5.yaml (see its header for the data it needs).
+# Extra Hydra overrides pass through, e.g. model=qwen2.5-7b heads=detected data_dir=/data/qrhead
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec .venv/bin/qrexp experiment=paper/table5 "$@"
