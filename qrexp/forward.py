@@ -1,5 +1,6 @@
-"""Forward passes that read query-span attention: a shared prefix computed once, then one or more
-continuations (real query, null query) on its KV cache, with early exit after the last layer needed.
+"""Forward passes that read query-span attention: a shared prefix computed once, then the
+continuations (real query, null query) batched on its KV cache, with early exit after the last
+layer needed.
 
 All passes call the full causal LM with ``logits_to_keep=1`` so the LM head costs one position.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import torch
 from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
 
 from .capture import ATTN_NAME, Capture, StopForward, capturing
 
@@ -47,15 +49,25 @@ def _run(model, ids: list[int], cap: Capture, cache=None):
     return out.logits[0, -1]
 
 
-def _snapshot(cache: DynamicCache):
-    return [(layer.keys, layer.values, layer.is_initialized) for layer in cache.layers]
+class FrozenPrefixLayer(DynamicLayer):
+    """A cache layer that serves its prefix to continuations without growing: ``update`` returns
+    [prefix; new] keys/values for this layer's attention and stores nothing, so several
+    continuations (batched: the prefix is broadcast as a view) reuse one prefix cache, and only one
+    layer's concatenation is alive at a time."""
 
+    @classmethod
+    def of(cls, layer: DynamicLayer) -> "FrozenPrefixLayer":
+        frozen = cls()
+        frozen.__dict__.update(layer.__dict__)
+        return frozen
 
-def _restore(cache: DynamicCache, snap) -> None:
-    """Undo a continuation: DynamicLayer.update concatenates, so the old tensors are intact."""
-    del cache.layers[len(snap):]
-    for layer, (k, v, init) in zip(cache.layers, snap):
-        layer.keys, layer.values, layer.is_initialized = k, v, init
+    def update(self, key_states, value_states, *args, **kwargs):
+        if not self.is_initialized:
+            raise RuntimeError("continuation reached a layer the prefix pass did not run (early exit)")
+        n = key_states.shape[0]
+        keys = self.keys.expand(n, -1, -1, -1)
+        values = self.values.expand(n, -1, -1, -1)
+        return torch.cat([keys, key_states], dim=-2), torch.cat([values, value_states], dim=-2)
 
 
 def fresh_pass(model, ids: list[int], span: tuple[int, int], heads: Heads = None,
@@ -69,23 +81,34 @@ def fresh_pass(model, ids: list[int], span: tuple[int, int], heads: Heads = None
 
 def prefix_passes(model, prefix: list[int], continuations: list[tuple[list[int], tuple[int, int]]],
                   heads: Heads = None, early_exit: bool = True, rows: bool = False):
-    """Run ``prefix`` once, then each (ids, span) continuation on a copy-free view of its cache.
+    """Run ``prefix`` once, then all (ids, span) continuations on its KV cache in one batched,
+    right-padded forward (the prefix cache is frozen and shared as a view, never copied).
 
-    ``span`` is relative to the continuation. Returns a list of ({layer: [H_sel, T]}, logits|None).
+    ``span`` is relative to the continuation. Right padding cannot change the real tokens (they
+    never attend to later positions). Returns a list of ({layer: [H_sel, T]}, logits|None) where T
+    counts the prefix and that continuation's own tokens.
     """
     if not prefix:
         return [fresh_pass(model, ids, span, heads, early_exit, rows) for ids, span in continuations]
     stop = last_layer(heads, model.config.num_hidden_layers) if early_exit else None
     cache = DynamicCache(config=model.config)
     _run(model, list(prefix), Capture(span=None, stop_after=stop), cache)
-    snap = _snapshot(cache)
-    results = []
-    for ids, span in continuations:
-        cap = Capture(span=span, heads=heads, stop_after=stop, rows=rows)
-        logits = _run(model, list(ids), cap, cache)
-        results.append((cap.out, logits))
-        _restore(cache, snap)
-    return results
+    cache.layers = [FrozenPrefixLayer.of(layer) for layer in cache.layers]
+    lengths = [len(ids) for ids, _ in continuations]
+    width, n = max(lengths), len(continuations)
+    pad = model.config.pad_token_id if model.config.pad_token_id is not None else 0
+    batch = torch.tensor([list(ids) + [pad] * (width - len(ids)) for ids, _ in continuations],
+                         device=model.device)
+    cap = Capture(spans=[span for _, span in continuations], heads=heads, stop_after=stop, rows=rows)
+    with torch.no_grad(), capturing(cap):
+        try:
+            out = model(input_ids=batch, cache=cache, use_cache=True, logits_to_keep=width)
+            logits = [out.logits[b, length - 1] for b, length in enumerate(lengths)]
+        except StopForward:
+            logits = [None] * n
+    t = len(prefix)
+    return [({layer: x[..., : t + length] for layer, x in cap.batch_out[b].items()}, logits[b])
+            for b, length in enumerate(lengths)]
 
 
 def stack_layers(out: dict[int, torch.Tensor], heads: Heads, n_layers: int, n_heads: int,

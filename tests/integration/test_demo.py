@@ -58,3 +58,31 @@ def test_qrscore_heads_at_least_as_good_as_niah_heads(demo):
 def test_calibration_improves_the_all_heads_sum(demo):
     _, runs, _ = demo
     assert recall(runs, "generated-lme", "icr") > recall(runs, "generated-lme", "icr-uncal")
+
+
+def test_detected_heads_retrieve_well_above_chance_on_held_out_data(demo):
+    """Per-head R@1 of the top detected heads, from the demo's score cache (no new forward pass)."""
+    import torch
+    from hydra import compose, initialize_config_dir
+    from qrexp.config import evals_of, from_hydra
+    from qrexp.data import load_data
+    from qrexp.heads import detected
+    from qrexp.stages import cache_dir, detection_id, scorer_of, scoring_options, store_of
+    out, _, _ = demo
+    conf = str(Path(__file__).resolve().parents[2] / "conf")
+    with initialize_config_dir(version_base="1.3", config_dir=conf):
+        cfg = from_hydra(compose("config", overrides=["experiment=demo", f"out_dir={out}"]))
+    lme = next(one for one in evals_of(cfg) if one.eval.name == "generated-lme")
+    scorer = scorer_of(lme)
+    examples = load_data(lme.eval.data, cache_dir(lme), lme.seed)
+    heads = detected(store_of(lme).path(detection_id(lme), "heads.json"), 3)
+    hits, chance = torch.zeros(3), 0.0
+    for ex in examples:
+        ds = scorer.doc_scores(ex, scoring_options(lme))                    # [D, L, H]
+        gold = torch.tensor([d in ex.gold for d in ex.doc_ids])
+        for i, (layer, head) in enumerate(heads.heads):
+            hits[i] += float(gold[int(ds[:, layer, head].argmax())])
+        chance += float(gold.float().mean())
+    assert scorer.forwards == 0
+    r1, chance = hits / len(examples), chance / len(examples)
+    assert (r1 > 3 * chance).all(), (r1.tolist(), chance)
