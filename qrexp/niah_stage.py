@@ -8,7 +8,7 @@ from .config import RunConfig, to_dict
 from .detect import rank_heads, write_detection
 from .niah_score import case_from_example, niah_retrieval_scores
 from .plots import plot_head_scores
-from .stages import _load, model_label, store_of
+from .stages import _load, begin_detection, model_label
 from .store import run_id
 from .tasks.niah import NEEDLES, niah_grid
 
@@ -24,12 +24,10 @@ def niah_id(cfg: RunConfig) -> str:
 
 def run_niah_detection(cfg: RunConfig, log=print) -> Path:
     """Score every head by NIAH copy-paste retrieval (skipped when finished); returns heads JSON."""
-    store, rid = store_of(cfg), niah_id(cfg)
-    heads_file = store.path(rid, "heads.json")
-    if store.is_finished(rid):
-        log(f"[detect-niah] {rid}: finished earlier, reusing {heads_file}")
+    rid = niah_id(cfg)
+    store, heads_file, done = begin_detection(cfg, rid, niah_config(cfg), "detect-niah", log)
+    if done:
         return heads_file
-    store.start(rid, niah_config(cfg))
     model, tok = _load(cfg.model)
     n = cfg.niah
     count = lambda text: len(tok(text, add_special_tokens=False)["input_ids"])

@@ -98,14 +98,23 @@ def detection_id(cfg: RunConfig) -> str:
     return run_id(detection_config(cfg), ("model.name", "detect.name", "detect.objective"))
 
 
-def run_detection(cfg: RunConfig, log=print) -> Path:
-    """Detect heads (skipped when finished); returns the path of our heads JSON."""
-    store, rid = store_of(cfg), detection_id(cfg)
+def begin_detection(cfg: RunConfig, rid: str, config: dict, tag: str, log) -> tuple[RunStore, Path, bool]:
+    """(store, heads file, done): a finished detection run is reused, else its folder is started."""
+    store = store_of(cfg)
     heads_file = store.path(rid, "heads.json")
     if store.is_finished(rid):
-        log(f"[detect] {rid}: finished earlier, reusing {heads_file}")
+        log(f"[{tag}] {rid}: finished earlier, reusing {heads_file}")
+        return store, heads_file, True
+    store.start(rid, config)
+    return store, heads_file, False
+
+
+def run_detection(cfg: RunConfig, log=print) -> Path:
+    """Detect heads (skipped when finished); returns the path of our heads JSON."""
+    rid = detection_id(cfg)
+    store, heads_file, done = begin_detection(cfg, rid, detection_config(cfg), "detect", log)
+    if done:
         return heads_file
-    store.start(rid, detection_config(cfg))
     scorer = scorer_of(cfg)
     examples = load_data(cfg.detect.data, cache_dir(cfg), cfg.seed)
     qrels = {ex.qid: dict(ex.meta["qrels"]) for ex in examples} if cfg.detect.data.qrels else None
