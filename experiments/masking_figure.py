@@ -38,7 +38,7 @@ def main() -> None:
                             out_png=args.out, max_new_tokens=args.max_new_tokens)
     for name, grid in result.grids.items():
         print(f"{name}: mean NIAH accuracy {float(grid.nanmean()):.3f}")
-    print("\n".join(str(p) for p in result.paths))
+    print("\n".join(str(p) for p in result.paths.values()))
 
 
 if __name__ == "__main__":
