@@ -81,9 +81,9 @@ def _ranking(run: Run | None, example: Example) -> Mapping[str, float] | None:
 # ---------------------------------------------------------------- LongMemEval
 
 def unit_turns(example: Example, doc_id: str, text: str | None = None) -> list[dict[str, str]]:
-    """The chat turns of one LME unit as {"role", "content"}: ``meta["units"][id]["turns"]`` if present,
-    else parsed back from the ``role: content`` lines of the unit text (a content line that itself
-    starts with "user: " or "assistant: " would be read as a new turn)."""
+    """The chat turns of one LME unit as {"role", "content"}: ``meta["units"][id]["turns"]`` (the
+    loader stores them), else parsed back from the ``role: content`` lines of the unit text (for
+    examples built elsewhere; a content line starting with "user: " would be read as a new turn)."""
     unit = example.meta["units"][doc_id]
     if "turns" in unit:
         return [{"role": t["role"], "content": t["content"]} for t in unit["turns"]]

@@ -94,7 +94,8 @@ def question_to_example(rec: Rec, unit: str = "round") -> Example:
             units[doc_id] = {"session_id": sid, "session_index": s, "date": date,
                              "round": None if unit == "session" else k,
                              "has_answer": any(t.get("has_answer") is True for t in group),
-                             "evidence": sid in evidence_set}
+                             "evidence": sid in evidence_set,
+                             "turns": [{"role": t["role"], "content": t["content"]} for t in group]}
     marked = {d for d, u in units.items() if u["evidence"] and u["has_answer"]}
     gold = marked or {d for d, u in units.items() if u["evidence"]}
     meta = {"question_type": qtype, "question_date": qdate, "answer": str(answer),

@@ -31,7 +31,10 @@ def test_single_session_user_rounds_and_gold(examples):
     assert ex.query == "What degree did I graduate with?" and ex.answer == "Business Administration"
     assert ex.meta["units"]["answer_e47becba_1_r2"] == {
         "session_id": "answer_e47becba_1", "session_index": 1, "date": "2023/05/21 (Sun) 10:00",
-        "round": 2, "has_answer": False, "evidence": True}
+        "round": 2, "has_answer": False, "evidence": True,
+        "turns": [{"role": "user", "content": "Should I include my part-time job at the bookstore?"},
+                  {"role": "assistant",
+                   "content": "Yes, it shows customer service and time management skills."}]}
     assert ex.meta["question_type"] == "single-session-user"
     assert ex.meta["question_date"] == "2023/05/30 (Tue) 23:40"
     assert ex.meta["abstention"] is False and ex.meta["gold_fallback"] is False
