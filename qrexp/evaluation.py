@@ -107,6 +107,7 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
     store, rid = store_of(cfg), eval_id(cfg, method)
     if store.is_finished(rid):
         log(f"[evaluate] {rid}: finished earlier, skipping")
+        store.mark_used(rid, cfg.name)
         return store.read_metrics(rid)["metrics"]
     sem = eval_config(cfg, method)
     store.start(rid, sem)
@@ -130,6 +131,7 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
     if "heads" in info:
         store.write_text(rid, "heads.txt", info["heads"] + "\n")
     store.finish(rid, metrics, len(examples), {**sem, "experiment": cfg.name}, extra=info)
+    store.mark_used(rid, cfg.name)
     with tracker_factory(cfg)(rid, sem, job_type="evaluate") as tracker:
         tracker.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
         if rows:

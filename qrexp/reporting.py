@@ -6,6 +6,8 @@ results/paper), ``claims``: [[row_a, ">", row_b, column], ...], and ``select``.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from pathlib import Path
 from typing import Any, Mapping
@@ -13,7 +15,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from .config import RunConfig
-from .report import TableSpec, build_table, paper_numbers, write_table
+from .report import TableSpec, _label, build_table, paper_numbers, write_table
 from .stages import store_of
 from .store import atomic_write_text, load_runs
 
@@ -43,9 +45,45 @@ def spec_from_dict(data: Mapping[str, Any]) -> tuple[TableSpec, list, str, str |
     return TableSpec(**data), list(extra["claims"] or []), extra["select"] or "experiment", extra["row_label"]
 
 
-def check_claims(table: pd.DataFrame, claims: list, digits: int) -> list[str]:
-    """One sentence per claim: holds / does not hold / cannot be checked, with the numbers."""
-    ours = table.xs("ours", level="source") if "source" in (table.index.names or []) else table
+def paired_bootstrap(a: dict[str, float], b: dict[str, float], resamples: int = 2000,
+                     seed: int = 0) -> tuple[float, float, float, int]:
+    """Mean per-query difference a - b over shared queries and its 95% percentile-bootstrap CI."""
+    import numpy as np
+    qids = sorted(set(a) & set(b))
+    diff = np.array([a[q] - b[q] for q in qids], dtype=float)
+    if len(diff) == 0:
+        return math.nan, math.nan, math.nan, 0
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(diff.mean()), float(lo), float(hi), len(diff)
+
+
+def per_query(runs: pd.DataFrame, spec: TableSpec, row: str, col: str, store_root: Path) -> dict | None:
+    """{qid: value} of the table cell's metric, when exactly one run fills the cell."""
+    row_col = f"config.{spec.row_key}" if f"config.{spec.row_key}" in runs else spec.row_key
+    cell = runs[runs[row_col].map(str) == row]
+    if spec.col_key:
+        cell = cell[cell[f"config.{spec.col_key}"].map(str) == col]
+    if len(cell) != 1:
+        return None
+    metric = spec.column_metrics.get(col, spec.metric)
+    path = store_root / cell.iloc[0]["run_id"] / "per_query.jsonl"
+    if not path.is_file():
+        return None
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {r["qid"]: float(r[metric]) for r in rows if metric in r}
+
+
+def check_claims(table: pd.DataFrame, claims: list, digits: int, runs: pd.DataFrame | None = None,
+                 spec: TableSpec | None = None, store_root: Path | None = None) -> list[str]:
+    """One sentence per claim: holds / does not hold / cannot be checked, with the numbers and,
+    when per-query rows are at hand, the paired-bootstrap 95% CI of the difference."""
+    if not claims:
+        return []
+    if "ours" not in table.index.get_level_values("source"):
+        return [f"{a} {op} {b} on {col}: cannot be checked (no runs)" for a, op, b, col in claims]
+    ours = table.xs("ours", level="source")
     lines = []
     for a, op, b, col in claims:
         va, vb = (ours.loc[str(r), col] if str(r) in ours.index else math.nan for r in (a, b))
@@ -54,7 +92,15 @@ def check_claims(table: pd.DataFrame, claims: list, digits: int) -> list[str]:
             continue
         holds = va > vb if op == ">" else va >= vb
         verdict = "holds" if holds else "does NOT hold"
-        lines.append(f"{a} {op} {b} on {col}: {verdict} ({va:.{digits}f} vs {vb:.{digits}f})")
+        line = f"{a} {op} {b} on {col}: {verdict} ({va:.{digits}f} vs {vb:.{digits}f}"
+        if runs is not None and not runs.empty:
+            qa, qb = (per_query(runs, spec, str(r), col, store_root) for r in (a, b))
+            if qa and qb:
+                mean, lo, hi, n = paired_bootstrap(qa, qb)
+                scale = spec.scale
+                line += (f"; paired difference {mean * scale:+.{digits}f}, 95% bootstrap CI "
+                         f"[{lo * scale:+.{digits}f}, {hi * scale:+.{digits}f}] over {n} queries")
+        lines.append(line + ")")
     return lines
 
 
@@ -67,11 +113,15 @@ def write_report(cfg: RunConfig, log=print) -> list[Path]:
     for data in cfg.report.tables:
         spec, claims, select, row_label = spec_from_dict(data)
         runs = all_runs if select == "all" else own
+        if "experiment" in spec.filters and not runs.empty:      # runs are shared between experiments
+            name = spec.filters["experiment"]
+            runs = runs[runs["used_by"].map(lambda used: name in used)]
+            spec = dataclasses.replace(spec, filters={k: v for k, v in spec.filters.items() if k != "experiment"})
         if row_label and not runs.empty:
             runs = runs.assign(row_label=[_format_label(row_label, r) for _, r in runs.iterrows()])
         table = build_table(runs, spec)
         paths = write_table(table, spec, out_dir)
-        notes = check_claims(table, claims, spec.digits)
+        notes = check_claims(table, claims, spec.digits, runs, spec, store_of(cfg).root)
         n = _sample_sizes(runs, spec)
         if notes or n:
             md = paths["md"].read_text()
@@ -99,5 +149,5 @@ def _sample_sizes(runs: pd.DataFrame, spec: TableSpec) -> str:
     col = f"config.{spec.col_key}" if spec.col_key else None
     if col and col in runs.columns:
         sizes = runs.groupby(col)["n"].max()
-        return ", ".join(f"{k} n={int(v)}" for k, v in sizes.items())
+        return ", ".join(f"{_label(k)} n={int(v)}" for k, v in sizes.items())
     return f"n={int(runs['n'].max())}"

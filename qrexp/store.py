@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 METRICS_FILE = "metrics.json"
+USED_BY_FILE = "used_by.json"
 TRACKED_PACKAGES = ("qrexp", "torch", "transformers", "accelerate", "pytrec-eval-terrier", "wandb",
                     "pandas", "numpy", "hydra-core", "omegaconf", "datasets", "ir_datasets", "bm25s")
 SECRET_WORDS = ("key", "token", "secret", "password")
@@ -190,6 +191,13 @@ class RunStore:
         """The metrics.json record of a finished run."""
         return json.loads(self.path(run_id, METRICS_FILE).read_text(encoding="utf-8"))
 
+    def mark_used(self, run_id: str, experiment: str) -> None:
+        """Record that ``experiment`` uses this run (a finished run can serve several experiments)."""
+        path = self.path(run_id, USED_BY_FILE)
+        used = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+        if experiment not in used:
+            self.write_json(run_id, USED_BY_FILE, sorted(used + [experiment]))
+
     def start(self, run_id: str, config: Mapping[str, Any] | None = None) -> Path:
         """Create the folder, write config.json (secrets stripped) and start the wall clock."""
         folder = self.run_dir(run_id)
@@ -243,7 +251,8 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def load_runs(root: str | os.PathLike) -> pd.DataFrame:
     """One row per finished run: run_id, n, wall_time_s, timestamp, git_sha, git_dirty, device,
-    then ``config.<dotted key>``, ``metrics.<name>`` and ``extra.<dotted key>`` columns."""
+    then ``config.<dotted key>``, ``metrics.<name>`` and ``extra.<dotted key>`` columns, and
+    ``used_by`` (the experiments that used the run)."""
     import pandas as pd
 
     rows = []
@@ -256,6 +265,8 @@ def load_runs(root: str | os.PathLike) -> pd.DataFrame:
             row.update(flatten(rec["config"], "config."))
             row.update(flatten(rec["metrics"], "metrics."))
             row.update(flatten(rec.get("extra") or {}, "extra."))
+            used = path.parent / USED_BY_FILE
+            row["used_by"] = json.loads(used.read_text(encoding="utf-8")) if used.is_file() else []
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise ValueError(f"{path}: not a valid metrics.json ({type(err).__name__}: {err})") from None
         rows.append(row)

@@ -121,3 +121,16 @@ def test_load_runs_dataframe(tmp_path):
     (store.run_dir("broken") / "metrics.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"broken/metrics.json: not a valid metrics.json"):
         load_runs(tmp_path)
+
+
+def test_runs_shared_between_experiments_record_who_used_them(tmp_path):
+    from qrexp.store import load_runs
+    store = RunStore(tmp_path)
+    store.start("r1", {"method": "icr"})
+    store.finish("r1", {"ndcg_cut_10": 0.5}, 3, {"method": "icr", "experiment": "demo"})
+    store.mark_used("r1", "demo")
+    store.mark_used("r1", "ablation-calibration")      # a later experiment reuses the finished run
+    store.mark_used("r1", "demo")                      # idempotent
+    runs = load_runs(tmp_path)
+    assert runs.loc[0, "used_by"] == ["ablation-calibration", "demo"]
+    assert runs.loc[0, "config.experiment"] == "demo"  # who created it stays in the record
