@@ -8,7 +8,7 @@ from .config import RunConfig, to_dict
 from .detect import rank_heads, write_detection
 from .niah_score import case_from_example, niah_retrieval_scores
 from .plots import plot_head_scores
-from .stages import _load, begin_detection, model_label
+from .stages import _load, begin_detection, model_label, publish_heads
 from .store import run_id
 from .tasks.niah import NEEDLES, niah_grid
 
@@ -43,6 +43,7 @@ def run_niah_detection(cfg: RunConfig, log=print) -> Path:
                     model=cfg.model.name, n_examples=result.n_correct, k=cfg.model.k)
     plot_head_scores(result.scores, store.path(rid, "heads.png"), k=cfg.model.k,
                      title=f"NIAH copy score ({result.n_correct}/{result.n_runs} runs correct)")
+    publish_heads(cfg, rid)
     top = ",".join(f"{l}-{h}" for (l, h), _ in ranked[: cfg.model.k])
     store.finish(rid, {"top_heads": top, "n_correct": result.n_correct, "n_runs": result.n_runs},
                  result.n_runs, niah_config(cfg))

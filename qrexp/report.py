@@ -47,7 +47,8 @@ class TableSpec:
 def _label(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+    # a null config value (e.g. mask_sigma=null) is a label of its own, shown as "none"
+    return "none" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 def _column(df: pd.DataFrame, key: str, prefix: str, table: str) -> str:

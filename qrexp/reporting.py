@@ -148,6 +148,6 @@ def _sample_sizes(runs: pd.DataFrame, spec: TableSpec) -> str:
         return ""
     col = f"config.{spec.col_key}" if spec.col_key else None
     if col and col in runs.columns:
-        sizes = runs.groupby(col)["n"].max()
+        sizes = runs.groupby(col, dropna=False)["n"].max()
         return ", ".join(f"{_label(k)} n={int(v)}" for k, v in sizes.items())
     return f"n={int(runs['n'].max())}"

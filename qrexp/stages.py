@@ -109,6 +109,17 @@ def begin_detection(cfg: RunConfig, rid: str, config: dict, tag: str, log) -> tu
     return store, heads_file, False
 
 
+def publish_heads(cfg: RunConfig, rid: str) -> None:
+    """Copy a detection run's heads (ours, paper format, heat map) to <out_dir>/heads/detected/<run id>.*"""
+    folder = Path(cfg.out_dir) / "heads" / "detected"
+    folder.mkdir(parents=True, exist_ok=True)
+    store = store_of(cfg)
+    for suffix in (".json", ".paper.json", ".png"):
+        source = store.path(rid, f"heads{suffix}")
+        if source.is_file():
+            shutil.copyfile(source, folder / f"{rid}{suffix}")
+
+
 def run_detection(cfg: RunConfig, log=print) -> Path:
     """Detect heads (skipped when finished); returns the path of our heads JSON."""
     rid = detection_id(cfg)
@@ -122,12 +133,7 @@ def run_detection(cfg: RunConfig, log=print) -> Path:
                        qrels=qrels, out_stem=heads_file, name=f"{cfg.detect.name}-{cfg.detect.objective}",
                        provenance={"run_id": rid, "detect": to_dict(cfg.detect)},
                        progress=cfg.progress)
-    published = Path(cfg.out_dir) / "heads" / "detected"
-    published.mkdir(parents=True, exist_ok=True)
-    stem = f"{cfg.model.name}_{cfg.detect.name}_{cfg.detect.objective}"
-    for kind, path in det.files.items():
-        suffix = {"heads": ".json", "paper": ".paper.json", "heatmap": ".png"}[kind]
-        shutil.copyfile(path, published / f"{stem}{suffix}")
+    publish_heads(cfg, rid)
     top = det.heads.format()
     store.finish(rid, {"top_heads": top}, len(examples), detection_config(cfg),
                  extra={"forwards": scorer.forwards})

@@ -115,7 +115,7 @@ def test_detection_then_qrhead_and_wandb_offline(tiny_dir, tmp_path):
     assert (qr / "heads.txt").read_text().strip() == ",".join(heads["heads"])
     assert list((qr / "wandb").glob("offline-run-*")), "no offline W&B run folder"
     detected = tmp_path / "out" / "heads" / "detected"
-    assert (detected / "tiny_fixture_qrscore.json").exists()
+    assert (detected / f"{detection.name}.json").exists()
 
 
 def test_submitit_local_launcher(tiny_dir, tmp_path):
