@@ -32,9 +32,13 @@ class Ranker(ABC):
     def __init__(self) -> None:
         self.stats: dict[str, int] = {}
 
-    @abstractmethod
     def rank(self, examples: Sequence[Example]) -> Run:
         """{qid: {doc_id: score}} with every candidate of every example."""
+        return {ex.qid: dict(zip(ex.doc_ids, self.score(ex))) if ex.docs else {} for ex in examples}
+
+    @abstractmethod
+    def score(self, example: Example) -> list[float]:
+        """One score per candidate of ``example``, in candidate order (never called without docs)."""
 
 
 @RANKERS.register("bm25")
@@ -46,17 +50,11 @@ class BM25Ranker(Ranker):
         super().__init__()
         self.k1, self.b, self.stopwords, self.with_title, self.stemmer = k1, b, stopwords, with_title, stemmer
 
-    def rank(self, examples: Sequence[Example]) -> Run:
-        run: Run = {}
-        for ex in examples:
-            if not ex.docs:
-                run[ex.qid] = {}
-                continue
-            corpus = {d.doc_id: doc_text(d, self.with_title) for d in ex.docs}
-            hits = bm25_candidates(corpus, {ex.qid: ex.query}, k=len(corpus), k1=self.k1, b=self.b,
-                                   stopwords=self.stopwords, stemmer=self.stemmer)[ex.qid]
-            run[ex.qid] = {d: float(hits.get(d, 0.0)) for d in ex.doc_ids}
-        return run
+    def score(self, example: Example) -> list[float]:
+        corpus = {d.doc_id: doc_text(d, self.with_title) for d in example.docs}
+        hits = bm25_candidates(corpus, {example.qid: example.query}, k=len(corpus), k1=self.k1, b=self.b,
+                               stopwords=self.stopwords, stemmer=self.stemmer)[example.qid]
+        return [float(hits.get(d, 0.0)) for d in example.doc_ids]
 
 
 def packaged_minilm() -> str:
@@ -105,17 +103,10 @@ class DenseRanker(Ranker):
         return self.model.encode(texts, batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=False,
                                  normalize_embeddings=self.similarity == "cosine", **prompt)
 
-    def rank(self, examples: Sequence[Example]) -> Run:
-        run: Run = {}
-        for ex in examples:
-            if not ex.docs:
-                run[ex.qid] = {}
-                continue
-            q = self._encode([ex.query], prompt_name=self.query_prompt_name, prompt=self.query_prompt)   # [1, E]
-            d = self._encode([doc_text(doc, self.with_title) for doc in ex.docs])                        # [D, E]
-            scores = (q.float() @ d.float().T)[0].tolist()
-            run[ex.qid] = {doc_id: float(s) for doc_id, s in zip(ex.doc_ids, scores)}
-        return run
+    def score(self, example: Example) -> list[float]:
+        q = self._encode([example.query], prompt_name=self.query_prompt_name, prompt=self.query_prompt)  # [1, E]
+        d = self._encode([doc_text(doc, self.with_title) for doc in example.docs])                       # [D, E]
+        return [float(x) for x in (q.float() @ d.float().T)[0].tolist()]
 
 
 # ---------------------------------------------------------------- RankGPT
@@ -211,6 +202,10 @@ class RankGPTRanker(Ranker):
 
     def _passage(self, doc: Doc) -> str:
         return f"Title: {doc.title} Content: {doc.text}" if doc.title else doc.text
+
+    def score(self, example: Example) -> list[float]:
+        scores = self.rank([example])[example.qid]
+        return [scores[d] for d in example.doc_ids]
 
     def rank(self, examples: Sequence[Example]) -> Run:
         orders = {ex.qid: self._start(ex) for ex in examples}
