@@ -3,7 +3,7 @@
 Writes N random DocScores [D, L, H] into a fresh ScoreCache (default 70 examples, 50 docs,
 30 layers x 9 heads: a SmolLM2-135M-sized model on an LME-sized detection set), then for each
 objective times ``detect_from_cache`` + ``rank_heads`` (disk reads included), best of --repeats.
-The forward-pass side of the comparison is measured elsewhere.
+The side with forward passes, on SmolLM2, is experiments/bench_redetect.py.
 
     python experiments/bench_detect_cache.py --examples 70 --docs 50 --layers 30 --heads 9
 """
