@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from qrexp.tasks.jsonio import Rec, read_json, read_records
+from qrexp.tasks.jsonio import Rec, choice_filter, read_json, read_records
 from qrexp.types import Doc, Example
 
 CLAIM_TYPES = ("single", "multiple")
@@ -122,12 +122,7 @@ def load_clipper(rows: str | os.PathLike, chapters: str | os.PathLike,
     """Load CLIPPER claim pairs with their book chapters (see the module docstring)."""
     if query_from not in QUERY_FROM:
         raise ValueError(f"unknown query_from {query_from!r} (known: {', '.join(QUERY_FROM)})")
-    if isinstance(claim_types, str):
-        claim_types = [claim_types]
-    wanted = None if claim_types is None else set(claim_types)
-    if wanted is not None and wanted - set(CLAIM_TYPES):
-        raise ValueError(f"unknown CLIPPER claim_type(s) {sorted(wanted - set(CLAIM_TYPES))} "
-                         f"(known: {', '.join(CLAIM_TYPES)})")
+    wanted = choice_filter(claim_types, CLAIM_TYPES, "CLIPPER claim_type")
     source = ChapterSource(chapters)
     pairs: dict[tuple[str, str, str], dict[str, Any]] = {}
     per_book: dict[str, int] = {}

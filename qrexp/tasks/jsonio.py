@@ -11,7 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from qrexp.store import atomic_write_text
 
@@ -150,3 +150,15 @@ def write_jsonl(records: Iterable[Any], path: str | os.PathLike) -> Path:
     """Atomically write one JSON document per line."""
     lines = [json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records]
     return write_text("".join(lines), path)
+
+
+def choice_filter(values: Sequence[str] | str | None, known: Sequence[str], what: str) -> set[str] | None:
+    """A filter over known names (one name or several; None keeps everything); unknown names are
+    an error listing the known ones."""
+    if values is None:
+        return None
+    wanted = {values} if isinstance(values, str) else set(values)
+    unknown = sorted(wanted - set(known))
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {unknown} (known: {', '.join(known)})")
+    return wanted

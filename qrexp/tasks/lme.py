@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any, Iterable, Sequence
 
-from qrexp.tasks.jsonio import Rec, read_records
+from qrexp.tasks.jsonio import Rec, choice_filter, read_records
 from qrexp.types import Doc, Example
 
 QUESTION_TYPES = ("single-session-user", "single-session-assistant", "single-session-preference",
@@ -110,12 +110,7 @@ def load_lme(path: str | os.PathLike, question_types: Sequence[str] | str | None
     """Load a LongMemEval JSON file; filter by ``question_types``, then keep the first ``limit``."""
     if unit not in UNITS:
         raise ValueError(f"unknown LongMemEval unit {unit!r} (known: {', '.join(UNITS)})")
-    if isinstance(question_types, str):
-        question_types = [question_types]
-    wanted = None if question_types is None else set(question_types)
-    if wanted is not None and wanted - set(QUESTION_TYPES):
-        raise ValueError(f"unknown LongMemEval question_type(s) {sorted(wanted - set(QUESTION_TYPES))} "
-                         f"(known: {', '.join(QUESTION_TYPES)})")
+    wanted = choice_filter(question_types, QUESTION_TYPES, "LongMemEval question_type")
     examples: list[Example] = []
     seen: set[str] = set()
     for rec in read_records(path, id_field="question_id"):
