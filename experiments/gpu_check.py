@@ -31,7 +31,7 @@ def build(shape: dict, device: str, dtype: torch.dtype):
         for p in model.parameters():
             p.normal_(0, 0.02) if p.dim() > 1 else p.fill_(1.0)
     # buffers left empty by to_empty (RoPE frequencies) are rebuilt from the config
-    model.model.rotary_emb = type(model.model.rotary_emb)(config=model.config, device=device)
+    model.model.rotary_emb = type(model.model.rotary_emb)(config=model.config).to(device)
     return model.eval()
 
 
