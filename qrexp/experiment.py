@@ -6,7 +6,6 @@ qrexp.runner wraps it with Hydra.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from .config import RunConfig, evals_of

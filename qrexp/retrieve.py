@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from .forward import prefix_passes, prepare_model
 from .heads import HeadSet, full
 from .prompt import PromptBuilder, PromptSettings
-from .scoring import calibrate, doc_scores_per_head, masked_span_sum
+from .scoring import calibrate, doc_scores_per_head, span_scores
 from .types import Doc, Example, Head, Prompt, Run
 
 DocsLike = Sequence[Doc | Mapping[str, Any]]
@@ -131,8 +131,7 @@ class QRRetriever:
         real, null, prompt = self._passes(query, docs, heads, qid)
         summed = sum(calibrate(x, None if null is None else null[layer]).sum(0)
                      for layer, x in real.items())                         # [T_prefix]
-        return torch.stack([masked_span_sum(summed[s:e], self.mask_sigma)
-                            for s, e in prompt.doc_spans]).cpu()
+        return span_scores(summed, prompt.doc_spans, self.mask_sigma).cpu()
 
     def score_docs(self, query: str, docs: DocsLike) -> dict[str, float]:
         """{doc_id: score} with this retriever's head set (higher = more relevant)."""

@@ -45,8 +45,13 @@ def headset_token_scores(token_scores: torch.Tensor, heads: Sequence[Head] | Non
     return token_scores[layers, idx].sum(0)
 
 
+def span_scores(summed: torch.Tensor, doc_spans: Sequence[tuple[int, int]],
+                sigma: float | None = 2.0) -> torch.Tensor:
+    """Head-summed token scores [T] -> document scores [D] (outlier mask inside each span)."""
+    return torch.stack([masked_span_sum(summed[s:e], sigma) for s, e in doc_spans])
+
+
 def headset_doc_scores(token_scores: torch.Tensor, heads: Sequence[Head] | None,
                        doc_spans: Sequence[tuple[int, int]], sigma: float | None = 2.0) -> torch.Tensor:
     """Paper-code retrieval scores R(d) [D]: sum heads first, then mask and sum each doc span."""
-    summed = headset_token_scores(token_scores, heads)
-    return torch.stack([masked_span_sum(summed[s:e], sigma) for s, e in doc_spans])
+    return span_scores(headset_token_scores(token_scores, heads), doc_spans, sigma)

@@ -6,7 +6,6 @@ config, so a finished stage is skipped on rerun and an interrupted sweep resumes
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 from contextlib import contextmanager
 from functools import lru_cache
@@ -195,7 +194,3 @@ def resolve_heads(cfg: RunConfig, hc: HeadsConfig, n_layers: int, n_heads: int,
         path = run_niah_detection(cfg, log)
     hs = heads_mod.detected(path, k)
     return HeadSet(hs.name, hs.heads, n_layers, n_heads)
-
-
-def read_json(path: Path) -> dict:
-    return json.loads(Path(path).read_text())
