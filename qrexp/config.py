@@ -86,6 +86,7 @@ class QAConfig:
     judge_model: str | None = None
     methods: tuple[str, ...] = ()        # methods whose rankings feed QA (empty: every method)
     limit: int | None = None             # answer only the first N questions (CPU demos)
+    overflow: str = "error"              # prompt + new tokens > model window: error | truncate_middle
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class EvalConfig:
     dense_model: str | None = None       # None: the packaged all-MiniLM-L6-v2
     qa: QAConfig = QAConfig()
     detect: DetectConfig | None = None   # heads for this eval detected on other data (e.g. BEIR: NQ)
+    claim_queries: str = "per_claim"     # CLIPPER: per_claim (paper: each claim its own query) | per_pair
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,9 @@ def to_dict(cfg) -> dict[str, Any]:
 def from_hydra(cfg) -> RunConfig:
     """The one conversion from Hydra's DictConfig (resolved) to the typed RunConfig."""
     from omegaconf import OmegaConf
+
+    from .naming import register_resolvers
+    register_resolvers()                 # ${dataset:...} labels (qrexp.naming)
     data = OmegaConf.to_container(cfg, resolve=True)
     data.pop("hydra", None)
     return from_dict(RunConfig, data)

@@ -11,10 +11,13 @@ import time
 from typing import Sequence
 
 from .config import RunConfig, to_dict
-from .data import load_data
+from .data import data_paths, load_identified, data_semantics
 from .metrics import evaluate_run, retrieval_metrics
 from .stages import (ATTENTION_METHODS, cache_dir, heads_spec, method_config, method_heads, model_label,
                      resolve_heads, scorer_of, scoring_options, store_of, tracker_factory)
+from .naming import check_label
+from .qa_clipper import check_claim_queries, claim_examples
+from .qa_window import check_overflow_policy
 from .store import run_id
 from .tasks.trec import write_trec_run
 from .types import Example, Run
@@ -32,10 +35,22 @@ def check_method(method: str) -> None:
 
 
 def eval_config(cfg: RunConfig, method: str) -> dict:
+    """What an evaluation run depends on (its run id hashes this): no paths, the data's fingerprint.
+
+    Loads the evaluation data (memoized, qrexp.data) and, for detected heads, the detection data.
+    """
     check_method(method)
+    check_label("eval.name", cfg.eval.name)
+    check_label("eval.data.name", cfg.eval.data.name)
     cfg = method_config(cfg, method)
     sem = {"stage": "evaluate", "method": method, "eval": to_dict(cfg.eval), "seed": cfg.seed}
     sem["eval"].pop("methods")
+    sem["eval"].pop("detect")            # heads detected elsewhere enter through heads.detection
+    sem["eval"]["data"] = data_semantics(cfg.eval.data, cache_dir(cfg), cfg.seed)
+    if cfg.eval.kind == "clipper":
+        check_claim_queries(cfg.eval.claim_queries)
+    else:
+        sem["eval"].pop("claim_queries")
     if method in ATTENTION_METHODS:
         sem.update(model=model_label(cfg), scoring=to_dict(cfg.scoring),
                    heads=heads_spec(cfg, method_heads(cfg, method)))
@@ -45,6 +60,8 @@ def eval_config(cfg: RunConfig, method: str) -> dict:
         sem["model"] = model_label(cfg)
     if method != "full-context" and not wants_qa(cfg, method):
         sem["eval"].pop("qa")
+    else:
+        check_overflow_policy(cfg.eval.qa.overflow)
     return sem
 
 
@@ -112,10 +129,14 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
     sem = eval_config(cfg, method)
     store.start(rid, sem)
     t0 = time.time()
-    examples = load_data(cfg.eval.data, cache_dir(cfg), cfg.seed)
-    metrics, per_query, info = {}, {}, {}
+    examples, fingerprint = load_identified(cfg.eval.data, cache_dir(cfg), cfg.seed)
+    if cfg.eval.kind == "clipper" and cfg.eval.claim_queries == "per_claim":
+        examples = claim_examples(examples)          # each claim is its own query (paper protocol)
+    metrics, per_query = {}, {}
+    info: dict = {"data": {"fingerprint": fingerprint, "paths": data_paths(cfg.eval.data)}}
     if method != "full-context":
-        run, info = rank_with(cfg, method, examples, log)
+        run, ranked_info = rank_with(cfg, method, examples, log)
+        info.update(ranked_info)
         per_query, metrics = retrieval_scores(cfg, examples, run)
         write_trec_run(run, store.path(rid, "run.trec"), tag=f"qrexp-{method}")
     else:

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from . import heads as heads_mod
 from .config import HeadsConfig, RunConfig, to_dict
-from .data import load_data
+from .data import data_semantics, load_data
 from .head_detection import detect_heads
 from .heads import HeadSet
+from .naming import check_label
 from .pipeline import ExampleScorer, ScoringOptions
 from .score_cache import ScoreCache
 from .store import RunStore, run_id
@@ -88,9 +89,12 @@ def tracker_factory(cfg: RunConfig):
 
 # ---------------------------------------------------------------------------------- detection
 def detection_config(cfg: RunConfig) -> dict:
-    """What a QR detection depends on (the run id hashes this)."""
+    """What a QR detection depends on (the run id hashes this): no paths, the data's fingerprint."""
+    check_label("detect.name", cfg.detect.name)
+    check_label("detect.data.name", cfg.detect.data.name)
+    detect = {**to_dict(cfg.detect), "data": data_semantics(cfg.detect.data, cache_dir(cfg), cfg.seed)}
     return {"stage": "detect", "model": model_label(cfg), "scoring": to_dict(cfg.scoring),
-            "detect": to_dict(cfg.detect), "seed": cfg.seed}
+            "detect": detect, "seed": cfg.seed}
 
 
 def detection_id(cfg: RunConfig) -> str:
