@@ -11,7 +11,7 @@ import time
 from typing import Sequence
 
 from .config import RunConfig, to_dict
-from .data import data_paths, load_identified, data_semantics
+from .data import data_paths, data_semantics, load_identified
 from .metrics import evaluate_run, retrieval_metrics
 from .stages import (ATTENTION_METHODS, cache_dir, heads_spec, method_config, method_heads, model_label,
                      resolve_heads, scorer_of, scoring_options, store_of, tracker_factory)

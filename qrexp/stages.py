@@ -134,7 +134,7 @@ def run_detection(cfg: RunConfig, log=print) -> Path:
     qrels = {ex.qid: dict(ex.meta["qrels"]) for ex in examples} if cfg.detect.data.qrels else None
     det = detect_heads(scorer, examples, cfg.detect.objective, cfg.model.k, scoring_options(cfg),
                        qrels=qrels, out_stem=heads_file, name=f"{cfg.detect.name}-{cfg.detect.objective}",
-                       provenance={"run_id": rid, "detect": to_dict(cfg.detect)},
+                       provenance={"run_id": rid, "detect": detection_config(cfg)["detect"]},   # no paths
                        progress=cfg.progress)
     publish_heads(cfg, rid)
     top = det.heads.format()

@@ -2,7 +2,6 @@
 accuracy, answer-tag counts in metrics.json, and the window check before any generation (a tiny
 random Llama as the generator)."""
 import json
-import shutil
 
 import pytest
 
@@ -108,7 +107,8 @@ def test_qa_stage_checks_every_prompt_before_generating(tmp_path, tiny_generator
     gen = Counting(tiny_generator)
     monkeypatch.setattr(qa_stage, "_generator", lambda cfg: gen)
     cfg = clipper_cfg(root, tmp_path / "out")
-    from qrexp.evaluation import load_identified, claim_examples
+    from qrexp.data import load_identified
+    from qrexp.qa_clipper import claim_examples
     examples = claim_examples(load_identified(cfg.eval.data, tmp_path)[0])
     run = {ex.qid: {"ch1": 1.0} for ex in examples}
     with pytest.raises(ValueError, match=r"4 of 4 QA prompt\(s\) exceed the model's window: b1-0/true_claim@1"):
@@ -120,3 +120,22 @@ def test_qa_stage_checks_every_prompt_before_generating(tmp_path, tiny_generator
     lengths = [r[key] for r in rows for key in ("true_prompt_tokens@1", "false_prompt_tokens@1") if key in r]
     assert len(lengths) == 4 and m["max_prompt_tokens@1"] == max(lengths) > 96
     assert m["pairs@1"] == 2 and m["no_answer_tag@1"] == 4               # random weights write no tags
+
+
+def test_qa_limit_keeps_whole_pairs():
+    from test_qa_clipper import book_pairs
+    from qrexp.qa_clipper import claim_examples
+    assert [ex.qid for ex in qa_stage._limited(claim_examples(book_pairs()), 1)] == ["b1-0:true", "b1-0:false"]
+    assert [ex.qid for ex in qa_stage._limited(book_pairs(), 1)] == ["b1-0"]
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("claim_queries", "both", "eval.claim_queries='both': must be one of per_claim, per_pair"),
+    ("overflow", "cut", "eval.qa.overflow='cut': must be one of error, truncate_middle")])
+def test_protocol_fields_checked_before_any_run_folder(tmp_path, field, value, message):
+    root = write_book(tmp_path / "data")
+    cfg = (clipper_cfg(root, tmp_path / "out", claim_queries=value) if field == "claim_queries"
+           else clipper_cfg(root, tmp_path / "out", overflow=value))
+    with pytest.raises(ValueError, match=message):
+        evaluate(cfg, "bm25", log=lambda s: None)
+    assert not (tmp_path / "out").exists()
