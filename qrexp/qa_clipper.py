@@ -168,3 +168,15 @@ def pair_accuracy(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "other_answer": sum(pred is None and tags > 0 for pred, tags in sides),
             "pairs_missing_answer": sum(r.get("true_tags", 1) == 0 or r.get("false_tags", 1) == 0
                                         for r in rows)}
+
+
+def verify_claims(examples: Sequence[Example], run: Run | None, k: int | None, generator: Any,
+                  max_new_tokens: int = CLIPPER_MAX_NEW_TOKENS, overflow: str = "error"
+                  ) -> tuple[list[dict], list[dict]]:
+    """Verify every claim on its top-``k`` chapters (window-checked first, qrexp.qa_window); returns
+    (rows per ranked example, rows per pair) as :func:`pair_rows`; score them with :func:`pair_accuracy`."""
+    from qrexp.qa_window import fit_prompts
+    jobs = verification_jobs(examples, run, k)
+    ready, _ = fit_prompts(generator, [j["prompt"] for j in jobs], [f"{j['pair']}/{j['claim']}" for j in jobs],
+                           max_new_tokens, overflow)
+    return pair_rows(jobs, generator.generate(ready, max_new_tokens))

@@ -160,3 +160,15 @@ def write_book(root, pairs=PAIRS, chapters=CHAPTERS):
              "status": status, "source": f"Chapter {g}"} for t, f, g in pairs for status in ("TRUE", "FALSE")]
     (root / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return root
+
+
+def test_verify_claims_library_entry():
+    from qrexp.qa_clipper import verify_claims
+    claims = claim_examples(book_pairs())
+    reader = Reader()
+    rows, pairs = verify_claims(claims, BM25Ranker().rank(claims), 1, reader)
+    assert [p["correct"] for p in pairs] == [True, False] and len(rows) == 4
+    _, full = verify_claims(book_pairs(), None, None, reader)        # every chapter for both claims:
+    # the whole book holds every word of both false claims ("with" in ch2), so the reader accepts them
+    assert [(p["true_pred"], p["false_pred"]) for p in full] == [("TRUE", "TRUE"), ("TRUE", "TRUE")]
+    assert len(reader.seen[-1][1].split("\n\n\n")) == 4
