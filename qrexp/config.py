@@ -16,7 +16,9 @@ EVAL_KINDS = ("retrieval", "lme", "clipper")
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = "smollm2-135m"           # label in tables and run ids
+    """The model to load. ``name`` (label in run ids, tables, head files, W&B tags) is derived from
+    ``path`` when unset and must not contradict it (:func:`qrexp.model_names.resolve_name`)."""
+    name: str | None = None              # None: derived from path
     path: str = "smollm2-135m"           # hub id, local folder, .gguf file, or embedded alias
     gguf_file: str | None = None
     revision: str | None = None
@@ -27,6 +29,11 @@ class ModelConfig:
     reference_family: str | None = None
     k: int = 16                          # heads kept: 16 under 10B parameters, 32 for 70B
     published_key: str | None = None     # key of results/heads/published/<key>_<task>.json
+
+    def __post_init__(self) -> None:
+        from .model_names import resolve_name
+        object.__setattr__(self, "name", resolve_name(self.name, self.path, self.gguf_file,
+                                                      self.published_key))
 
 
 @dataclass(frozen=True)

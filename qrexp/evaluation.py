@@ -67,7 +67,7 @@ def rank_with(cfg: RunConfig, method: str, examples: Sequence[Example], log=prin
         run = scorer.rank(examples, heads, scoring_options(cfg), cfg.progress, desc=f"rank {method}")
         return run, {"heads": "full" if heads is None else heads.format(),
                      "n_heads": r.n_layers * r.n_heads if heads is None else len(heads),
-                     "forwards": scorer.forwards}
+                     "forwards": scorer.forwards, "model": scorer.model_id}   # loaded identity
     return rank_baseline(cfg, method, examples)
 
 

@@ -6,8 +6,10 @@ user cache (``$QREXP_CACHE``, default ``~/.cache/qrexp``), so later loads take s
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -145,14 +147,52 @@ def load_model(name_or_path: str, *, gguf_file: str | None = None, dtype=None,
     if device_map is None:
         model.to(device)
     model.eval()
-    model.qrexp_name = src.alias or name_or_path
+    from .model_names import derive_name
+    model.qrexp_name = src.alias or derive_name(name_or_path, gguf_file)
+    model.qrexp_source = {"path": name_or_path, "gguf_file": src.gguf_file, "revision": revision}
     return model, tokenizer
 
 
+WEIGHT_SAMPLES = 256   # values read from each weight tensor for the fingerprint
+
+
+def _config_identity(config) -> str:
+    """The config as canonical JSON without private fields (``_attn_implementation`` changes when
+    the capture attention is switched on, ``_name_or_path`` with the folder) or the version."""
+    data = {k: v for k, v in config.to_dict().items()
+            if not k.startswith("_") and k not in ("transformers_version", "dtype", "torch_dtype")}
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def weights_fingerprint(model, samples: int = WEIGHT_SAMPLES) -> str:
+    """A cheap fingerprint of the loaded weights: sha256 hex over the config (:func:`_config_identity`)
+    and, for every parameter in order, its name, shape, dtype and ``samples`` values taken at evenly
+    spaced flat positions (first and last included), read as fp32 (exact for fp32/bf16/fp16).
+
+    Cost: one small gather per tensor (milliseconds, also for 70B models on GPU); weights are never
+    copied whole. It tells apart checkpoints, fine-tunes, dtypes and conversions; an edit of a few
+    values that misses every sampled position is not seen. Parameters on the meta device (offloaded)
+    contribute name, shape and dtype only.
+    """
+    h = hashlib.sha256(_config_identity(model.config).encode("utf-8"))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            h.update(f"{name}|{tuple(p.shape)}|{p.dtype}|".encode("utf-8"))
+            if p.device.type == "meta" or p.numel() == 0:
+                continue
+            flat = p.detach().reshape(-1)
+            idx = torch.linspace(0, flat.numel() - 1, min(samples, flat.numel()), device=flat.device)
+            h.update(flat[idx.round().long()].float().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
 def model_fingerprint(model) -> dict:
-    """What identifies a model's numbers: name, revision, dtype, shape."""
+    """What identifies a loaded model's numbers: label and source (path, GGUF file, requested and
+    resolved revision), the weights fingerprint (:func:`weights_fingerprint`), dtype, shape and
+    transformers version."""
     cfg = model.config
-    return {"name": getattr(model, "qrexp_name", getattr(cfg, "_name_or_path", "?")),
-            "revision": getattr(cfg, "_commit_hash", None), "dtype": str(model.dtype),
-            "layers": cfg.num_hidden_layers, "heads": cfg.num_attention_heads,
+    source = getattr(model, "qrexp_source", None) or {"path": getattr(cfg, "_name_or_path", "?")}
+    return {"name": getattr(model, "qrexp_name", None) or str(source.get("path")), **source,
+            "commit": getattr(cfg, "_commit_hash", None), "weights": weights_fingerprint(model),
+            "dtype": str(model.dtype), "layers": cfg.num_hidden_layers, "heads": cfg.num_attention_heads,
             "transformers": importlib.metadata.version("transformers")}
