@@ -52,8 +52,8 @@ class ExampleScorer:
         self.retriever = retriever
         self.cache = cache
         self.token_budget = token_budget
-        self._prompts: dict[str, Prompt] = {}
-        self._nulls: dict[str, Prompt] = {}
+        self._prompts: dict[tuple, Prompt] = {}     # keyed by content, not qid alone
+        self._nulls: dict[tuple, Prompt] = {}
         self._model_id: dict | None = None
         self.forwards = 0
 
@@ -72,15 +72,17 @@ class ExampleScorer:
                           settings=settings, **extra)
 
     def prompt(self, ex: Example) -> Prompt:
-        if ex.qid not in self._prompts:
-            self._prompts[ex.qid] = self.retriever.build_prompt(ex.query, ex.docs, ex.qid)
-        return self._prompts[ex.qid]
+        key = _content(ex)
+        if key not in self._prompts:
+            self._prompts[key] = self.retriever.build_prompt(ex.query, ex.docs, ex.qid)
+        return self._prompts[key]
 
     def null_prompt(self, ex: Example) -> Prompt:
         """The null-query prompt of ``ex`` (the calibration pass reads it)."""
-        if ex.qid not in self._nulls:
-            self._nulls[ex.qid] = self.retriever.build_prompt(self.retriever.null_query, ex.docs, ex.qid)
-        return self._nulls[ex.qid]
+        key = _content(ex)
+        if key not in self._nulls:
+            self._nulls[key] = self.retriever.build_prompt(self.retriever.null_query, ex.docs, ex.qid)
+        return self._nulls[key]
 
     def stores_tokens(self, ex: Example) -> bool:
         r = self.retriever
@@ -158,6 +160,11 @@ class ExampleScorer:
             scores = self.headset_scores(ex, heads, opts)
             run[ex.qid] = {d.doc_id: float(s) for d, s in zip(ex.docs, scores)}
         return run
+
+
+def _content(ex: Example) -> tuple:
+    """What a prompt is built from: qid, query and the documents (ids, titles, texts) in order."""
+    return ex.qid, ex.query, tuple((d.doc_id, d.title, d.text) for d in ex.docs)
 
 
 class _variant:

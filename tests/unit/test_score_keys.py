@@ -94,3 +94,14 @@ def test_cached_tensor_of_wrong_length_is_recomputed(model, tmp_path):
     with pytest.warns(RuntimeWarning, match="the prompt needs"):
         got = fresh.token_scores(ex)
     assert torch.equal(got, right) and fresh.forwards == 1
+
+
+def test_same_qid_other_content_is_not_served_from_memory(model, tmp_path):
+    """The scorer's in-memory prompts are keyed by content: a reused qid with other docs is rebuilt."""
+    scorer = _scorer(model, ScoreCache(tmp_path))
+    a = EXAMPLES[0]
+    b = Example(a.qid, a.query, (Doc("c", "Paris is the capital of France."),) + a.docs, gold={"c"})
+    first, second = scorer.token_scores(a), scorer.token_scores(b)
+    assert scorer.prompt(b).doc_ids == ("c", "a", "b") and scorer.forwards == 2
+    assert first.shape[-1] < second.shape[-1]
+    assert (second - _direct(model, CHATML, b)).abs().max() < 1e-6
