@@ -61,6 +61,11 @@ def test_prefix_reuse_equals_fresh_eager_forward(name, tok):
     ref_real = _eager_span_means(model, prompt.input_ids, prompt.query_span)[..., :c]
     ref_null = _eager_span_means(model, null.input_ids, null.query_span)[..., :c]
 
+    types = getattr(model.config, "layer_types", None) or ["sliding_attention"] * 4
+    cut = prompt.query_span[0] - WINDOW + 1                              # keys no span row sees
+    for layer, kind in enumerate(types):                                 # the reference is windowed
+        assert bool((ref_real[layer, :, :cut] == 0).all()) == (kind == "sliding_attention"), layer
+
     retriever = QRRetriever(model, tok, calibrate=True, mask_sigma=None)
     real, nul, got = retriever.raw_token_scores(QUERY, DOCS)
     assert got.input_ids == prompt.input_ids
