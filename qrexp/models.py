@@ -85,23 +85,43 @@ def resolve_source(name_or_path: str, gguf_file: str | None = None) -> ModelSour
     return ModelSource(path=str(p) if p.exists() else name_or_path, gguf_file=gguf_file)
 
 
-def _gguf_cache_dir(src: ModelSource) -> Path:
+GGUF_DIGEST_BYTES = 16 * 2**20   # bytes read from each end of a GGUF file for its cache tag
+
+
+def gguf_digest(path: Path) -> str:
+    """sha256 hex (first 16) of a GGUF file's size, first and last GGUF_DIGEST_BYTES (header,
+    metadata and the first and last tensors' data): the key of its converted copy, so another file
+    of the same name or size never reuses a stale conversion. Reads at most 32 MiB."""
+    size = path.stat().st_size
+    h = hashlib.sha256(str(size).encode("ascii"))
+    with path.open("rb") as f:
+        h.update(f.read(GGUF_DIGEST_BYTES))
+        if size > 2 * GGUF_DIGEST_BYTES:
+            f.seek(size - GGUF_DIGEST_BYTES)
+        h.update(f.read(GGUF_DIGEST_BYTES))
+    return h.hexdigest()[:16]
+
+
+def _gguf_cache_dir(src: ModelSource, revision: str | None = None) -> Path:
     gguf = Path(src.path) / src.gguf_file
-    stat = gguf.stat() if gguf.exists() else None
-    tag = f"{stat.st_size}" if stat else "remote"
+    if gguf.is_file():
+        tag = gguf_digest(gguf)
+    else:   # a hub GGUF: keyed by repository, file and revision
+        tag = "remote-" + hashlib.sha256(f"{src.path}|{src.gguf_file}|{revision}".encode()).hexdigest()[:12]
     name = (src.alias or Path(src.gguf_file).stem).replace("/", "_")
     return cache_root() / "converted" / f"{name}-{tag}"
 
 
-def _convert_gguf(src: ModelSource, target: Path) -> None:
+def _convert_gguf(src: ModelSource, target: Path, revision: str | None = None) -> None:
     """Dequantize a GGUF checkpoint to fp32 and save it as a plain HF folder (atomically)."""
     from safetensors.torch import save_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     log.info("converting %s once (dequantizing GGUF; takes about a minute on CPU)", src.gguf_file)
-    tok = AutoTokenizer.from_pretrained(src.path, gguf_file=src.gguf_file)
+    extra = {"revision": revision} if revision else {}
+    tok = AutoTokenizer.from_pretrained(src.path, gguf_file=src.gguf_file, **extra)
     model = AutoModelForCausalLM.from_pretrained(src.path, gguf_file=src.gguf_file,
-                                                 dtype=torch.float32)
+                                                 dtype=torch.float32, **extra)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     try:
@@ -136,9 +156,9 @@ def load_model(name_or_path: str, *, gguf_file: str | None = None, dtype=None,
     torch_dtype = parse_dtype(dtype, device)
     path, kwargs = src.path, {"revision": revision} if revision else {}
     if src.gguf_file:
-        folder = _gguf_cache_dir(src)
+        folder = _gguf_cache_dir(src, revision)
         if not (folder / "model.safetensors").is_file():
-            _convert_gguf(src, folder)
+            _convert_gguf(src, folder, revision)
         path = str(folder)
     tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
     model = AutoModelForCausalLM.from_pretrained(

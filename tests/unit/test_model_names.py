@@ -78,3 +78,19 @@ def test_conf_model_groups_agree_with_known_models():
         assert KNOWN_MODELS[f.stem] == data["path"], f.name
         assert data["published_key"] in (None, f.stem), f.name
         assert _compose(f"model={f.stem}").model.name == f.stem
+
+
+def test_converted_gguf_folder_is_keyed_by_file_content(tmp_path, monkeypatch):
+    import qrexp.models as models
+    from qrexp.models import ModelSource, _gguf_cache_dir, gguf_digest
+    monkeypatch.setattr(models, "GGUF_DIGEST_BYTES", 4)                  # head and tail of 4 bytes
+    a, b, c = (tmp_path / n for n in ("a.gguf", "b.gguf", "c.gguf"))
+    a.write_bytes(b"GGUF" + b"x" * 20 + b"tail")
+    b.write_bytes(b"GGUF" + b"x" * 20 + b"TAIL")                         # same size, other tail
+    c.write_bytes(a.read_bytes())
+    assert gguf_digest(a) == gguf_digest(c) != gguf_digest(b)
+    monkeypatch.setenv("QREXP_CACHE", str(tmp_path / "cache"))
+    dirs = {_gguf_cache_dir(ModelSource(str(tmp_path), f.name, alias="m")) for f in (a, b)}
+    assert len(dirs) == 2
+    remote = [_gguf_cache_dir(ModelSource("org/repo", "m.gguf"), rev) for rev in (None, "v2")]
+    assert remote[0] != remote[1] and remote[0].name.startswith("m-remote-")
