@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import torch
+
 from .capture import Capture
 from .forward import _run, check_cache, check_key_axis, full_cache, prepare_model
 
