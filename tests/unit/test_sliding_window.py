@@ -1,11 +1,12 @@
-"""Prefix KV reuse and cached generation on sliding-window / mixed-layer models (issue 9, section 1).
+"""Prefix KV reuse and cached generation on sliding-window / mixed-layer models (issue 9, section 1):
+Mistral, Qwen2 use_sliding_window, Qwen3 / Gemma 3 layer_types (local + global), Phi-3.
 
 The right values come from one fresh eager forward over the whole prompt (output_attentions): the
 query-span rows' mean attention over the prefix, and each step's last-row argmax for generation.
 """
 import pytest
 import torch
-from transformers import DynamicCache
+from transformers import AutoModelForCausalLM, DynamicCache, Gemma3TextConfig, Phi3Config
 
 from organisms import bpe_tokenizer, tiny_model
 from qrexp.forward import check_cache, check_key_axis, fresh_pass, prefix_passes, prepare_model
@@ -28,7 +29,11 @@ SLIDING = {
                                      max_window_layers=2),          # layers 0-1 full, 2-3 sliding
     "qwen3-layer_types": dict(family="qwen3", sliding_window=WINDOW, use_sliding_window=True,
                               layer_types=["sliding_attention", "full_attention"] * 2),
+    "phi3": dict(family="phi3"),                                        # sliding_window, no layer_types
+    "gemma3-local-global": dict(family="gemma3"),                       # local / global layers
 }
+SHAPE = dict(hidden_size=128, intermediate_size=256, num_hidden_layers=4, num_attention_heads=8,
+             num_key_value_heads=2, max_position_embeddings=2048, sliding_window=WINDOW)
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +42,19 @@ def tok():
 
 
 def _model(tok, spec):
+    """A tiny model of the family: tests/organisms for Mistral/Qwen, configs built here for Phi-3
+    (fused qkv projection) and Gemma 3 text (local and global layers), random weights."""
     spec = dict(spec)
-    return tiny_model(spec.pop("family"), len(tok), **spec)
+    family = spec.pop("family")
+    if family == "phi3":
+        cfg = Phi3Config(vocab_size=len(tok), pad_token_id=0, eos_token_id=1, bos_token_id=None, **SHAPE)
+    elif family == "gemma3":
+        cfg = Gemma3TextConfig(vocab_size=len(tok), head_dim=16, **SHAPE,
+                               layer_types=["sliding_attention", "full_attention"] * 2)
+    else:
+        return tiny_model(family, len(tok), **spec)
+    torch.manual_seed(0)
+    return AutoModelForCausalLM.from_config(cfg, attn_implementation="eager").eval()
 
 
 def _eager_span_means(model, ids, span):
@@ -117,7 +133,7 @@ def test_prefix_passes_rows_equal_fresh_pass_on_window_model(tok):
         assert (out[layer][..., : 70 - WINDOW + 1] == 0).all()
 
 
-@pytest.mark.parametrize("name", ["mistral", "qwen2-use_sliding_window"])
+@pytest.mark.parametrize("name", ["mistral", "qwen2-use_sliding_window", "gemma3-local-global"])
 def test_generation_argmax_indexes_the_whole_prompt(name, tok):
     """Each step's argmax over keys equals the eager full forward's over prompt + generated tokens."""
     model = _model(tok, SLIDING[name])
