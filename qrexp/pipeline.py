@@ -68,7 +68,8 @@ class ExampleScorer:
         """Key of what is computed: real and null prompt tokens + spans, model, settings."""
         r = self.retriever
         settings = {k: v for k, v in r.settings_dict().items() if k not in ("calibrate", "mask_sigma")}
-        return scores_key(kind, [self.prompt(ex), self.null_prompt(ex)], model=self.model_id,
+        model = {k: v for k, v in self.model_id.items() if k != "name"}   # a label computes nothing
+        return scores_key(kind, [self.prompt(ex), self.null_prompt(ex)], model=model,
                           settings=settings, **extra)
 
     def prompt(self, ex: Example) -> Prompt:
