@@ -184,6 +184,15 @@ def _config_identity(config) -> str:
     return json.dumps(data, sort_keys=True, default=str)
 
 
+def sample_positions(n: int, k: int) -> torch.Tensor:
+    """min(k, n) evenly spaced positions in [0, n), first and last included: int64 [min(k, n)]
+    (integer arithmetic: float positions round past the end for tensors over 2**24 values)."""
+    k = min(k, n)
+    if k <= 1:
+        return torch.zeros(k, dtype=torch.long)
+    return torch.arange(k, dtype=torch.long) * (n - 1) // (k - 1)
+
+
 def weights_fingerprint(model, samples: int = WEIGHT_SAMPLES) -> str:
     """A cheap fingerprint of the loaded weights: sha256 hex over the config (:func:`_config_identity`)
     and, for every parameter in order, its name, shape, dtype and ``samples`` values taken at evenly
@@ -201,8 +210,8 @@ def weights_fingerprint(model, samples: int = WEIGHT_SAMPLES) -> str:
             if p.device.type == "meta" or p.numel() == 0:
                 continue
             flat = p.detach().reshape(-1)
-            idx = torch.linspace(0, flat.numel() - 1, min(samples, flat.numel()), device=flat.device)
-            h.update(flat[idx.round().long()].float().cpu().numpy().tobytes())
+            idx = sample_positions(flat.numel(), samples).to(flat.device)
+            h.update(flat[idx].float().cpu().numpy().tobytes())
     return h.hexdigest()
 
 

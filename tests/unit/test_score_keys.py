@@ -105,3 +105,12 @@ def test_same_qid_other_content_is_not_served_from_memory(model, tmp_path):
     assert scorer.prompt(b).doc_ids == ("c", "a", "b") and scorer.forwards == 2
     assert first.shape[-1] < second.shape[-1]
     assert (second - _direct(model, CHATML, b)).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("n,k", [(28311552, 256), (7, 256), (1, 256), (1000, 2)])
+def test_sampled_positions_stay_inside_large_tensors(n, k):
+    """SmolLM2's embedding has 28311552 values: float positions rounded past the end there."""
+    from qrexp.models import sample_positions
+    pos = sample_positions(n, k)
+    assert len(pos) == min(n, k) and int(pos[0]) == 0 and int(pos[-1]) == n - 1
+    assert bool((pos[1:] > pos[:-1]).all())
