@@ -6,8 +6,11 @@ protocol choice of the paper is a named field here, so it is logged with every r
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from .config_check import ConfigError, build
 
 STAGES = ("detect", "evaluate", "pipeline", "report")
 HEAD_SOURCES = ("detected", "published", "full", "random", "niah", "explicit")
@@ -54,7 +57,6 @@ class DetectConfig:
     name: str = "detect"
     data: DataConfig = DataConfig()
     objective: str = "qrscore"           # qrscore | ndcg10 | recall1 (| niah for NIAH data)
-    max_new_tokens: int = 16             # NIAH generation length
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class EvalConfig:
     dense_model: str | None = None       # None: the packaged all-MiniLM-L6-v2
     qa: QAConfig = QAConfig()
     detect: DetectConfig | None = None   # heads for this eval detected on other data (e.g. BEIR: NQ)
+    ignore_identical_ids: bool = True    # retrieval: drop a candidate whose id is the query id (BEIR)
 
 
 @dataclass(frozen=True)
@@ -136,17 +139,7 @@ class RunConfig:
     report: ReportConfig = ReportConfig()
 
     def __post_init__(self) -> None:
-        checks = [("stage", self.stage, STAGES), ("heads.source", self.heads.source, HEAD_SOURCES),
-                  ("eval.kind", self.eval.kind, EVAL_KINDS),
-                  ("scoring.aggregation", self.scoring.aggregation, ("paper", "per_head")),
-                  ("logger.kind", self.logger.kind, ("none", "wandb"))]
-        for name, value, allowed in checks:
-            if value not in allowed:
-                raise ValueError(f"config {name}={value!r}: must be one of {', '.join(allowed)}")
-
-
-NESTED_MAPS = {"RunConfig": {"suite": EvalConfig}}
-OPTIONAL_NESTED = {"EvalConfig": {"detect": DetectConfig}}
+        check_values(self)
 
 
 def evals_of(cfg: RunConfig) -> list[RunConfig]:
@@ -157,30 +150,67 @@ def evals_of(cfg: RunConfig) -> list[RunConfig]:
             for e in cfg.suite.values()]
 
 
-def from_dict(cls, data: Mapping[str, Any] | None, where: str = "config"):
-    """Build dataclass ``cls`` from a plain mapping; unknown keys are errors naming the path."""
-    data = dict(data or {})
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(fields)}")
-    kwargs = {}
-    for name, value in data.items():
-        f = fields[name]
-        default = f.default if f.default is not dataclasses.MISSING else None
-        if dataclasses.is_dataclass(default):
-            kwargs[name] = from_dict(type(default), value, f"{where}.{name}")
-        elif name in OPTIONAL_NESTED.get(cls.__name__, {}):
-            item = OPTIONAL_NESTED[cls.__name__][name]
-            kwargs[name] = None if value is None else from_dict(item, value, f"{where}.{name}")
-        elif name in NESTED_MAPS.get(cls.__name__, {}):
-            item = NESTED_MAPS[cls.__name__][name]
-            kwargs[name] = {k: from_dict(item, v, f"{where}.{name}.{k}") for k, v in (value or {}).items()}
-        elif isinstance(value, list):
-            kwargs[name] = tuple(value)
-        else:
-            kwargs[name] = value
-    return cls(**kwargs)
+def _one_of(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ConfigError(f"config {name}={value!r}: must be one of {', '.join(map(str, allowed))}")
+
+
+def _at_least(name: str, value, low, optional: bool = False, high=None) -> None:
+    if value is None and optional:
+        return
+    if value is None or value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f">= {low}"
+        extra = ", or null for all" if name.endswith("limit") else (", or null" if optional else "")
+        raise ConfigError(f"config {name}={value!r}: must be {bound}{extra}")
+
+
+def _check_eval(where: str, e: EvalConfig, seen_detect: list) -> None:
+    _one_of(f"{where}.kind", e.kind, EVAL_KINDS)
+    for name in ("methods", "measures", "ks"):
+        if not getattr(e, name):
+            raise ConfigError(f"config {where}.{name}: empty; list at least one")
+    for i, k in enumerate(e.ks):
+        _at_least(f"{where}.ks[{i}]", k, 1)
+    _at_least(f"{where}.data.limit", e.data.limit, 1, optional=True)
+    _one_of(f"{where}.qa.judge", e.qa.judge, ("contains", "llm"))
+    _at_least(f"{where}.qa.max_new_tokens", e.qa.max_new_tokens, 1)
+    _at_least(f"{where}.qa.limit", e.qa.limit, 1, optional=True)
+    for i, k in enumerate(e.qa.top_k):
+        _at_least(f"{where}.qa.top_k[{i}]", k, 1)
+    if e.detect is not None:
+        seen_detect.append((f"{where}.detect", e.detect))
+
+
+def check_values(cfg: RunConfig) -> None:
+    """Value checks of a built RunConfig (types are checked by :mod:`qrexp.config_check`)."""
+    _one_of("stage", cfg.stage, STAGES)
+    _one_of("model.prompt_style", cfg.model.prompt_style, ("chat", "reference"))
+    _at_least("model.k", cfg.model.k, 1)
+    _one_of("scoring.query_span", cfg.scoring.query_span, ("instruction", "query"))
+    _one_of("scoring.aggregation", cfg.scoring.aggregation, ("paper", "per_head"))
+    sigma = cfg.scoring.mask_sigma
+    if sigma is not None and not (math.isfinite(sigma) and sigma >= 0):
+        raise ConfigError(f"config scoring.mask_sigma={sigma!r}: must be a number >= 0, or null for no mask")
+    _one_of("heads.source", cfg.heads.source, HEAD_SOURCES)
+    _at_least("heads.k", cfg.heads.k, 1, optional=True)
+    if cfg.heads.source == "explicit" and not cfg.heads.heads:
+        raise ConfigError("config heads.source=explicit needs heads.heads, e.g. heads.heads=13-18,13-21")
+    n = cfg.niah
+    for i, length in enumerate(n.lengths):
+        _at_least(f"niah.lengths[{i}]", length, 1)
+    for i, depth in enumerate(n.depths):
+        _at_least(f"niah.depths[{i}]", depth, 0.0, high=1.0)
+    _at_least("niah.n_needles", n.n_needles, 1)
+    _at_least("niah.max_new_tokens", n.max_new_tokens, 1)
+    _at_least("niah.threshold", n.threshold, 0.0, high=1.0)
+    _one_of("logger.kind", cfg.logger.kind, ("none", "wandb"))
+    _one_of("logger.mode", cfg.logger.mode, ("offline", "online", "disabled"))
+    detects = [("detect", cfg.detect)]
+    _check_eval("eval", cfg.eval, detects)
+    for label, e in cfg.suite.items():
+        _check_eval(f"suite.{label}", e, detects)
+    for where, d in detects:
+        _at_least(f"{where}.data.limit", d.data.limit, 1, optional=True)
 
 
 def to_dict(cfg) -> dict[str, Any]:
@@ -196,9 +226,26 @@ def to_dict(cfg) -> dict[str, Any]:
     return plain(cfg)
 
 
+def from_dict(cls, data: Mapping[str, Any] | None, where: str = ""):
+    """Build dataclass ``cls`` from a plain mapping, every field type-checked (ConfigError if not)."""
+    return build(cls, data, where)
+
+
 def from_hydra(cfg) -> RunConfig:
-    """The one conversion from Hydra's DictConfig (resolved) to the typed RunConfig."""
+    """The one conversion from Hydra's DictConfig (resolved) to the typed RunConfig.
+
+    Raises ConfigError (one line) for a missing value (``???``), an interpolation that cannot be
+    resolved, a value of the wrong type, an unknown key or a value out of range.
+    """
     from omegaconf import OmegaConf
-    data = OmegaConf.to_container(cfg, resolve=True)
+    from omegaconf.errors import OmegaConfBaseException
+    try:
+        data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "?"
+        if "Missing mandatory value" in str(err):
+            raise ConfigError(f"config {key}: no value set (???); set it on the command line, "
+                              f"e.g. {key}=<value>") from None
+        raise ConfigError(f"config {key}: {str(err).splitlines()[0]}") from None
     data.pop("hydra", None)
-    return from_dict(RunConfig, data)
+    return build(RunConfig, data)

@@ -5,8 +5,9 @@ Conventions (the same for every metric in this module):
     (string order), so "a" ranks before "b". pytrec_eval's own tie-break (doc id descending) never
     applies, because runs are re-scored by rank before they reach it.
   * Missing queries: a query that has judgements but no (or an empty) ranking counts as 0 on every
-    measure and the mean is taken over all judged queries (BEIR's convention). ``missing="skip"``
-    reproduces pytrec_eval, which silently drops such queries from both per-query rows and the mean.
+    measure and the mean is taken over all judged queries (``trec_eval -c``). ``missing="skip"``
+    reproduces pytrec_eval and BEIR's EvaluateRetrieval, which drop such queries from both the
+    per-query rows and the mean.
 """
 from __future__ import annotations
 
