@@ -11,6 +11,8 @@ Conventions (recorded in every run's metrics.json under ``extra.protocol``):
     for data sets whose queries are also corpus documents (ArguAna, Quora) a candidate whose id
     equals the query id is dropped from the ranking before it is scored and written to run.trec;
     ``n_identical_dropped`` counts them. Applies to retrieval (BEIR-style) evaluations only.
+  * Queries with leading or trailing whitespace are counted (``n_queries_edge_whitespace``): the chat
+    prompt style renders them stripped (qrexp.prompt.chat_query), as trimming chat templates do.
   * Gold ids that are not among a query's candidates stay gold (recall cannot reach 1 there);
     they are counted (``n_gold_outside_candidates``) and warned about before any work.
 """
@@ -60,6 +62,7 @@ def data_counts(examples: Sequence[Example], kind: str) -> dict[str, int]:
         outside_ids += len(missing)
         identical += ex.qid in ex.doc_ids
     counts = {"n_examples": len(examples),
+              "n_queries_edge_whitespace": sum(ex.query != ex.query.strip() for ex in examples),
               "n_no_relevant": sum(not has_relevant(ex, kind) for ex in examples),
               "n_gold_outside_candidates": outside_ids, "n_queries_gold_outside": outside_q}
     if kind == "retrieval":
