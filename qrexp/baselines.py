@@ -194,7 +194,9 @@ class RankGPTRanker(Ranker):
         sliding_windows(1, window, step)
         self.generator, self.window, self.step, self.passes = generator, window, step, passes
         self.max_words, self.input_order = max_words, input_order
-        self.max_new_tokens = max_new_tokens or 5 * window + 20
+        if max_new_tokens is not None and max_new_tokens < 1:
+            raise ValueError(f"RankGPT max_new_tokens must be >= 1 or None, got {max_new_tokens}")
+        self.max_new_tokens = 5 * window + 20 if max_new_tokens is None else max_new_tokens
         self.stats = {"windows": 0, "parse_failures": 0, "partial": 0}
 
     def _start(self, ex: Example) -> list[Doc]:

@@ -81,6 +81,10 @@ def _check_methods(one: RunConfig, where: str) -> None:
             check_method(method)
         except ValueError as exc:
             raise ConfigError(f"config {where}.methods[{i}]: {exc}") from None
+    for i, method in enumerate(e.qa.methods):
+        if method not in e.methods:
+            raise ConfigError(f"config {where}.qa.methods[{i}]={method!r}: not among {where}.methods "
+                              f"({', '.join(e.methods)}); QA answers from the rankings of those methods")
     if "published" in e.methods or (one.heads.source == "published" and "qrhead" in e.methods):
         if not one.model.published_key or not one.heads.task:
             raise ConfigError(f"config: method 'published' needs model.published_key and heads.task "

@@ -119,3 +119,12 @@ def test_missing_query_counts_zero_like_trec_eval_c():
     assert skip["ndcg_cut_10"] == pytest.approx(1.0)            # pytrec_eval / BEIR: q2 dropped
     direct = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut_10"}).evaluate(run)
     assert list(direct) == ["q1"]                               # pytrec_eval itself skips q2
+
+
+def test_library_calls_take_one_measure_or_cut_off_as_a_scalar():
+    from qrexp.metrics import retrieval_metrics
+    qrels, run = {"q1": {"d1": 1}}, {"q1": {"d2": 2.0, "d1": 1.0}}
+    _, one = evaluate_run(run, qrels, "ndcg_cut_10")                 # not the letters of the name
+    assert one == {"ndcg_cut_10": pytest.approx(1 / math.log2(3))}
+    _, mean = retrieval_metrics(run, {"q1": {"d1"}}, 2)
+    assert mean["recall@2"] == 1.0 and "recall@1" not in mean
