@@ -49,7 +49,7 @@ class DataConfig:
     generate: str | None = None          # built-in generator that writes the files first
     sizes: Mapping[str, int] = field(default_factory=dict)   # generator sizes (defaults if empty)
     limit: int | None = None
-    qrels: bool = False                  # graded qrels from meta["qrels"] instead of gold sets
+    qrels: bool = False                  # graded meta["qrels"] instead of gold sets (detection and metrics)
 
 
 @dataclass(frozen=True)

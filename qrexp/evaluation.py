@@ -102,7 +102,8 @@ def gold_sets(examples: Sequence[Example]) -> dict[str, set[str]]:
 def retrieval_scores(cfg: RunConfig, examples: Sequence[Example], run: Run):
     """(per query, means); queries with no relevant document are left out (qrexp.protocol)."""
     if cfg.eval.kind == "retrieval":
-        return evaluate_run(run, protocol.scored_qrels(examples), cfg.eval.measures, missing="zero")
+        qrels = protocol.scored_qrels(examples, cfg.eval.data.qrels)
+        return evaluate_run(run, qrels, cfg.eval.measures, missing="zero")
     return retrieval_metrics(run, gold_sets(examples), cfg.eval.ks)
 
 
@@ -131,7 +132,7 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
         per_query, metrics = retrieval_scores(cfg, examples, run)
         write_trec_run(run, store.path(rid, "run.trec"), tag=f"qrexp-{method}")
         info["protocol"] = protocol.record(cfg.eval.kind, cfg.eval.ignore_identical_ids,
-                                           protocol.data_counts(examples, cfg.eval.kind),
+                                           protocol.data_counts(examples, cfg.eval.kind, cfg.eval.data.qrels),
                                            len(per_query), n_dropped)
     else:
         run = None

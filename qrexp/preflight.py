@@ -49,8 +49,8 @@ def _check(cfg: RunConfig, log) -> None:
         if evaluating:
             _check_methods(one, where)
             _check_loader(one.eval.data, f"{where}.data")
-            examples = load_data(one.eval.data, cache_dir(one), one.seed)
-            counts = protocol.data_counts(examples, one.eval.kind)
+            examples = _load(load_data, one.eval.data, cache_dir(one), one.seed, f"{where}.data")
+            counts = protocol.data_counts(examples, one.eval.kind, one.eval.data.qrels)
             if counts["n_no_relevant"] == len(examples) and set(one.eval.methods) != {"full-context"}:
                 raise ConfigError(f"data {one.eval.data.name!r} ({where}.data): none of its "
                                   f"{len(examples)} queries has a relevant document, nothing to score")
@@ -61,7 +61,17 @@ def _check(cfg: RunConfig, log) -> None:
             if one.detect.objective not in OBJECTIVES:
                 OBJECTIVES.get(one.detect.objective)              # did-you-mean error
             _check_loader(one.detect.data, "detect.data")
-            load_data(one.detect.data, cache_dir(one), one.seed)
+            detect_examples = _load(load_data, one.detect.data, cache_dir(one), one.seed, "detect.data")
+            if one.detect.data.qrels:
+                protocol.data_counts(detect_examples, "retrieval", graded=True)   # every one has qrels
+
+
+def _load(load_data, data, cache, seed: int, where: str):
+    """load_data, its errors prefixed with the data set and the config path that names it."""
+    try:
+        return load_data(data, cache, seed)
+    except USER_ERRORS as exc:
+        raise InputError(f"data {data.name!r} ({where}): {one_line(exc)}") from exc
 
 
 def _runs_detection(one: RunConfig, evaluating: bool) -> bool:

@@ -26,21 +26,27 @@ MISSING_QUERIES = ("zero: a judged query missing from the run counts 0 on every 
                    "all judged queries (trec_eval -c; BEIR and pytrec_eval skip such queries)")
 
 
-def judgements(ex: Example) -> dict[str, int]:
-    """The graded judgements of an example: ``meta["qrels"]`` if present, else 1 for each gold id."""
-    return dict(ex.meta.get("qrels") or {d: 1 for d in ex.gold})
+def judgements(ex: Example, graded: bool = True) -> dict[str, int]:
+    """The judgements of an example: graded ``meta["qrels"]`` (``graded``, the data config's
+    ``qrels`` field), else relevance 1 for each gold id."""
+    if graded:
+        if "qrels" not in ex.meta:
+            raise ValueError(f"example {ex.qid}: data.qrels=true but its loader gives no graded qrels "
+                             "(meta['qrels']); set data.qrels=false to judge by the gold ids")
+        return dict(ex.meta["qrels"])
+    return {d: 1 for d in ex.gold}
 
 
-def has_relevant(ex: Example, kind: str) -> bool:
+def has_relevant(ex: Example, kind: str, graded: bool = False) -> bool:
     """Whether the example enters retrieval metrics (a judgement > 0; not a LongMemEval abstention)."""
     if kind != "retrieval":
         return bool(ex.gold) and not ex.meta.get("abstention")
-    return any(r > 0 for r in judgements(ex).values())
+    return any(r > 0 for r in judgements(ex, graded).values())
 
 
-def scored_qrels(examples: Sequence[Example]) -> Qrels:
+def scored_qrels(examples: Sequence[Example], graded: bool) -> Qrels:
     """Qrels of the examples that have a relevant document (the others are left out)."""
-    return {ex.qid: judgements(ex) for ex in examples if has_relevant(ex, "retrieval")}
+    return {ex.qid: judgements(ex, graded) for ex in examples if has_relevant(ex, "retrieval", graded)}
 
 
 def drop_identical_ids(run: Run) -> tuple[Run, int]:
@@ -53,8 +59,9 @@ def drop_identical_ids(run: Run) -> tuple[Run, int]:
     return out, dropped
 
 
-def data_counts(examples: Sequence[Example], kind: str) -> dict[str, int]:
-    """Counts of the data that the protocol rules touch (see the module docstring)."""
+def data_counts(examples: Sequence[Example], kind: str, graded: bool = False) -> dict[str, int]:
+    """Counts of the data that the protocol rules touch (see the module docstring); raises
+    ValueError when ``graded`` qrels are asked for and an example has none."""
     outside_q = outside_ids = identical = 0
     for ex in examples:
         missing = ex.gold - set(ex.doc_ids)
@@ -63,7 +70,7 @@ def data_counts(examples: Sequence[Example], kind: str) -> dict[str, int]:
         identical += ex.qid in ex.doc_ids
     counts = {"n_examples": len(examples),
               "n_queries_edge_whitespace": sum(ex.query != ex.query.strip() for ex in examples),
-              "n_no_relevant": sum(not has_relevant(ex, kind) for ex in examples),
+              "n_no_relevant": sum(not has_relevant(ex, kind, graded) for ex in examples),
               "n_gold_outside_candidates": outside_ids, "n_queries_gold_outside": outside_q}
     if kind == "retrieval":
         counts["n_candidates_equal_query_id"] = identical

@@ -81,3 +81,10 @@ def test_data_is_loaded_once_per_run(tmp_path, monkeypatch):
     assert len(calls) == 1                                   # preflight and two methods share one load
     run_experiment(_cfg(tmp_path, methods=("bm25",)))        # a new run loads again (files may change)
     assert len(calls) == 2
+
+
+def test_graded_qrels_asked_for_but_absent_is_an_error_up_front(tmp_path):
+    data = DataConfig(name="tiny", loader="instances", qrels=True, args={"path": str(DATA / "instances_tiny.json")})
+    with pytest.raises(InputError, match=r"data.qrels=true but its loader gives no graded qrels"):
+        run_experiment(_cfg(tmp_path, data=data))
+    assert not (tmp_path / "out").exists()
