@@ -90,3 +90,12 @@ def test_dead_detection_field_is_gone_and_ids_follow_what_is_used():
     off = hydra_cfg("eval.ignore_identical_ids=false")
     assert eval_id(beir, "bm25") != eval_id(off, "bm25")
     assert detection_id(beir) == detection_id(hydra_cfg("eval.methods=bm25"))
+
+
+def test_library_scoring_options_refuse_truthy_strings():
+    from qrexp.pipeline import ScoringOptions
+    with pytest.raises(ValueError, match="calibrate must be True or False, got 'no'"):
+        ScoringOptions(calibrate="no")
+    with pytest.raises(ValueError, match="mask_sigma must be a number or None, got 'two'"):
+        ScoringOptions(mask_sigma="two")
+    assert ScoringOptions(calibrate=False, mask_sigma=None).calibrate is False
