@@ -45,6 +45,7 @@ def _check(cfg: RunConfig, log) -> None:
     from .stages import cache_dir
     labels = [f"suite.{k}" for k in cfg.suite] or ["eval"]
     evaluating = cfg.stage in ("evaluate", "pipeline")
+    _check_model_path(cfg)
     for where, one in zip(labels, evals_of(cfg)):
         if evaluating:
             _check_methods(one, where)
@@ -72,6 +73,16 @@ def _load(load_data, data, cache, seed: int, where: str):
         return load_data(data, cache, seed)
     except USER_ERRORS as exc:
         raise InputError(f"data {data.name!r} ({where}): {one_line(exc)}") from exc
+
+
+def _check_model_path(cfg: RunConfig) -> None:
+    """A model.path written as a local path (/..., ./..., ../..., ~/...) must exist (hub ids and
+    embedded aliases are resolved when the model loads)."""
+    import os
+    path = cfg.model.path
+    if cfg.stage != "report" and path.startswith(("/", "./", "../", "~")) and not os.path.exists(os.path.expanduser(path)):
+        raise ConfigError(f"config model.path={path!r}: no such file or folder; give a model folder, "
+                          "a .gguf file, a hub id (org/name) or an embedded alias (smollm2-135m)")
 
 
 def _runs_detection(one: RunConfig, evaluating: bool) -> bool:

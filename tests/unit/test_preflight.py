@@ -88,3 +88,12 @@ def test_graded_qrels_asked_for_but_absent_is_an_error_up_front(tmp_path):
     with pytest.raises(InputError, match=r"data.qrels=true but its loader gives no graded qrels"):
         run_experiment(_cfg(tmp_path, data=data))
     assert not (tmp_path / "out").exists()
+
+
+def test_a_local_model_path_that_does_not_exist_fails_before_loading(tmp_path):
+    from qrexp.config import ModelConfig
+    cfg = _cfg(tmp_path)
+    cfg = type(cfg)(**{**cfg.__dict__, "model": ModelConfig(path=str(tmp_path / "no-model"))})
+    with pytest.raises(InputError, match=r"^config model.path='.*no-model': no such file or folder"):
+        run_experiment(cfg)
+    assert not (tmp_path / "out").exists()
