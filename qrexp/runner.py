@@ -8,7 +8,8 @@
 Bad config or data (qrexp.config_check.ConfigError, qrexp.preflight.InputError) is reported in one
 line on stderr, ``qrexp: error: ...``, before any work, with exit status 2; ``QREXP_DEBUG=1`` raises
 it with its traceback instead. In a sweep (-m) such a job is reported and the other jobs still run;
-the exit status is 2 at the end. Tracebacks are kept for real bugs.
+the exit status is 2 at the end (a job in another process, e.g. under submitit, fails with the
+error so the launcher records it). Tracebacks are kept for real bugs.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from .config_check import ConfigError
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")   # the repo's conf/ (editable install)
 _rejected: list[str] = []                                         # bad-input jobs of this sweep
+_main_pid: int | None = None          # the process of main(); a launcher may pickle these globals by value
 
 
 def _multirun() -> bool:
@@ -45,10 +47,14 @@ def _hydra_main(cfg: DictConfig) -> None:
         print(f"qrexp: error: {one_line(exc)}", file=sys.stderr, flush=True)
         if not _multirun():
             sys.exit(2)
+        if _main_pid != os.getpid():    # a launcher's worker process (submitit): the job must fail there
+            raise
         _rejected.append(one_line(exc))
 
 
 def main() -> None:
+    global _main_pid
+    _main_pid = os.getpid()
     _hydra_main()
     if _rejected:
         print(f"qrexp: {len(_rejected)} sweep job(s) stopped on bad input (errors above)",
