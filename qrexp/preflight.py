@@ -44,27 +44,36 @@ def _check(cfg: RunConfig, log) -> None:
     from .data import load_data
     from .stages import cache_dir
     labels = [f"suite.{k}" for k in cfg.suite] or ["eval"]
-    evaluating = cfg.stage in ("evaluate", "pipeline")
     _check_model_path(cfg)
-    for where, one in zip(labels, evals_of(cfg)):
-        if evaluating:
-            _check_methods(one, where)
-            _check_loader(one.eval.data, f"{where}.data")
-            examples = _load(load_data, one.eval.data, cache_dir(one), one.seed, f"{where}.data")
-            counts = protocol.data_counts(examples, one.eval.kind, one.eval.data.qrels)
-            if counts["n_no_relevant"] == len(examples) and set(one.eval.methods) != {"full-context"}:
-                raise ConfigError(f"data {one.eval.data.name!r} ({where}.data): none of its "
-                                  f"{len(examples)} queries has a relevant document, nothing to score")
-            for line in protocol.warnings_of(one.eval.data.name, counts, one.eval.kind):
-                log(f"[check] warning: {line}")
-        if _runs_detection(one, evaluating):
-            from .detect import OBJECTIVES
-            if one.detect.objective not in OBJECTIVES:
-                OBJECTIVES.get(one.detect.objective)              # did-you-mean error
-            _check_loader(one.detect.data, "detect.data")
-            detect_examples = _load(load_data, one.detect.data, cache_dir(one), one.seed, "detect.data")
-            if one.detect.data.qrels:
-                protocol.data_counts(detect_examples, "retrieval", graded=True)   # every one has qrels
+    if cfg.stage == "detect" or (cfg.stage == "pipeline" and any(_runs_detection(o) for o in evals_of(cfg))):
+        _check_detection(cfg, "detect")                      # the top-level detection these stages run
+    if cfg.stage == "detect":
+        return
+    for where, one in zip(labels, evals_of(cfg) if cfg.stage != "report" else []):
+        _check_methods(one, where)
+        _check_loader(one.eval.data, f"{where}.data")
+        examples = _load(load_data, one.eval.data, cache_dir(one), one.seed, f"{where}.data")
+        counts = protocol.data_counts(examples, one.eval.kind, one.eval.data.qrels)
+        if counts["n_no_relevant"] == len(examples) and set(one.eval.methods) != {"full-context"}:
+            raise ConfigError(f"data {one.eval.data.name!r} ({where}.data): none of its "
+                              f"{len(examples)} queries has a relevant document, nothing to score")
+        for line in protocol.warnings_of(one.eval.data.name, counts, one.eval.kind):
+            log(f"[check] warning: {line}")
+        if _runs_detection(one):
+            _check_detection(one, f"{where}.detect" if one.eval.detect is not None else "detect")
+
+
+def _check_detection(one: RunConfig, where: str) -> None:
+    """The detection objective exists and the detection data loads (with qrels if asked for)."""
+    from .data import load_data
+    from .detect import OBJECTIVES
+    from .stages import cache_dir
+    if one.detect.objective not in OBJECTIVES:
+        OBJECTIVES.get(one.detect.objective)                  # did-you-mean error
+    _check_loader(one.detect.data, f"{where}.data")
+    examples = _load(load_data, one.detect.data, cache_dir(one), one.seed, f"{where}.data")
+    if one.detect.data.qrels:
+        protocol.data_counts(examples, "retrieval", graded=True)   # every example has graded qrels
 
 
 def _load(load_data, data, cache, seed: int, where: str):
@@ -85,12 +94,11 @@ def _check_model_path(cfg: RunConfig) -> None:
                           "a .gguf file, a hub id (org/name) or an embedded alias (smollm2-135m)")
 
 
-def _runs_detection(one: RunConfig, evaluating: bool) -> bool:
-    if one.stage == "detect":
-        return True
+def _runs_detection(one: RunConfig) -> bool:
+    """Whether evaluating ``one`` runs a QR detection (qrhead with heads.source=detected)."""
     from .stages import ATTENTION_METHODS
-    return evaluating and one.heads.source == "detected" and any(
-        ATTENTION_METHODS.get(m, "") is None for m in one.eval.methods)
+    return one.heads.source == "detected" and any(ATTENTION_METHODS.get(m, "") is None
+                                                  for m in one.eval.methods)
 
 
 def _check_methods(one: RunConfig, where: str) -> None:

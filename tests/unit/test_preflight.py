@@ -97,3 +97,14 @@ def test_a_local_model_path_that_does_not_exist_fails_before_loading(tmp_path):
     with pytest.raises(InputError, match=r"^config model.path='.*no-model': no such file or folder"):
         run_experiment(cfg)
     assert not (tmp_path / "out").exists()
+
+
+def test_stage_detect_checks_the_detection_it_runs(tmp_path):
+    detect = DetectConfig(name="d", objective="qrscor",
+                          data=DataConfig(name="tiny", loader="instances", args={"path": str(DATA / "instances_tiny.json")}))
+    with pytest.raises(InputError, match=r"unknown detection objective 'qrscor'; did you mean 'qrscore'"):
+        preflight(_cfg(tmp_path, stage="detect", detect=detect))
+    gone = DetectConfig(name="d", data=DataConfig(name="gone", loader="instances", args={"path": "/nope.json"}))
+    with pytest.raises(InputError, match=r"^data 'gone' \(detect.data\): /nope.json: file not found"):
+        preflight(_cfg(tmp_path, stage="detect", detect=gone))
+    preflight(_cfg(tmp_path, stage="report", detect=gone))          # the report stage reads no data
