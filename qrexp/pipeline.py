@@ -40,6 +40,11 @@ class ScoringOptions:
     aggregation: str = "paper"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.calibrate, bool):          # "no" is truthy: never calibrate by accident
+            raise ValueError(f"calibrate must be True or False, got {self.calibrate!r}")
+        if self.mask_sigma is not None and (isinstance(self.mask_sigma, bool)
+                                            or not isinstance(self.mask_sigma, (int, float))):
+            raise ValueError(f"mask_sigma must be a number or None, got {self.mask_sigma!r}")
         if self.aggregation not in AGGREGATIONS:
             raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {self.aggregation!r}")
 

@@ -161,7 +161,7 @@ def method_heads(cfg: RunConfig, method: str) -> HeadsConfig:
 
 def heads_spec(cfg: RunConfig, hc: HeadsConfig) -> dict:
     """Semantic description of a head set, for run ids and logs."""
-    k = hc.k or cfg.model.k
+    k = cfg.model.k if hc.k is None else hc.k         # heads.k=0 is refused when the config is built
     spec = {"source": hc.source}
     if hc.source == "detected":
         spec.update(k=k, detect=cfg.detect.name, objective=cfg.detect.objective,
@@ -181,7 +181,7 @@ def heads_spec(cfg: RunConfig, hc: HeadsConfig) -> dict:
 def resolve_heads(cfg: RunConfig, hc: HeadsConfig, n_layers: int, n_heads: int,
                   log=print) -> HeadSet | None:
     """HeadSet for a head config (None = every head), running detection if needed."""
-    k = hc.k or cfg.model.k
+    k = cfg.model.k if hc.k is None else hc.k         # heads.k=0 is refused when the config is built
     if hc.source == "full":
         return None
     if hc.source == "random":
