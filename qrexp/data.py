@@ -9,15 +9,17 @@ fingerprint is sha256 over every loaded example (qid, query, documents, gold, an
 same data at two paths gives the same id and a file edited in place gives a new one.
 :func:`data_semantics` is what run ids hash: the DataConfig without its path arguments, plus the
 fingerprint. Loads are memoized in-process, keyed by the config and the size and mtime of every
-file under the path arguments, so computing an id and then running does not load twice.
+file under the path arguments, so computing an id and then running does not load twice (inside
+:func:`load_once` nothing is evicted: the up-front check and the stages share one load).
 """
 from __future__ import annotations
 
 import hashlib
 import os
 from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from .config import DataConfig, to_dict
 from .registry import Registry
@@ -59,6 +61,26 @@ def loader_args(cfg: DataConfig, cache_dir: str | Path, seed: int = 0) -> dict[s
 
 _LOADED: OrderedDict[tuple, tuple[list[Example], str]] = OrderedDict()
 _MEMO_SIZE = 4
+_pinned = 0
+
+
+@contextmanager
+def load_once() -> Iterator[None]:
+    """Within this block every data set loaded stays in the memo (nested blocks share it), so the
+    up-front check and the stages load each (config, cache, seed) once; a file edited meanwhile is
+    still reloaded (the memo key holds the files' sizes and mtimes)."""
+    global _pinned
+    _pinned += 1
+    try:
+        yield
+    finally:
+        _pinned -= 1
+        _evict()
+
+
+def _evict() -> None:
+    while not _pinned and len(_LOADED) > _MEMO_SIZE:
+        _LOADED.popitem(last=False)
 
 
 def load_identified(cfg: DataConfig, cache_dir: str | Path, seed: int = 0) -> tuple[list[Example], str]:
@@ -73,17 +95,21 @@ def load_identified(cfg: DataConfig, cache_dir: str | Path, seed: int = 0) -> tu
         return _LOADED[key]
     examples = load_examples(cfg.loader, **args)
     if cfg.limit is not None:
+        if cfg.limit < 1:
+            raise ValueError(f"data {cfg.name!r}: limit={cfg.limit} must be >= 1, or null for all")
         examples = examples[: cfg.limit]
     if not examples:
         raise ValueError(f"data {cfg.name!r}: the {cfg.loader} loader returned no examples")
     _LOADED[key] = (examples, examples_fingerprint(examples))
-    while len(_LOADED) > _MEMO_SIZE:
-        _LOADED.popitem(last=False)
+    _evict()
     return _LOADED[key]
 
 
 def load_data(cfg: DataConfig, cache_dir: str | Path, seed: int = 0) -> list[Example]:
-    """The examples of a data config (generated first if needed, ``limit`` applied); a new list."""
+    """The examples of a data config (generated first if needed), the first ``limit`` of them; a new list.
+
+    Raises ValueError (file, record, field) for bad data and when no example is left.
+    """
     return list(load_identified(cfg, cache_dir, seed)[0])
 
 

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from qrexp.llm import Messages
 from qrexp.qa_prompts import CLIPPER_TEMPLATE
 from qrexp.types import Example, Run
+
+if TYPE_CHECKING:                        # qrexp.llm imports torch; config checks import this module
+    from qrexp.llm import Messages
 
 CLAIMS = ("true_claim", "false_claim")
 CLAIM_QUERIES = ("per_claim", "per_pair")
@@ -88,7 +90,7 @@ def chapter_order(example: Example, doc_ids: Sequence[str]) -> list[str]:
     return sorted(doc_ids, key=lambda d: int(d[2:]))
 
 
-def clipper_prompt(example: Example, doc_ids: Sequence[str], claim: str) -> Messages:
+def clipper_prompt(example: Example, doc_ids: Sequence[str], claim: str) -> "Messages":
     """The claim-verification chat prompt for ``claim`` ("true_claim" / "false_claim") over the chapters."""
     if claim not in CLAIMS:
         raise ValueError(f"unknown claim {claim!r} (known: {', '.join(CLAIMS)})")

@@ -16,7 +16,6 @@ from .config import HeadsConfig, RunConfig, to_dict
 from .data import data_semantics, load_data
 from .head_detection import detect_heads
 from .heads import HeadSet
-from .naming import check_label
 from .pipeline import ExampleScorer, ScoringOptions
 from .score_cache import ScoreCache
 from .store import RunStore, run_id
@@ -39,8 +38,10 @@ def store_of(cfg: RunConfig) -> RunStore:
 def _load(model_cfg):
     from .models import load_model
     m = model_cfg
-    return load_model(m.path, gguf_file=m.gguf_file, dtype=m.dtype, device=m.device,
-                      device_map=m.device_map, revision=m.revision)
+    model, tok = load_model(m.path, gguf_file=m.gguf_file, dtype=m.dtype, device=m.device,
+                            device_map=m.device_map, revision=m.revision)
+    model.qrexp_name = m.name            # checked against the path when the config was built
+    return model, tok
 
 
 def scorer_of(cfg: RunConfig) -> ExampleScorer:
@@ -66,9 +67,14 @@ def scoring_options(cfg: RunConfig) -> ScoringOptions:
 
 
 def model_label(cfg: RunConfig) -> dict:
+    """The model part of run ids and run folders: the label (derived from / checked against the path
+    by ModelConfig), path, GGUF file (when set), revision, dtype and prompt style."""
     m = cfg.model
-    return {"name": m.name, "path": m.path, "revision": m.revision, "dtype": m.dtype,
-            "prompt_style": m.prompt_style}
+    label = {"name": m.name, "path": m.path, "revision": m.revision, "dtype": m.dtype,
+             "prompt_style": m.prompt_style}
+    if m.gguf_file:
+        label["gguf_file"] = m.gguf_file
+    return label
 
 
 def tracker_factory(cfg: RunConfig):
@@ -90,8 +96,6 @@ def tracker_factory(cfg: RunConfig):
 # ---------------------------------------------------------------------------------- detection
 def detection_config(cfg: RunConfig) -> dict:
     """What a QR detection depends on (the run id hashes this): no paths, the data's fingerprint."""
-    check_label("detect.name", cfg.detect.name)
-    check_label("detect.data.name", cfg.detect.data.name)
     detect = {**to_dict(cfg.detect), "data": data_semantics(cfg.detect.data, cache_dir(cfg), cfg.seed)}
     return {"stage": "detect", "model": model_label(cfg), "scoring": to_dict(cfg.scoring),
             "detect": detect, "seed": cfg.seed}
@@ -139,7 +143,7 @@ def run_detection(cfg: RunConfig, log=print) -> Path:
     publish_heads(cfg, rid)
     top = det.heads.format()
     store.finish(rid, {"top_heads": top}, len(examples), detection_config(cfg),
-                 extra={"forwards": scorer.forwards})
+                 extra={"forwards": scorer.forwards, "model": scorer.model_id})
     with tracker_factory(cfg)(rid, detection_config(cfg), job_type="detect") as tracker:
         tracker.log_image("head_scores", det.files["heatmap"])
         tracker.log_artifact(f"heads-{rid}", "heads", heads_file)
@@ -158,7 +162,7 @@ def method_heads(cfg: RunConfig, method: str) -> HeadsConfig:
 
 def heads_spec(cfg: RunConfig, hc: HeadsConfig) -> dict:
     """Semantic description of a head set, for run ids and logs."""
-    k = hc.k or cfg.model.k
+    k = cfg.model.k if hc.k is None else hc.k         # heads.k=0 is refused when the config is built
     spec = {"source": hc.source}
     if hc.source == "detected":
         spec.update(k=k, detect=cfg.detect.name, objective=cfg.detect.objective,
@@ -178,7 +182,7 @@ def heads_spec(cfg: RunConfig, hc: HeadsConfig) -> dict:
 def resolve_heads(cfg: RunConfig, hc: HeadsConfig, n_layers: int, n_heads: int,
                   log=print) -> HeadSet | None:
     """HeadSet for a head config (None = every head), running detection if needed."""
-    k = hc.k or cfg.model.k
+    k = cfg.model.k if hc.k is None else hc.k         # heads.k=0 is refused when the config is built
     if hc.source == "full":
         return None
     if hc.source == "random":

@@ -82,13 +82,15 @@ def test_generated_data_fingerprint_is_stable(tmp_path):
 
 def test_labels_are_names_not_paths(tmp_path):
     cfg = beir_cfg(beir_copy(tmp_path), tmp_path / "out")
-    bad = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, name=str(tmp_path / "beir_tiny")))
     with pytest.raises(ValueError, match=r"config eval.name='/.*beir_tiny': a label must be a non-empty name "
                                          r"without '/'.*eval.name='beir_tiny'"):
-        eval_id(bad, "bm25")
+        dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, name=str(tmp_path / "beir_tiny")))
+    with pytest.raises(ValueError, match="config detect.name='a/b'"):
+        dataclasses.replace(cfg, detect=dataclasses.replace(cfg.detect, name="a/b"))
+    with pytest.raises(ValueError, match="config eval.data.name='x/y'"):
+        dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, data=dataclasses.replace(cfg.eval.data,
+                                                                                             name="x/y")))
     assert not (tmp_path / "out").exists()
-    with pytest.raises(ValueError, match="config detect.name="):
-        detection_id(dataclasses.replace(cfg, detect=dataclasses.replace(cfg.detect, name="a/b")))
 
 
 @pytest.mark.parametrize("source, name", [("nq", "nq"), ("/data/beir/scifact", "scifact"),

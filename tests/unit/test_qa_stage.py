@@ -130,12 +130,13 @@ def test_qa_limit_keeps_whole_pairs():
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("claim_queries", "both", "eval.claim_queries='both': must be one of per_claim, per_pair"),
-    ("overflow", "cut", "eval.qa.overflow='cut': must be one of error, truncate_middle")])
-def test_protocol_fields_checked_before_any_run_folder(tmp_path, field, value, message):
+    ("claim_queries", "both", "config eval.claim_queries='both': must be one of per_claim, per_pair"),
+    ("overflow", "cut", "config eval.qa.overflow='cut': must be one of error, truncate_middle")])
+def test_protocol_fields_checked_when_the_config_is_built(tmp_path, field, value, message):
     root = write_book(tmp_path / "data")
-    cfg = (clipper_cfg(root, tmp_path / "out", claim_queries=value) if field == "claim_queries"
-           else clipper_cfg(root, tmp_path / "out", overflow=value))
     with pytest.raises(ValueError, match=message):
-        evaluate(cfg, "bm25", log=lambda s: None)
+        if field == "claim_queries":
+            clipper_cfg(root, tmp_path / "out", claim_queries=value)
+        else:
+            clipper_cfg(root, tmp_path / "out", overflow=value)
     assert not (tmp_path / "out").exists()
