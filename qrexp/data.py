@@ -8,15 +8,13 @@ Identity: a run depends on the examples actually loaded, not on where their file
 fingerprint is sha256 over every loaded example (qid, query, documents, gold, answer, meta), so the
 same data at two paths gives the same id and a file edited in place gives a new one.
 :func:`data_semantics` is what run ids hash: the DataConfig without its path arguments, plus the
-fingerprint. Loads are memoized in-process, keyed by the config and the size and mtime of every
-file under the path arguments, so computing an id and then running does not load twice (inside
-:func:`load_once` nothing is evicted: the up-front check and the stages share one load).
+fingerprint. Inside :func:`load_once` (a whole experiment, one evaluation) each data set is loaded
+once, keyed by the config and the size and mtime of every file under the path arguments.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -59,40 +57,40 @@ def loader_args(cfg: DataConfig, cache_dir: str | Path, seed: int = 0) -> dict[s
     return args
 
 
-_LOADED: OrderedDict[tuple, tuple[list[Example], str]] = OrderedDict()
-_MEMO_SIZE = 4
-_pinned = 0
+_memo: dict[tuple, tuple[list[Example], str]] | None = None
 
 
 @contextmanager
 def load_once() -> Iterator[None]:
-    """Within this block every data set loaded stays in the memo (nested blocks share it), so the
-    up-front check and the stages load each (config, cache, seed) once; a file edited meanwhile is
-    still reloaded (the memo key holds the files' sizes and mtimes)."""
-    global _pinned
-    _pinned += 1
+    """Within this block each data set is loaded once: the up-front check, the run ids and the
+    stages share one load (nested blocks share the memo); outside, every call loads again. The memo
+    key holds the sizes and mtimes of the data files, so a file edited meanwhile is reloaded."""
+    global _memo
+    outer = _memo
+    _memo = {} if outer is None else outer
     try:
         yield
     finally:
-        _pinned -= 1
-        _evict()
-
-
-def _evict() -> None:
-    while not _pinned and len(_LOADED) > _MEMO_SIZE:
-        _LOADED.popitem(last=False)
+        _memo = outer
 
 
 def load_identified(cfg: DataConfig, cache_dir: str | Path, seed: int = 0) -> tuple[list[Example], str]:
-    """(examples, content fingerprint) of a data config; see the module docstring for the memo.
+    """(examples, content fingerprint) of a data config (memoized inside :func:`load_once`).
 
-    Raises ValueError naming the data when the loader returns no examples (loader errors pass through).
+    Raises ValueError (file, record, field) for bad data and when no example is left.
     """
     args = loader_args(cfg, cache_dir, seed)
     key = (canonical_json(to_dict(cfg)), str(cache_dir), seed, _file_state(args))
-    if key in _LOADED:
-        _LOADED.move_to_end(key)
-        return _LOADED[key]
+    if _memo is not None and key in _memo:
+        return _memo[key]
+    examples = _load(cfg, args)
+    result = (examples, examples_fingerprint(examples))
+    if _memo is not None:
+        _memo[key] = result
+    return result
+
+
+def _load(cfg: DataConfig, args: dict[str, Any]) -> list[Example]:
     examples = load_examples(cfg.loader, **args)
     if cfg.limit is not None:
         if cfg.limit < 1:
@@ -100,9 +98,7 @@ def load_identified(cfg: DataConfig, cache_dir: str | Path, seed: int = 0) -> tu
         examples = examples[: cfg.limit]
     if not examples:
         raise ValueError(f"data {cfg.name!r}: the {cfg.loader} loader returned no examples")
-    _LOADED[key] = (examples, examples_fingerprint(examples))
-    _evict()
-    return _LOADED[key]
+    return examples
 
 
 def load_data(cfg: DataConfig, cache_dir: str | Path, seed: int = 0) -> list[Example]:

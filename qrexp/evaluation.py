@@ -13,7 +13,7 @@ from typing import Sequence
 
 from . import protocol
 from .config import RunConfig, to_dict
-from .data import data_paths, data_semantics, load_identified
+from .data import data_paths, data_semantics, load_identified, load_once
 from .metrics import evaluate_run, retrieval_metrics
 from .stages import (ATTENTION_METHODS, cache_dir, heads_spec, method_config, method_heads, model_label,
                      resolve_heads, scorer_of, scoring_options, store_of, tracker_factory)
@@ -125,6 +125,11 @@ def protocol_run(cfg: RunConfig, run: Run) -> tuple[Run, int | None]:
 
 def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
     """Evaluate one method (skipped when its run folder is finished); returns its metrics."""
+    with load_once():                    # the run id and the run share one load of the data
+        return _evaluate(cfg, method, log)
+
+
+def _evaluate(cfg: RunConfig, method: str, log) -> dict:
     store, rid = store_of(cfg), eval_id(cfg, method)
     if store.is_finished(rid):
         log(f"[evaluate] {rid}: finished earlier, skipping")
