@@ -144,8 +144,17 @@ def write_detection(path: str | Path, ranked: list[tuple[Head, float]], provenan
                     objective: str, model: str, n_examples: int, k: int) -> tuple[Path, Path]:
     """Write <stem>.paper.json ([["layer-head", score], ...], best first) and <stem>.json (ours).
 
-    ``ranked`` must cover the full L x H grid (as rank_heads returns). Returns (ours, paper) paths.
+    ``ranked`` must cover the full L x H grid (as rank_heads returns). Scores are written rounded
+    to qrexp.heads_io.SIGNIFICANT digits and re-ranked after rounding (ties by (layer, head)), so
+    equal numbers give equal bytes and the file's order is the one read_detection recomputes.
+    Returns (ours, paper) paths.
     """
+    from qrexp.heads_io import round_score
+    for (l, h), score in ranked:
+        if not math.isfinite(score):
+            raise ValueError(f"{path}: head {l}-{h} has non-finite score {score}")
+    ranked = sorted(((tuple(head), round_score(score)) for head, score in ranked),
+                    key=lambda entry: (-entry[1], entry[0]))
     heads = [h for h, _ in ranked]
     if not heads:
         raise ValueError(f"{path}: empty ranking")

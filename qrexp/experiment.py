@@ -25,6 +25,8 @@ def _log(msg: str) -> None:
 
 def run_experiment(cfg: RunConfig) -> dict[str, Any]:
     """Run the configured stage(s); returns {"detection": path, "metrics": {method: {...}}, "tables": [...]}."""
+    from .run_logging import check_tracker_inputs
+    check_tracker_inputs(cfg)                              # W&B would refuse: fail before any work
     out: dict[str, Any] = {"metrics": {}, "failed": {}}
     if cfg.stage in ("detect", "pipeline") and _needs_detection(cfg):
         out["detection"] = str(run_detection(cfg, _log))

@@ -15,7 +15,9 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -56,12 +58,28 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(_jsonable(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it, under a lock)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to a temp file in the same folder, fsync, then os.replace onto ``path``."""
+    """Write ``data`` to a temp file in the same folder, fsync, then os.replace onto ``path``.
+
+    The file gets the mode a plain ``open(path, "w")`` would give (0o666 minus the umask), not
+    mkstemp's 0o600, so results in a shared folder stay readable by the group.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -120,21 +138,27 @@ def strip_secrets(config: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- provenance
-def _git(*args: str) -> str | None:
+def _git(*args: str, cwd: str | os.PathLike | None = None) -> str | None:
     try:
-        out = subprocess.run(["git", *args], cwd=Path(__file__).resolve().parent, capture_output=True,
-                             text=True, timeout=10, check=True)
+        out = subprocess.run(["git", *args], cwd=cwd or Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip()
 
 
-def git_state() -> dict[str, Any]:
-    """{"git_sha": HEAD of the repo holding this package or None, "git_dirty": tracked edits or None}."""
-    sha = _git("rev-parse", "HEAD")
+OUTPUT_PATHS = ("results",)   # tracked outputs (tables, head files): edits there are not source edits
+
+
+def git_state(cwd: str | os.PathLike | None = None) -> dict[str, Any]:
+    """{"git_sha": HEAD of the repo holding this package (or ``cwd``) or None, "git_dirty": whether
+    tracked source files (code, configs: everything outside ``OUTPUT_PATHS``) differ from HEAD, or
+    None}. Regenerated tables and head files under results/ do not make a run dirty."""
+    sha = _git("rev-parse", "HEAD", cwd=cwd)
     if not sha:
         return {"git_sha": None, "git_dirty": None}
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                  *(f":(top,exclude){p}" for p in OUTPUT_PATHS), cwd=cwd)
     return {"git_sha": sha, "git_dirty": None if status is None else bool(status)}
 
 
@@ -184,12 +208,33 @@ class RunStore:
             raise ValueError(f"run store: file name {name!r} must stay inside the run folder")
         return self.run_dir(run_id) / rel
 
-    def is_finished(self, run_id: str) -> bool:
-        return (self.run_dir(run_id) / METRICS_FILE).is_file()
+    def finished_record(self, run_id: str, warn=None) -> dict[str, Any] | None:
+        """The metrics.json record of a finished run, or None when the run is not finished.
+
+        A metrics.json that does not parse or lacks a field is not a finish marker: ``warn``
+        (default: warnings.warn) gets one line and the run counts as unfinished (it is recomputed).
+        """
+        path = self.path(run_id, METRICS_FILE)
+        if not path.is_file():
+            return None
+        try:
+            record = _check_record(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, UnicodeDecodeError) as err:
+            message = f"{path}: corrupt metrics.json ({err}); the run will be recomputed"
+            (warn or (lambda m: warnings.warn(m, stacklevel=3)))(message)
+            return None
+        return record
+
+    def is_finished(self, run_id: str, warn=None) -> bool:
+        return self.finished_record(run_id, warn) is not None
 
     def read_metrics(self, run_id: str) -> dict[str, Any]:
-        """The metrics.json record of a finished run."""
-        return json.loads(self.path(run_id, METRICS_FILE).read_text(encoding="utf-8"))
+        """The metrics.json record of a finished run (ValueError naming the file if corrupt)."""
+        path = self.path(run_id, METRICS_FILE)
+        try:
+            return _check_record(json.loads(path.read_text(encoding="utf-8")))
+        except ValueError as err:
+            raise ValueError(f"{path}: corrupt metrics.json ({err})") from None
 
     def mark_used(self, run_id: str, experiment: str) -> None:
         """Record that ``experiment`` uses this run (a finished run can serve several experiments)."""
@@ -202,6 +247,9 @@ class RunStore:
         """Create the folder, write config.json (secrets stripped) and start the wall clock."""
         folder = self.run_dir(run_id)
         folder.mkdir(parents=True, exist_ok=True)
+        stale = folder / METRICS_FILE      # a corrupt marker (finished_record said so) goes first
+        if stale.is_file() and self.finished_record(run_id, warn=lambda m: None) is None:
+            stale.unlink()
         if config is not None:
             self.write_json(run_id, "config.json", strip_secrets(config))
         self._started[run_id] = time.monotonic()
@@ -224,7 +272,8 @@ class RunStore:
     def finish(self, run_id: str, metrics: Mapping[str, Any], n: int, config: Mapping[str, Any],
                extra: Mapping[str, Any] | None = None, wall_time_s: float | None = None,
                device: str | None = None) -> Path:
-        """Write metrics.json (metrics, n, config, provenance); this marks the run finished.
+        """Write metrics.json (metrics, n, config, provenance); this marks the run finished, so it
+        must be the run's last write (after every artifact and tracker call a resume would skip).
 
         ``wall_time_s`` defaults to the time since ``start(run_id)`` in this process, else None.
         """
@@ -234,6 +283,19 @@ class RunStore:
                   "config": strip_secrets(dict(config)), "extra": dict(extra or {}),
                   "wall_time_s": wall_time_s, **provenance(device)}
         return self.write_json(run_id, METRICS_FILE, record)
+
+
+_RECORD_FIELDS = {"metrics": Mapping, "n": int, "config": Mapping}
+
+
+def _check_record(record: Any) -> dict[str, Any]:
+    """A metrics.json record with its required fields, else ValueError naming the field."""
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+    for name, kind in _RECORD_FIELDS.items():
+        if not isinstance(record.get(name), kind):
+            raise ValueError(f"field {name!r} missing or not a {kind.__name__}")
+    return record
 
 
 # ----------------------------------------------------------------------------- analysis
@@ -249,16 +311,17 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def load_runs(root: str | os.PathLike) -> pd.DataFrame:
+def load_runs(root: str | os.PathLike, warn=None) -> pd.DataFrame:
     """One row per finished run: run_id, n, wall_time_s, timestamp, git_sha, git_dirty, device,
     then ``config.<dotted key>``, ``metrics.<name>`` and ``extra.<dotted key>`` columns, and
-    ``used_by`` (the experiments that used the run)."""
+    ``used_by`` (the experiments that used the run). A corrupt metrics.json is left out with one
+    line to ``warn`` (default warnings.warn): that run is unfinished and is recomputed when rerun."""
     import pandas as pd
 
     rows = []
     for path in sorted(Path(root).glob(f"*/{METRICS_FILE}")):
         try:
-            rec = json.loads(path.read_text(encoding="utf-8"))
+            rec = _check_record(json.loads(path.read_text(encoding="utf-8")))
             row = {"run_id": rec.get("run_id", path.parent.name), "n": rec["n"]}
             for field in ("wall_time_s", "timestamp", "git_sha", "git_dirty", "device"):
                 row[field] = rec.get(field)
@@ -268,6 +331,8 @@ def load_runs(root: str | os.PathLike) -> pd.DataFrame:
             used = path.parent / USED_BY_FILE
             row["used_by"] = json.loads(used.read_text(encoding="utf-8")) if used.is_file() else []
         except (ValueError, KeyError, TypeError, AttributeError) as err:
-            raise ValueError(f"{path}: not a valid metrics.json ({type(err).__name__}: {err})") from None
+            message = f"{path}: corrupt metrics.json ({type(err).__name__}: {err}); run left out"
+            (warn or (lambda m: warnings.warn(m, stacklevel=2)))(message)
+            continue
         rows.append(row)
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["run_id", "n"])
