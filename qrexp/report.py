@@ -25,6 +25,8 @@ from qrexp.store import atomic_write_text
 MISSING = "–"
 SOURCES = ("ours", "paper", "delta")
 PAPER_DIR = Path(__file__).resolve().parents[1] / "results" / "paper"
+# config keys a report narrows to the values of the config it runs with (qrexp.report_scope)
+SCOPE_PREFIXES = ("eval.data.", "eval.qa.limit", "model.name", "seed")
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,9 @@ def _cell(runs: pd.DataFrame, metric: str, where: str, table: str) -> float:
     distinct = {round(v, 12) for v in values if not math.isnan(v)}
     if len(distinct) > 1:
         keys = differing_keys(runs)
-        hint = ("; ".join(f"they differ in {k} ({', '.join(v)}): select one with the override "
-                          f"{k}=<value> or the table filter {{{k}: <value>}}" for k, v in keys.items())
+        hint = ("; ".join(f"they differ in {k} ({', '.join(v)}): select one with "
+                          + (f"the override {k}=<value>" if k.startswith(SCOPE_PREFIXES)
+                             else f"the table filter {{{k}: <value>}}") for k, v in keys.items())
                 or "their configs are equal: remove the duplicate run folder")
         raise ValueError(f"table {table}, {where}: runs {list(runs['run_id'])} disagree on {metric}; {hint}")
     return distinct.pop() if distinct else math.nan

@@ -19,10 +19,8 @@ from typing import Any
 import pandas as pd
 
 from .config import RunConfig, evals_of, to_dict
-from .report import TableSpec, _label
+from .report import SCOPE_PREFIXES, TableSpec, _label
 from .store import flatten
-
-SCOPE_PREFIXES = ("eval.data.", "eval.qa.limit", "model.name", "seed")
 
 
 def table_stem(name: str, cfg: RunConfig) -> str:

@@ -132,7 +132,8 @@ def write_report(cfg: RunConfig, log=print) -> list[Path]:
         if row_label and not runs.empty:
             runs = runs.assign(row_label=[_format_label(row_label, r) for _, r in runs.iterrows()])
         table = build_table(runs, spec)
-        if table.xs("ours", level="source").isna().all().all():
+        ours = table[table.index.get_level_values("source") == "ours"]
+        if ours.empty or ours.isna().all().all():
             target = out_dir / f"{spec.name}.md"
             kept = f"{target} left as it is" if target.is_file() else "nothing written"
             log(f"[report] {spec.name}: no finished runs of this config fill the table; {kept}")
