@@ -199,7 +199,7 @@ def read_detection(path: str | Path) -> tuple[list[tuple[Head, float]], torch.Te
         if "scores" not in data:
             raise ValueError(f"{path}: missing field 'scores'")
         try:
-            scores = torch.tensor(data["scores"], dtype=torch.float32)
+            scores = torch.tensor(data["scores"], dtype=torch.float64)   # the written decimals, exactly
         except (TypeError, ValueError) as e:
             raise ValueError(f"{path}: field 'scores' is not an L x H number grid ({e})") from None
         if scores.dim() != 2:
@@ -214,7 +214,7 @@ def read_detection(path: str | Path) -> tuple[list[tuple[Head, float]], torch.Te
         ranked.append((parse_head(row[0], f"{path} entry {i}"), float(row[1])))
     n_layers = max(l for (l, _), _ in ranked) + 1
     n_heads = max(h for (_, h), _ in ranked) + 1
-    scores = torch.full((n_layers, n_heads), float("nan"))
+    scores = torch.full((n_layers, n_heads), float("nan"), dtype=torch.float64)
     for (l, h), s in ranked:
         scores[l, h] = s
     return ranked, scores
