@@ -6,7 +6,8 @@ share a file and a smaller smoke run never breaks (or overwrites) the full table
   values are those of the config the report runs with (the current config wins; the left-out runs
   are counted under the table). The table's own row/column/filter keys are never narrowed.
 * File names: a config that caps the data (``eval.data.limit``, ``eval.qa.limit``) writes
-  ``<name>-limit<N>`` (``-qa-limit<N>``), never the full table's ``<name>``.
+  ``<name>-limit<N>`` (``-qa-limit<N>``), never the full table's ``<name>``; a model other than the
+  one the table is made for (spec ``model`` or ``paper_model``) writes ``<name>-<model name>``.
 
 Source: issue 9, section 2 (tables from different configs).
 """
@@ -23,9 +24,14 @@ from .report import SCOPE_PREFIXES, TableSpec, _label
 from .store import flatten
 
 
-def table_stem(name: str, cfg: RunConfig) -> str:
-    """``name`` plus one qualifier per data cap the config sets: ``demo_retrieval-limit3``."""
+def table_stem(name: str, cfg: RunConfig, made_for: str | None = None) -> str:
+    """``name`` plus the model when the table is made for another one (``made_for``: the spec's
+    ``model`` or ``paper_model``; "llama-3.1-8b" and "llama3.1-8b" are the same model) and one
+    qualifier per data cap the config sets: ``table2-qwen2.5-7b``, ``demo_retrieval-limit3``."""
     quals: list[str] = []
+    same = lambda a, b: re.sub(r"[^a-z0-9]", "", a.lower()) == re.sub(r"[^a-z0-9]", "", b.lower())
+    if made_for and not same(str(made_for), cfg.model.name):
+        quals.append(re.sub(r"[^A-Za-z0-9._-]+", "-", cfg.model.name))
     for one in evals_of(cfg):
         for qual, value in (("limit", one.eval.data.limit), ("qa-limit", one.eval.qa.limit)):
             if value is not None and f"{qual}{value}" not in quals:

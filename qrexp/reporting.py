@@ -2,7 +2,8 @@
 short interpretation line that checks the spec's claims (e.g. "qrhead > icr") on our numbers.
 
 Spec keys: the TableSpec fields, plus ``paper_table`` / ``paper_model`` (reference numbers from
-results/paper), ``claims``: [[row_a, ">", row_b, column], ...], and ``select``.
+results/paper), ``claims``: [[row_a, ">", row_b, column], ...], ``select``, and ``model`` (the model
+the table is made for; default ``paper_model``: runs of another model go to ``<name>-<model>``).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from .report import TableSpec, _label, build_table, paper_numbers, write_table
 from .stages import store_of
 from .store import atomic_write_text, load_runs
 
-_EXTRA_KEYS = ("paper_table", "paper_model", "claims", "select", "row_label")
+_EXTRA_KEYS = ("paper_table", "paper_model", "claims", "select", "row_label", "model")
 
 
 def experiment_run_ids(cfg: RunConfig) -> list[str]:
@@ -105,7 +106,7 @@ def check_claims(table: pd.DataFrame, claims: list, digits: int, runs: pd.DataFr
 
 
 def write_report(cfg: RunConfig, log=print) -> list[Path]:
-    """Write each table of ``cfg.report.tables`` to ``<out>/<name>[-limit<N>].{md,tex,csv}``.
+    """Write each table of ``cfg.report.tables`` to ``<out>/<name>[-<model>][-limit<N>].{md,tex,csv}``.
 
     A table with no finished run for this config is skipped with a log line (a committed table is
     never replaced by dashes). ``select: all`` tables keep the runs of this config's data, model
@@ -120,7 +121,8 @@ def write_report(cfg: RunConfig, log=print) -> list[Path]:
     written = []
     for data in cfg.report.tables:
         spec, claims, select, row_label = spec_from_dict(data)
-        spec = dataclasses.replace(spec, name=table_stem(spec.name, cfg))
+        made_for = data.get("model") or data.get("paper_model")
+        spec = dataclasses.replace(spec, name=table_stem(spec.name, cfg, made_for))
         runs = all_runs if select == "all" else own
         if "experiment" in spec.filters and not runs.empty:      # runs are shared between experiments
             name = spec.filters["experiment"]

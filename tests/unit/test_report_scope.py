@@ -86,3 +86,15 @@ def test_runs_that_still_disagree_name_the_key_and_how_to_select(tmp_path):
     assert "disagree on recall@5" in message and "\n" not in message
     assert "they differ in scoring.mask_sigma (1, 2)" in message
     assert "the table filter {scoring.mask_sigma: <value>}" in message
+
+
+def test_runs_of_another_model_go_to_their_own_file(tmp_path):
+    from qrexp.report_scope import table_stem
+    qwen = config(tmp_path, "model=qwen2.5-7b", "model.path=x")
+    finish_runs(qwen, {"qrhead": 0.3, "icr": 0.2, "random": 0.1})
+    assert write_report(qwen, log=lambda line: None) == [tmp_path / "tables" / "ablation_calibration-qwen2.5-7b.md"]
+    assert table(tmp_path / "tables" / "ablation_calibration-qwen2.5-7b.csv")[("qrhead", "True")] == 30.0
+    llama = config(tmp_path, "model=llama3.1-8b", "eval.data.limit=5")
+    assert table_stem("table2", llama, "llama-3.1-8b") == "table2-limit5"      # the paper's spelling
+    assert table_stem("table2", qwen, "llama-3.1-8b") == "table2-qwen2.5-7b"
+    assert table_stem("table2", qwen) == "table2"                              # made for no model
