@@ -1,34 +1,30 @@
 """The run store: one self-describing folder per run, atomic writes, provenance, and a pandas view.
 
 Layout: ``<root>/<run_id>/`` holds whatever the pipeline writes (config.json, per_query.jsonl,
-run.trec, heads.json, ...) and, last, ``metrics.json``; a run is finished iff metrics.json exists.
+run.trec, heads.json, ...) and, as its last write, ``metrics.json``: a run is finished iff a valid
+metrics.json exists (qrexp.run_logging keeps that order; a corrupt one means "recompute").
 """
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
 import math
 import os
-import platform
 import re
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import warnings
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from qrexp.provenance import TRACKED_PACKAGES, git_state, provenance  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     import pandas as pd
 
 METRICS_FILE = "metrics.json"
 USED_BY_FILE = "used_by.json"
-TRACKED_PACKAGES = ("qrexp", "torch", "transformers", "accelerate", "pytrec-eval-terrier", "wandb",
-                    "pandas", "numpy", "hydra-core", "omegaconf", "datasets", "ir_datasets", "bm25s")
 SECRET_WORDS = ("key", "token", "secret", "password")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]*$")
 
@@ -135,58 +131,6 @@ def strip_secrets(config: Any) -> Any:
     if isinstance(config, (list, tuple)):
         return [strip_secrets(v) for v in config]
     return config
-
-
-# ----------------------------------------------------------------------------- provenance
-def _git(*args: str, cwd: str | os.PathLike | None = None) -> str | None:
-    try:
-        out = subprocess.run(["git", *args], cwd=cwd or Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=10, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip()
-
-
-OUTPUT_PATHS = ("results",)   # tracked outputs (tables, head files): edits there are not source edits
-
-
-def git_state(cwd: str | os.PathLike | None = None) -> dict[str, Any]:
-    """{"git_sha": HEAD of the repo holding this package (or ``cwd``) or None, "git_dirty": whether
-    tracked source files (code, configs: everything outside ``OUTPUT_PATHS``) differ from HEAD, or
-    None}. Regenerated tables and head files under results/ do not make a run dirty."""
-    sha = _git("rev-parse", "HEAD", cwd=cwd)
-    if not sha:
-        return {"git_sha": None, "git_dirty": None}
-    status = _git("status", "--porcelain", "--untracked-files=no", "--", ":(top)",
-                  *(f":(top,exclude){p}" for p in OUTPUT_PATHS), cwd=cwd)
-    return {"git_sha": sha, "git_dirty": None if status is None else bool(status)}
-
-
-def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str | None]:
-    versions: dict[str, str | None] = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:  # e.g. qrexp run from a checkout, not installed
-            versions[name] = getattr(sys.modules.get(name.replace("-", "_")), "__version__", None)
-    return versions
-
-
-def current_device() -> str:
-    """The CUDA device name if torch is already loaded and sees a GPU, else "cpu" (never imports torch)."""
-    torch = sys.modules.get("torch")
-    try:
-        if torch is not None and torch.cuda.is_available():
-            return str(torch.cuda.get_device_name(0))
-    except Exception:  # noqa: BLE001 - a broken CUDA setup must not lose the results
-        pass
-    return "cpu"
-
-
-def provenance(device: str | None = None) -> dict[str, Any]:
-    return {**git_state(), "packages": package_versions(), "python": platform.python_version(),
-            "platform": platform.platform(), "device": device or current_device(),
-            "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
 
 
 # ----------------------------------------------------------------------------- the store
