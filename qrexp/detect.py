@@ -5,8 +5,9 @@ and averages a per-example quantity over all examples. Relevance is a BoolTensor
 an integer tensor of graded labels >= 0; "gold" means relevance > 0.
 
 Ranking ties inside an example (equal document scores for one head) go to the document that comes
-first in example order; this is what ``torch.sort(stable=True)`` gives and what ndcg10 and recall1
-both use. (trec_eval breaks ties by doc id, descending, so it can differ from us only on ties.)
+first in the order given; this is what ``torch.sort(stable=True)`` gives and what ndcg10 and recall1
+both use. qrexp.head_detection passes documents in doc id order, so ties follow the evaluation's
+rule (qrexp.tasks.trec.ranked: doc id ascending).
 """
 from __future__ import annotations
 

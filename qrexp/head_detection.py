@@ -38,8 +38,12 @@ def detect_heads(scorer: ExampleScorer, examples: Sequence[Example], objective: 
     """
     if not examples:
         raise ValueError("head detection needs at least one example")
-    doc_scores = scorer.iter_doc_scores(examples, opts, progress, desc=f"detect ({objective})")
-    relevance = (relevance_of(ex, qrels) for ex in examples)
+    # docs in doc id order: the objectives' stable sorts then break ties as evaluation does
+    # (qrexp.tasks.trec.ranked: doc id ascending); qrscore is a sum and does not depend on it
+    orders = [torch.tensor(sorted(range(len(ex.docs)), key=lambda i: ex.doc_ids[i])) for ex in examples]
+    doc_scores = (s[o] for s, o in zip(scorer.iter_doc_scores(examples, opts, progress,
+                                                              desc=f"detect ({objective})"), orders))
+    relevance = (relevance_of(ex, qrels)[o] for ex, o in zip(examples, orders))
     scores = round_scores(detect(objective, doc_scores, relevance))   # as written: byte-stable files
     ranked = rank_heads(scores)
     heads = top_k(scores, k, name or f"{objective}-top{k}")

@@ -172,3 +172,27 @@ def test_every_run_file_of_a_sweep_reproduces_its_metrics(tiny_dir, tmp_path):
     assert [p for folder in folders for p in rescore_run_folder(folder)] == []
     bm25 = next(f for f in folders if "fixture-lme-bm25" in f.name)       # BM25 ties at 0.0 were split
     assert any(-1e-40 < float(line.split()[4]) < 0 for line in (bm25 / "run.trec").read_text().splitlines())
+
+
+def test_a_failed_wandb_init_leaves_the_run_unfinished_and_the_rerun_logs_it(tiny_dir, tmp_path, monkeypatch):
+    from qrexp import run_logging
+    from qrexp.evaluation import evaluate
+
+    class FailingInit:
+        def __init__(self, **options):
+            raise RuntimeError("wandb.init failed (e.g. no network)")
+
+    cfg = config(tiny_dir, tmp_path / "out", "eval.methods=[icr]", "logger=wandb", "logger.mode=offline")
+    working = run_logging.WandbTracker
+    monkeypatch.setattr(run_logging, "WandbTracker", FailingInit)
+    with pytest.raises(RuntimeError, match="wandb.init failed"):
+        evaluate(cfg, "icr", log=lambda line: None)
+    folder = next((tmp_path / "out" / "runs").iterdir())
+    assert (folder / "run.trec").is_file() and not (folder / "metrics.json").exists()
+    monkeypatch.setattr(run_logging, "WandbTracker", working)
+    lines = []
+    metrics = evaluate(cfg, "icr", log=lines.append)
+    assert not any("finished earlier" in line for line in lines)          # recomputed, not skipped
+    assert json.loads((folder / "metrics.json").read_text())["metrics"] == metrics
+    offline = list((folder / "wandb").glob("offline-run-*"))
+    assert len(offline) == 1 and json.loads((folder / "wandb.json").read_text())[0]["id"] in offline[0].name

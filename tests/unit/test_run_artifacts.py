@@ -131,3 +131,19 @@ def test_head_files_identical_numbers_identical_bytes_and_noise_kept_out(tmp_pat
     publish_detection(tmp_path / "d" / "heads.json", target, log=lines.append)
     assert json.loads((tmp_path / "results" / "det.json").read_text())["heads"][0] == "0-0"
     assert len(lines) == 2 and all("replacing" in line for line in lines)
+
+
+def test_detection_breaks_document_ties_by_doc_id_like_evaluation():
+    """Two docs tie for every head; evaluation ranks "a" before "b" (doc id ascending), so the
+    gold "a" is each head's top document: recall1 = 1 and ndcg10 = 1, whatever the prompt order."""
+    from qrexp.head_detection import detect_heads
+    from qrexp.types import Doc, Example
+
+    class GivenScores:               # supplies DocScores [D, L, H] in the example's doc order
+        def iter_doc_scores(self, examples, opts, progress, desc):
+            return (torch.ones(len(ex.docs), 2, 3) for ex in examples)
+
+    ex = Example("q1", "which?", (Doc("b", "x"), Doc("a", "y")), gold={"a"})
+    for objective in ("recall1", "ndcg10"):
+        det = detect_heads(GivenScores(), [ex], objective, k=2)
+        assert det.scores.tolist() == [[1.0] * 3] * 2, objective
