@@ -21,7 +21,7 @@ import pandas as pd
 
 from .config import RunConfig, evals_of, to_dict
 from .report import SCOPE_PREFIXES, TableSpec, _label
-from .store import flatten
+from .run_table import flatten
 
 
 def table_stem(name: str, cfg: RunConfig, made_for: str | None = None) -> str:

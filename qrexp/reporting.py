@@ -18,7 +18,8 @@ import pandas as pd
 from .config import RunConfig
 from .report import TableSpec, _label, build_table, paper_numbers, write_table
 from .stages import store_of
-from .store import atomic_write_text, load_runs
+from .run_table import load_runs
+from .store import atomic_write_text
 
 _EXTRA_KEYS = ("paper_table", "paper_model", "claims", "select", "row_label", "model")
 

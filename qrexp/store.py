@@ -1,4 +1,5 @@
-"""The run store: one self-describing folder per run, atomic writes, provenance, and a pandas view.
+"""The run store: one self-describing folder per run, atomic writes and provenance (the pandas view
+of a store is qrexp.run_table).
 
 Layout: ``<root>/<run_id>/`` holds whatever the pipeline writes (config.json, per_query.jsonl,
 run.trec, heads.json, ...) and, as its last write, ``metrics.json``: a run is finished iff a valid
@@ -16,12 +17,9 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from qrexp.provenance import TRACKED_PACKAGES, git_state, provenance  # noqa: F401 (re-exported)
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 METRICS_FILE = "metrics.json"
 USED_BY_FILE = "used_by.json"
@@ -182,8 +180,7 @@ class RunStore:
 
     def mark_used(self, run_id: str, experiment: str) -> None:
         """Record that ``experiment`` uses this run (a finished run can serve several experiments)."""
-        path = self.path(run_id, USED_BY_FILE)
-        used = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+        used = read_used_by(self.run_dir(run_id))
         if experiment not in used:
             self.write_json(run_id, USED_BY_FILE, sorted(used + [experiment]))
 
@@ -229,6 +226,23 @@ class RunStore:
         return self.write_json(run_id, METRICS_FILE, record)
 
 
+def read_used_by(folder: Path, warn=None) -> list[str]:
+    """The experiments recorded in ``folder/used_by.json``; a corrupt file counts as none (one
+    line to ``warn``, default warnings.warn) and is rewritten by the next ``mark_used``."""
+    path = Path(folder) / USED_BY_FILE
+    if not path.is_file():
+        return []
+    try:
+        used = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(used, list) and all(isinstance(u, str) for u in used):
+            return used
+        problem = "not a list of experiment names"
+    except (ValueError, UnicodeDecodeError) as err:
+        problem = str(err)
+    (warn or (lambda m: warnings.warn(m, stacklevel=3)))(f"{path}: corrupt used_by.json ({problem}); ignored")
+    return []
+
+
 _RECORD_FIELDS = {"metrics": Mapping, "n": int, "config": Mapping}
 
 
@@ -242,41 +256,9 @@ def _check_record(record: Any) -> dict[str, Any]:
     return record
 
 
-# ----------------------------------------------------------------------------- analysis
-def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}} -> {"a.b": 1}; lists become tuples so cells stay hashable."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten(value, name + "."))
-        else:
-            flat[name] = tuple(value) if isinstance(value, list) else value
-    return flat
-
-
-def load_runs(root: str | os.PathLike, warn=None) -> pd.DataFrame:
-    """One row per finished run: run_id, n, wall_time_s, timestamp, git_sha, git_dirty, device,
-    then ``config.<dotted key>``, ``metrics.<name>`` and ``extra.<dotted key>`` columns, and
-    ``used_by`` (the experiments that used the run). A corrupt metrics.json is left out with one
-    line to ``warn`` (default warnings.warn): that run is unfinished and is recomputed when rerun."""
-    import pandas as pd
-
-    rows = []
-    for path in sorted(Path(root).glob(f"*/{METRICS_FILE}")):
-        try:
-            rec = _check_record(json.loads(path.read_text(encoding="utf-8")))
-            row = {"run_id": rec.get("run_id", path.parent.name), "n": rec["n"]}
-            for field in ("wall_time_s", "timestamp", "git_sha", "git_dirty", "device"):
-                row[field] = rec.get(field)
-            row.update(flatten(rec["config"], "config."))
-            row.update(flatten(rec["metrics"], "metrics."))
-            row.update(flatten(rec.get("extra") or {}, "extra."))
-            used = path.parent / USED_BY_FILE
-            row["used_by"] = json.loads(used.read_text(encoding="utf-8")) if used.is_file() else []
-        except (ValueError, KeyError, TypeError, AttributeError) as err:
-            message = f"{path}: corrupt metrics.json ({type(err).__name__}: {err}); run left out"
-            (warn or (lambda m: warnings.warn(m, stacklevel=2)))(message)
-            continue
-        rows.append(row)
-    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["run_id", "n"])
+def __getattr__(name: str) -> Any:
+    """``flatten`` and ``load_runs`` live in qrexp.run_table (the pandas view); old imports work."""
+    if name in ("flatten", "load_runs"):
+        from qrexp import run_table
+        return getattr(run_table, name)
+    raise AttributeError(f"module 'qrexp.store' has no attribute {name!r}")

@@ -147,3 +147,12 @@ def test_detection_breaks_document_ties_by_doc_id_like_evaluation():
     for objective in ("recall1", "ndcg10"):
         det = detect_heads(GivenScores(), [ex], objective, k=2)
         assert det.scores.tolist() == [[1.0] * 3] * 2, objective
+
+
+def test_corrupt_used_by_is_rebuilt_not_a_traceback(tmp_path):
+    store = RunStore(tmp_path)
+    store.finish("r1", {"m": 0.5}, 2, {"a": 1})
+    (tmp_path / "r1" / "used_by.json").write_text("[\"demo\", ")
+    with pytest.warns(UserWarning, match=r"r1/used_by.json: corrupt used_by.json"):
+        store.mark_used("r1", "ablation")
+    assert json.loads((tmp_path / "r1" / "used_by.json").read_text()) == ["ablation"]
