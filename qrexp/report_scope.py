@@ -24,13 +24,36 @@ from .report import SCOPE_PREFIXES, TableSpec, _label
 from .run_table import flatten
 
 
+def same_model(a: str, b: str) -> bool:
+    """Model names up to case and punctuation: "llama-3.1-8b" (paper) == "llama3.1-8b" (conf)."""
+    return re.sub(r"[^a-z0-9]", "", a.lower()) == re.sub(r"[^a-z0-9]", "", b.lower())
+
+
+def paper_model_for(paper_table: str, paper_model: str | None, model_name: str) -> tuple[str | None, str]:
+    """(the paper table's model whose numbers a table of ``model_name`` runs shows, a note or "").
+
+    The paper's own row for the model that was run when the paper has one; else the spec's
+    ``paper_model`` (or the file's default), with a note that the paper numbers and deltas are
+    for another model than the runs.
+    """
+    from .report import load_paper_table
+    data = load_paper_table(paper_table)
+    known = sorted({e.get("model") for e in data["rows"]} - {None})
+    for name in known:
+        if same_model(name, model_name):
+            return name, ""
+    chosen = paper_model or data.get("default_model")
+    if chosen and known:
+        return chosen, f"paper numbers and deltas are for {chosen}; these runs use {model_name}"
+    return chosen, ""
+
+
 def table_stem(name: str, cfg: RunConfig, made_for: str | None = None) -> str:
     """``name`` plus the model when the table is made for another one (``made_for``: the spec's
     ``model`` or ``paper_model``; "llama-3.1-8b" and "llama3.1-8b" are the same model) and one
     qualifier per data cap the config sets: ``table2-qwen2.5-7b``, ``demo_retrieval-limit3``."""
     quals: list[str] = []
-    same = lambda a, b: re.sub(r"[^a-z0-9]", "", a.lower()) == re.sub(r"[^a-z0-9]", "", b.lower())
-    if made_for and not same(str(made_for), cfg.model.name):
+    if made_for and not same_model(str(made_for), cfg.model.name):
         quals.append(re.sub(r"[^A-Za-z0-9._-]+", "-", cfg.model.name))
     for one in evals_of(cfg):
         for qual, value in (("limit", one.eval.data.limit), ("qa-limit", one.eval.qa.limit)):

@@ -114,15 +114,19 @@ def write_report(cfg: RunConfig, log=print) -> list[Path]:
     and seed (qrexp.report_scope), and say under the table how many runs of other configs were
     left out. Returns the Markdown paths written.
     """
-    from .report_scope import narrow_to_config, table_stem
+    from .report_scope import narrow_to_config, paper_model_for, table_stem
     all_runs = load_runs(store_of(cfg).root, warn=log)
     mine = experiment_run_ids(cfg)
     own = all_runs[all_runs["run_id"].isin(mine)] if not all_runs.empty else all_runs
     out_dir = Path(cfg.report.out or Path(cfg.out_dir) / "tables")
     written = []
     for data in cfg.report.tables:
-        spec, claims, select, row_label = spec_from_dict(data)
+        data, paper_note = dict(data), ""
         made_for = data.get("model") or data.get("paper_model")
+        if data.get("paper_table"):
+            data["paper_model"], paper_note = paper_model_for(data["paper_table"], data.get("paper_model"),
+                                                              cfg.model.name)
+        spec, claims, select, row_label = spec_from_dict(data)
         spec = dataclasses.replace(spec, name=table_stem(spec.name, cfg, made_for))
         runs = all_runs if select == "all" else own
         if "experiment" in spec.filters and not runs.empty:      # runs are shared between experiments
@@ -144,10 +148,11 @@ def write_report(cfg: RunConfig, log=print) -> list[Path]:
         paths = write_table(table, spec, out_dir)
         notes = check_claims(table, claims, spec.digits, runs, spec, store_of(cfg).root)
         n = _sample_sizes(runs, spec)
-        if notes or n or scope_note:
+        if notes or n or scope_note or paper_note:
             md = paths["md"].read_text()
             md += "\n" + (f"Sample sizes: {n}.\n" if n else "")
             md += f"Runs: {scope_note}.\n" if scope_note else ""
+            md += f"Note: {paper_note}.\n" if paper_note else ""
             md += "".join(f"- {line}\n" for line in notes)
             atomic_write_text(paths["md"], md)
         log(f"[report] {paths['md']}\n{paths['md'].read_text()}")

@@ -98,3 +98,15 @@ def test_runs_of_another_model_go_to_their_own_file(tmp_path):
     assert table_stem("table2", llama, "llama-3.1-8b") == "table2-limit5"      # the paper's spelling
     assert table_stem("table2", qwen, "llama-3.1-8b") == "table2-qwen2.5-7b"
     assert table_stem("table2", qwen) == "table2"                              # made for no model
+
+
+def test_paper_numbers_follow_the_model_that_was_run():
+    from qrexp.report import paper_numbers
+    from qrexp.report_scope import paper_model_for
+    assert paper_model_for("table2", "llama-3.1-8b", "llama3.1-70b") == ("llama-3.1-70b", "")
+    assert paper_model_for("table2", "llama-3.1-8b", "llama3.1-8b") == ("llama-3.1-8b", "")
+    chosen, note = paper_model_for("table2", "llama-3.1-8b", "smollm2-135m")
+    assert chosen == "llama-3.1-8b"
+    assert note == "paper numbers and deltas are for llama-3.1-8b; these runs use smollm2-135m"
+    # the 70B rows differ from the 8B rows: a 70B table no longer shows deltas against 8B numbers
+    assert paper_numbers("table2", "llama-3.1-70b")["qrhead"] != paper_numbers("table2", "llama-3.1-8b")["qrhead"]
