@@ -15,6 +15,7 @@ import re
 from typing import Any, Callable, Mapping
 
 from .config import RunConfig, evals_of
+from .preflight import InputError
 from .store import RunStore
 from .tracking import LocalTracker, MultiTracker, Tracker, WandbTracker
 
@@ -36,7 +37,8 @@ def wandb_options(cfg: RunConfig, rid: str, config: Mapping[str, Any], job_type:
 
 
 def check_tracker_inputs(cfg: RunConfig) -> None:
-    """Raise a one-line ValueError, before any work, for a W&B tag, group or project W&B would refuse.
+    """Raise a one-line InputError (a ValueError), before any work, for a W&B tag, group or project
+    W&B would refuse.
 
     Checks every tag the stages of ``cfg`` will send (model name, each eval name, each method, the
     experiment name); does nothing unless ``logger=wandb``.
@@ -45,10 +47,10 @@ def check_tracker_inputs(cfg: RunConfig) -> None:
         return
     project = cfg.logger.project or ""
     if not project or len(project) > PROJECT_MAX or _PROJECT_BAD.search(project):
-        raise ValueError(f"logger.project={project!r}: W&B needs 1-{PROJECT_MAX} characters without "
+        raise InputError(f"logger.project={project!r}: W&B needs 1-{PROJECT_MAX} characters without "
                          "/ \\ # ? % :; set logger.project=<name>")
     if len(cfg.name) > GROUP_MAX:
-        raise ValueError(f"name={cfg.name!r} is {len(cfg.name)} characters; the W&B group allows "
+        raise InputError(f"name={cfg.name!r} is {len(cfg.name)} characters; the W&B group allows "
                          f"{GROUP_MAX}: set a shorter name=<experiment name>")
     sources = [("model.name", cfg.model.name), ("name", cfg.name)]
     for one in evals_of(cfg):
@@ -58,7 +60,7 @@ def check_tracker_inputs(cfg: RunConfig) -> None:
     for key, value in sources:
         tag = str(value)
         if not 1 <= len(tag) <= TAG_MAX:
-            raise ValueError(f"W&B tag from {key}={tag!r} is {len(tag)} characters; W&B allows 1-{TAG_MAX}: "
+            raise InputError(f"W&B tag from {key}={tag!r} is {len(tag)} characters; W&B allows 1-{TAG_MAX}: "
                              f"set a shorter {key}=... (or logger=none)")
 
 

@@ -35,8 +35,10 @@ def store_of(cfg: RunConfig) -> RunStore:
 def _load(model_cfg):
     from .models import load_model
     m = model_cfg
-    return load_model(m.path, gguf_file=m.gguf_file, dtype=m.dtype, device=m.device,
-                      device_map=m.device_map, revision=m.revision)
+    model, tok = load_model(m.path, gguf_file=m.gguf_file, dtype=m.dtype, device=m.device,
+                            device_map=m.device_map, revision=m.revision)
+    model.qrexp_name = m.name            # checked against the path when the config was built
+    return model, tok
 
 
 def scorer_of(cfg: RunConfig) -> ExampleScorer:
@@ -62,9 +64,14 @@ def scoring_options(cfg: RunConfig) -> ScoringOptions:
 
 
 def model_label(cfg: RunConfig) -> dict:
+    """The model part of run ids and run folders: the label (derived from / checked against the path
+    by ModelConfig), path, GGUF file (when set), revision, dtype and prompt style."""
     m = cfg.model
-    return {"name": m.name, "path": m.path, "revision": m.revision, "dtype": m.dtype,
-            "prompt_style": m.prompt_style}
+    label = {"name": m.name, "path": m.path, "revision": m.revision, "dtype": m.dtype,
+             "prompt_style": m.prompt_style}
+    if m.gguf_file:
+        label["gguf_file"] = m.gguf_file
+    return label
 
 
 # ---------------------------------------------------------------------------------- detection
@@ -123,7 +130,7 @@ def run_detection(cfg: RunConfig, log=print) -> Path:
     publish_heads(cfg, rid, log)
     top = det.heads.format()
     finish_run(cfg, store, rid, detection_config(cfg), "detect", {"top_heads": top}, len(examples),
-               detection_config(cfg), extra={"forwards": scorer.forwards})
+               detection_config(cfg), extra={"forwards": scorer.forwards, "model": scorer.model_id})
     log(f"[detect] {rid}: top-{cfg.model.k} {cfg.detect.objective} heads {top}")
     return heads_file
 
@@ -139,7 +146,7 @@ def method_heads(cfg: RunConfig, method: str) -> HeadsConfig:
 
 def heads_spec(cfg: RunConfig, hc: HeadsConfig) -> dict:
     """Semantic description of a head set, for run ids and logs."""
-    k = hc.k or cfg.model.k
+    k = cfg.model.k if hc.k is None else hc.k         # heads.k=0 is refused when the config is built
     spec = {"source": hc.source}
     if hc.source == "detected":
         spec.update(k=k, detect=cfg.detect.name, objective=cfg.detect.objective,
@@ -159,7 +166,7 @@ def heads_spec(cfg: RunConfig, hc: HeadsConfig) -> dict:
 def resolve_heads(cfg: RunConfig, hc: HeadsConfig, n_layers: int, n_heads: int,
                   log=print) -> HeadSet | None:
     """HeadSet for a head config (None = every head), running detection if needed."""
-    k = hc.k or cfg.model.k
+    k = cfg.model.k if hc.k is None else hc.k         # heads.k=0 is refused when the config is built
     if hc.source == "full":
         return None
     if hc.source == "random":
