@@ -17,7 +17,7 @@ CONF = Path(__file__).resolve().parents[2] / "conf"
 
 def config(tmp_path, *overrides):
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
-        return from_hydra(compose("config", overrides=["experiment=ablation/calibration", "model.path=x",
+        return from_hydra(compose("config", overrides=["experiment=ablation/calibration",
                                                        f"out_dir={tmp_path}", *overrides]))
 
 
@@ -90,7 +90,7 @@ def test_runs_that_still_disagree_name_the_key_and_how_to_select(tmp_path):
 
 def test_runs_of_another_model_go_to_their_own_file(tmp_path):
     from qrexp.report_scope import table_stem
-    qwen = config(tmp_path, "model=qwen2.5-7b", "model.path=x")
+    qwen = config(tmp_path, "model=qwen2.5-7b")
     finish_runs(qwen, {"qrhead": 0.3, "icr": 0.2, "random": 0.1})
     assert write_report(qwen, log=lambda line: None) == [tmp_path / "tables" / "ablation_calibration-qwen2.5-7b.md"]
     assert table(tmp_path / "tables" / "ablation_calibration-qwen2.5-7b.csv")[("qrhead", "True")] == 30.0
