@@ -12,6 +12,7 @@ from typing import Sequence
 
 from .config import RunConfig, to_dict
 from .data import load_data
+from .measures import normalise_all, normalise_keys
 from .metrics import evaluate_run, retrieval_metrics
 from .stages import (ATTENTION_METHODS, cache_dir, heads_spec, method_config, method_heads, model_label,
                      resolve_heads, scorer_of, scoring_options, store_of, tracker_factory)
@@ -36,6 +37,7 @@ def eval_config(cfg: RunConfig, method: str) -> dict:
     cfg = method_config(cfg, method)
     sem = {"stage": "evaluate", "method": method, "eval": to_dict(cfg.eval), "seed": cfg.seed}
     sem["eval"].pop("methods")
+    sem["eval"]["measures"] = normalise_all(cfg.eval.measures)     # one vocabulary; bad names fail here
     if method in ATTENTION_METHODS:
         sem.update(model=model_label(cfg), scoring=to_dict(cfg.scoring),
                    heads=heads_spec(cfg, method_heads(cfg, method)))
@@ -108,7 +110,7 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
     if store.is_finished(rid):
         log(f"[evaluate] {rid}: finished earlier, skipping")
         store.mark_used(rid, cfg.name)
-        return store.read_metrics(rid)["metrics"]
+        return normalise_keys(store.read_metrics(rid)["metrics"])
     sem = eval_config(cfg, method)
     store.start(rid, sem)
     t0 = time.time()
@@ -126,7 +128,8 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
         metrics.update(qa_metrics)
         for row in qa_rows:
             per_query.setdefault(row["qid"], {}).update({k: v for k, v in row.items() if k != "qid"})
-    rows = [{"qid": qid, **vals} for qid, vals in per_query.items()]
+    metrics = normalise_keys(metrics)                               # QA "accuracy@5" -> "Acc@5"
+    rows = [{"qid": qid, **normalise_keys(vals)} for qid, vals in per_query.items()]
     store.write_jsonl(rid, "per_query.jsonl", rows)
     if "heads" in info:
         store.write_text(rid, "heads.txt", info["heads"] + "\n")
@@ -146,5 +149,5 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
 
 def _headline(cfg: RunConfig) -> set[str]:
     if cfg.eval.kind == "retrieval":
-        return {"ndcg_cut_10", "recall_10"}
-    return {f"recall@{k}" for k in cfg.eval.ks} | {"accuracy", "pair_accuracy"}
+        return set(normalise_all(cfg.eval.measures))
+    return {f"R@{k}" for k in cfg.eval.ks} | {"Acc", "PairAcc"}

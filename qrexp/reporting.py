@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from .config import RunConfig
+from .measures import canonical_key
 from .report import TableSpec, _label, build_table, paper_numbers, write_table
 from .stages import store_of
 from .store import atomic_write_text, load_runs
@@ -72,7 +73,8 @@ def per_query(runs: pd.DataFrame, spec: TableSpec, row: str, col: str, store_roo
     if not path.is_file():
         return None
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return {r["qid"]: float(r[metric]) for r in rows if metric in r}
+    wanted = canonical_key(metric)                  # rows written before the rename say "recall@5"
+    return {r["qid"]: float(v) for r in rows for k, v in r.items() if k != "qid" and canonical_key(k) == wanted}
 
 
 def check_claims(table: pd.DataFrame, claims: list, digits: int, runs: pd.DataFrame | None = None,
