@@ -13,15 +13,27 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from .config import from_hydra
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")   # the repo's conf/ (editable install)
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
-def main(cfg: DictConfig) -> None:
-    from .experiment import run_experiment
-    run_experiment(from_hydra(cfg))
+def _hydra_main(cfg: DictConfig) -> None:
+    from .hydra_summary import run_job
+    run_job(cfg)
+
+
+def main() -> None:
+    """``qrexp list [what]`` (qrexp.listing), else a Hydra run or sweep; a sweep ends with its summary."""
+    if len(sys.argv) > 1 and sys.argv[1] == "list":
+        from .listing import main as list_main
+        list_main(sys.argv[2:])
+        return
+    from .hydra_summary import print_sweep_summary
+    try:
+        _hydra_main()
+    finally:
+        print_sweep_summary()
 
 
 def detect_main() -> None:

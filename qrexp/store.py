@@ -251,10 +251,12 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def load_runs(root: str | os.PathLike) -> pd.DataFrame:
     """One row per finished run: run_id, n, wall_time_s, timestamp, git_sha, git_dirty, device,
-    then ``config.<dotted key>``, ``metrics.<name>`` and ``extra.<dotted key>`` columns, and
-    ``used_by`` (the experiments that used the run)."""
+    then ``config.<dotted key>``, ``metrics.<name>`` (canonical measure names, qrexp.measures, also
+    for runs written with trec_eval names) and ``extra.<dotted key>`` columns, and ``used_by`` (the
+    experiments that used the run). Raises ValueError naming a metrics.json that cannot be read."""
     import pandas as pd
 
+    from .measures import normalise_keys
     rows = []
     for path in sorted(Path(root).glob(f"*/{METRICS_FILE}")):
         try:
@@ -263,7 +265,7 @@ def load_runs(root: str | os.PathLike) -> pd.DataFrame:
             for field in ("wall_time_s", "timestamp", "git_sha", "git_dirty", "device"):
                 row[field] = rec.get(field)
             row.update(flatten(rec["config"], "config."))
-            row.update(flatten(rec["metrics"], "metrics."))
+            row.update(flatten(normalise_keys(rec["metrics"]), "metrics."))   # one vocabulary, old runs too
             row.update(flatten(rec.get("extra") or {}, "extra."))
             used = path.parent / USED_BY_FILE
             row["used_by"] = json.loads(used.read_text(encoding="utf-8")) if used.is_file() else []
