@@ -88,6 +88,7 @@ def rank_baseline(cfg: RunConfig, method: str, examples: Sequence[Example]) -> t
         ranker = RANKERS.get("rankgpt")(HFGenerator(*_load(cfg.model)))
     else:
         ranker = RANKERS.get(method)()
+    ranker.progress = cfg.progress
     run = ranker.rank(examples)
     return run, {"ranker": method, **{f"stats.{k}": v for k, v in getattr(ranker, "stats", {}).items()}}
 

@@ -43,13 +43,32 @@ def as_messages(prompt: PromptLike) -> Messages:
 
 
 class Generator(ABC):
-    """Greedy text generation: ``generate(prompts, max_new_tokens) -> [new text per prompt]``."""
+    """Greedy text generation: ``generate(prompts, max_new_tokens) -> [new text per prompt]``.
+
+    ``progress``: whether :func:`generate_all` shows a progress bar for this generator's work."""
 
     name: str = "generator"
+    progress: bool = True
 
     @abstractmethod
     def generate(self, prompts: Sequence[PromptLike], max_new_tokens: int) -> list[str]:
         """One completion per prompt, in order, without the prompt text."""
+
+
+def generate_all(generator: Generator, prompts: Sequence[PromptLike], max_new_tokens: int, desc: str,
+                 chunk: int = 16) -> list[str]:
+    """``generator.generate`` over ``prompts`` in chunks of ``chunk`` with a tqdm bar (prompts done of
+    total, labelled ``desc``; shown when ``generator.progress``). Same outputs as one call for greedy
+    decoding with batch size <= ``chunk``."""
+    from tqdm.auto import tqdm
+    out: list[str] = []
+    with tqdm(total=len(prompts), desc=desc, unit="prompt",
+              disable=not getattr(generator, "progress", True) or not prompts) as bar:
+        for start in range(0, len(prompts), chunk):
+            part = generator.generate(prompts[start:start + chunk], max_new_tokens)
+            out += part
+            bar.update(len(part))
+    return out
 
 
 class HFGenerator(Generator):

@@ -17,7 +17,7 @@ import re
 from statistics import mean
 from typing import Any, Mapping, Sequence
 
-from qrexp.llm import Generator, Messages
+from qrexp.llm import Generator, Messages, generate_all
 from qrexp.qa_prompts import (CLIPPER_TEMPLATE, LME_ABSTENTION_TEMPLATE, LME_ANSWER_TEMPLATE,
                                LME_JUDGE_TEMPLATES, LME_SESSION_TEMPLATE)
 from qrexp.tasks.lme import date_order
@@ -124,7 +124,7 @@ def lme_generate(examples: Sequence[Example], run: Run | None, k: int | None, ge
                  max_new_tokens: int = LME_MAX_NEW_TOKENS) -> dict[str, str]:
     """{qid: hypothesis} from the top-``k`` rounds of ``run`` (``run=None``: full history)."""
     prompts = [lme_answer_prompt(ex, select_units(ex, _ranking(run, ex), k, "date")) for ex in examples]
-    return dict(zip((ex.qid for ex in examples), generator.generate(prompts, max_new_tokens)))
+    return dict(zip((ex.qid for ex in examples), generate_all(generator, prompts, max_new_tokens, "QA answers")))
 
 
 def lme_judge_prompt(question_type: str, question: str, answer: str, response: str,
@@ -167,7 +167,7 @@ def evaluate_lme(examples: Sequence[Example], responses: Mapping[str, str] | Seq
                      "answer": ex.meta.get("answer", ex.answer), "hypothesis": responses[ex.qid]})
     prompts = [[{"role": "user", "content": lme_judge_prompt(r["question_type"], r["question"], r["answer"],
                                                              r["hypothesis"], r["abstention"])}] for r in rows]
-    for row, reply in zip(rows, judge.generate(prompts, max_new_tokens)):
+    for row, reply in zip(rows, generate_all(judge, prompts, max_new_tokens, "LLM judge")):
         row.update(judge_output=reply, label=parse_yes_no(reply))
     return rows, lme_metrics(rows)
 
@@ -218,7 +218,7 @@ def clipper_generate(examples: Sequence[Example], run: Run | None, k: int | None
         chapters = select_units(ex, _ranking(run, ex), k, "chapter")
         prompts += [clipper_prompt(ex, chapters, "true_claim"), clipper_prompt(ex, chapters, "false_claim")]
         rows.append({"qid": ex.qid, "chapters": chapters})
-    replies = generator.generate(prompts, max_new_tokens)
+    replies = generate_all(generator, prompts, max_new_tokens, "claim verification")
     for i, row in enumerate(rows):
         true_reply, false_reply = replies[2 * i], replies[2 * i + 1]
         row.update(true_response=true_reply, false_response=false_reply,

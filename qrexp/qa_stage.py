@@ -18,7 +18,9 @@ from .types import Example, Run
 def _generator(cfg: RunConfig) -> HFGenerator:
     from .stages import _load
     model, tok = _load(cfg.model)
-    return HFGenerator(model, tok)
+    gen = HFGenerator(model, tok)
+    gen.progress = cfg.progress
+    return gen
 
 
 def contains_label(answer: Any, response: str) -> bool:
@@ -32,7 +34,9 @@ def _judge_lme(cfg: RunConfig, examples: Sequence[Example], responses: dict[str,
     if qa.judge == "llm":
         if not qa.judge_url or not qa.judge_model:
             raise ValueError("eval.qa.judge=llm needs eval.qa.judge_url and eval.qa.judge_model")
-        return evaluate_lme(examples, responses, OpenAIGenerator(qa.judge_url, qa.judge_model))
+        judge = OpenAIGenerator(qa.judge_url, qa.judge_model)
+        judge.progress = cfg.progress
+        return evaluate_lme(examples, responses, judge)
     if qa.judge != "contains":
         raise ValueError(f"eval.qa.judge must be llm or contains, got {qa.judge!r}")
     rows = [{"qid": ex.qid, "question_type": ex.meta.get("question_type", "unknown"),
