@@ -144,12 +144,16 @@ def _fmt(value: float, source: str, digits: int) -> str | None:
 NAMED_COLUMNS = ("eval.name", "eval.data.name")     # column values that name themselves (data sets)
 
 
-def column_labels(table: pd.DataFrame, spec: TableSpec) -> list[str]:
-    """Header labels: a swept config key is named with its value ("heads.k=16", not "16"); data-set
+def column_label(spec: TableSpec, value: Any) -> str:
+    """A column's header: a swept config key is named with its value ("heads.k=16", not "16"); data-set
     columns, paper tables' columns and the average column keep their own names."""
-    if spec.col_key is None or spec.col_key in NAMED_COLUMNS or spec.paper:
-        return [str(c) for c in table.columns]
-    return [str(c) if c == spec.average else f"{spec.col_key}={c}" for c in table.columns]
+    if spec.col_key is None or spec.col_key in NAMED_COLUMNS or spec.paper or value == spec.average:
+        return str(value)
+    return f"{spec.col_key}={value}"
+
+
+def column_labels(table: pd.DataFrame, spec: TableSpec) -> list[str]:
+    return [column_label(spec, c) for c in table.columns]
 
 
 def _show_source(table: pd.DataFrame) -> bool:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .config import RunConfig
 from .measures import canonical_key
-from .report import TableSpec, _label, build_table, paper_numbers, write_table
+from .report import TableSpec, _label, build_table, column_label, paper_numbers, write_table
 from .stages import store_of
 from .store import atomic_write_text, load_runs
 
@@ -151,5 +151,5 @@ def _sample_sizes(runs: pd.DataFrame, spec: TableSpec) -> str:
     col = f"config.{spec.col_key}" if spec.col_key else None
     if col and col in runs.columns:
         sizes = runs.groupby(col, dropna=False)["n"].max()
-        return ", ".join(f"{_label(k)} n={int(v)}" for k, v in sizes.items())
+        return ", ".join(f"{column_label(spec, _label(k))} n={int(v)}" for k, v in sizes.items())
     return f"n={int(runs['n'].max())}"
