@@ -37,6 +37,8 @@ def run_experiment(cfg: RunConfig) -> dict[str, Any]:
     "failed": {label: reason}, "summary": [RunRow], "tables": [...]} and logs the summary table
     (method x measure, x100, n, run folders). Raises ExperimentFailed when some methods failed."""
     out: dict[str, Any] = {"metrics": {}, "failed": {}, "summary": []}
+    from .preflight import preflight
+    preflight(cfg, detection=cfg.stage in ("detect", "pipeline") and _needs_detection(cfg))
     if cfg.stage in ("detect", "pipeline") and _needs_detection(cfg):
         out["detection"] = str(run_detection(cfg, _log))
     if cfg.stage in ("evaluate", "pipeline"):
