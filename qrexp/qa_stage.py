@@ -34,7 +34,7 @@ def _judge_lme(cfg: RunConfig, examples: Sequence[Example], responses: dict[str,
     if qa.judge == "llm":
         if not qa.judge_url or not qa.judge_model:
             raise ValueError("eval.qa.judge=llm needs eval.qa.judge_url and eval.qa.judge_model")
-        judge = OpenAIGenerator(qa.judge_url, qa.judge_model)
+        judge = OpenAIGenerator(qa.judge_url, qa.judge_model, workers=8)     # 8 requests in flight
         judge.progress = cfg.progress
         return evaluate_lme(examples, responses, judge)
     if qa.judge != "contains":
