@@ -3,7 +3,7 @@
 Attention methods (qrhead, icr, random, rethead, published) rank with head sets over the cached
 per-example scores; baselines (bm25, dense, rankgpt) come from qrexp.baselines. Retrieval metrics:
 pytrec_eval over graded qrels for BEIR-style data (queries missing from a run count as 0), and
-recall / recall_any / recall_all at k for long-context units (abstention questions left out).
+R@k / Success@k / R_all@k (recall, recall_any, recall_all) for long-context units (abstention questions left out); metric names follow qrexp.measures.
 """
 from __future__ import annotations
 
