@@ -27,9 +27,9 @@ def _log(msg: str) -> None:
 class ExperimentFailed(RuntimeError):
     """Some evaluations failed (the others ran); ``result`` is run_experiment's dict so far."""
 
-    def __init__(self, message: str, result: dict[str, Any]):
-        super().__init__(message)
-        self.result = result
+    def __init__(self, message: str, result: dict[str, Any] | None = None):
+        super().__init__(message)                  # args == (message,): pickles across launchers
+        self.result = result or {}
 
 
 def run_experiment(cfg: RunConfig) -> dict[str, Any]:
