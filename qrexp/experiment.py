@@ -9,7 +9,9 @@ import logging
 from typing import Any
 
 from .config import RunConfig, evals_of
+from .data import load_once
 from .evaluation import eval_id, evaluate
+from .preflight import preflight
 from .stages import ATTENTION_METHODS, run_detection, store_of
 from .summary import format_counts, format_table, one_line, row_of
 
@@ -35,10 +37,18 @@ class ExperimentFailed(RuntimeError):
 def run_experiment(cfg: RunConfig) -> dict[str, Any]:
     """Run the configured stage(s); returns {"detection": path, "metrics": {"eval/method": {...}},
     "failed": {label: reason}, "summary": [RunRow], "tables": [...]} and logs the summary table
-    (method x measure, x100, n, run folders). Raises ExperimentFailed when some methods failed."""
+    (method x measure, x100, n, run folders). Raises ExperimentFailed when some methods failed.
+
+    The config, the data files and the data of every evaluation, and a hub model's availability are
+    checked first (qrexp.preflight): bad input raises before any model loads or run folder is written.
+    """
+    with load_once():
+        preflight(cfg, _log)                    # bad config or data: InputError before any work
+        return _run(cfg)
+
+
+def _run(cfg: RunConfig) -> dict[str, Any]:
     out: dict[str, Any] = {"metrics": {}, "failed": {}, "summary": []}
-    from .preflight import preflight
-    preflight(cfg, detection=cfg.stage in ("detect", "pipeline") and _needs_detection(cfg))
     if cfg.stage in ("detect", "pipeline") and _needs_detection(cfg):
         out["detection"] = str(run_detection(cfg, _log))
     if cfg.stage in ("evaluate", "pipeline"):
