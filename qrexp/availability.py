@@ -37,10 +37,11 @@ def check_data(data: DataConfig, data_dir: str, where: str) -> None:
         kind = EXPECTED[key]
         ok = Path(value).is_dir() if kind == "folder" else Path(value).is_file()
         if not ok:
-            raise MissingData(f"{where} ({data.name}, loader {data.loader}): expected {kind} {Path(value).resolve()} "
-                              f"({where}.data.args.{key}) does not exist; put the data there or point "
-                              f"data_dir=... (or $QREXP_DATA) at the folder holding it (data_dir is "
-                              f"now {data_dir!r}; see README, Reproducing the paper)")
+            missing = "file" if kind == "file" else "folder"
+            raise MissingData(f"data {data.name!r} ({where}.data): {Path(value).resolve()}: {missing} not found "
+                              f"({where}.data.args.{key}, loader {data.loader}); put the data there or point "
+                              f"data_dir=... (or $QREXP_DATA) at the folder holding it (data_dir is now "
+                              f"{data_dir!r}; see README, Reproducing the paper)")
 
 
 def needs_model(cfg: RunConfig) -> bool:

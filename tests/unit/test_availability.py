@@ -25,18 +25,18 @@ def test_missing_file_named_before_any_work(tmp_path):
     assert isinstance(err.value.__cause__, MissingData)
     msg = str(err.value)
     expected = tmp_path / "data" / "longmemeval" / "longmemeval_s.json"       # detection data first
-    assert msg.startswith(f"detect (lme-ssu, loader lme): expected file {expected} (detect.data.args.path)")
+    assert msg.startswith(f"data 'lme-ssu' (detect.data): {expected}: file not found (detect.data.args.path")
     assert "data_dir" in msg and "QREXP_DATA" in msg and "\n" not in msg
     assert not (tmp_path / "out").exists()                                      # no partial run folder
 
 
 def test_each_missing_path_in_turn(tmp_path):
     cfg = _cfg(tmp_path)
-    with pytest.raises(MissingData, match=r"expected file .*clipper/test.jsonl \(eval.data.args.rows\)"):
+    with pytest.raises(MissingData, match=r"clipper/test.jsonl: file not found \(eval.data.args.rows"):
         check_available(cfg, detection=False)
     (tmp_path / "data" / "clipper").mkdir(parents=True)
     (tmp_path / "data" / "clipper" / "test.jsonl").write_text("{}\n")
-    with pytest.raises(MissingData, match=r"expected folder .*clipper/books \(eval.data.args.chapters\)"):
+    with pytest.raises(MissingData, match=r"clipper/books: folder not found \(eval.data.args.chapters"):
         check_available(cfg, detection=False)
     (tmp_path / "data" / "clipper" / "books").mkdir()
     check_available(cfg, detection=False)                           # bm25 needs no model: nothing else checked
@@ -53,7 +53,7 @@ def test_hub_model_checked_when_a_method_needs_it(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
-    cfg = _cfg(tmp_path, methods=("icr",), model=ModelConfig(name="x", path="nobody-qrexp/not-a-model"))
+    cfg = _cfg(tmp_path, methods=("icr",), model=ModelConfig(name="not-a-model", path="nobody-qrexp/not-a-model"))
     (tmp_path / "data" / "clipper" / "books").mkdir(parents=True)
     (tmp_path / "data" / "clipper" / "test.jsonl").write_text("{}\n")
     with pytest.raises(HubUnreachable, match="model.path=/path/to/not-a-model"):
