@@ -58,7 +58,8 @@ def _rows(what: str) -> list[tuple[str, str]]:
         for name, path in _options("model"):
             cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             about = describe(path)
-            where = "" if about.startswith(str(cfg.get("path"))) else f"{cfg.get('path')}: "
+            path = cfg.get("path")
+            where = "" if path in (None, "???") or about.startswith(str(path)) else f"{path}: "
             out.append((f"model={name}", f"{where}{about} (k={cfg.get('k', 16)})"))
         return out
     if what == "data":
