@@ -122,7 +122,7 @@ def test_failing_sweep_job_is_reported_and_others_run(tiny_dir, tmp_path):
     # the sweep still ends with its summary: one run done, one job failed with a one-line reason
     assert "runs: 1 done, 0 reused, 1 failed" in proc.stdout
     failure = next(line for line in proc.stdout.splitlines() if line.startswith("  failed"))
-    assert "eval.methods=[published]" in failure and "ValueError: heads.source=published needs" in failure
+    assert "job eval.methods=[published]: InputError: config: method 'published' needs model.published_key" in failure
 
 
 def test_detection_then_qrhead_and_wandb_offline(tiny_dir, tmp_path):
