@@ -12,6 +12,7 @@ from .config import RunConfig, evals_of
 from .data import load_once
 from .evaluation import eval_id, evaluate
 from .preflight import preflight
+from .run_logging import check_tracker_inputs
 from .stages import ATTENTION_METHODS, run_detection, store_of
 from .summary import format_counts, format_table, one_line, row_of
 
@@ -40,10 +41,12 @@ def run_experiment(cfg: RunConfig) -> dict[str, Any]:
     (method x measure, x100, n, run folders). Raises ExperimentFailed when some methods failed.
 
     The config, the data files and the data of every evaluation, and a hub model's availability are
-    checked first (qrexp.preflight): bad input raises before any model loads or run folder is written.
+    checked first (qrexp.preflight): bad input raises InputError before any model loads or run folder
+    is written, and so do tracker inputs W&B would refuse (qrexp.run_logging.check_tracker_inputs).
     """
     with load_once():
         preflight(cfg, _log)                    # bad config or data: InputError before any work
+        check_tracker_inputs(cfg)               # W&B would refuse a tag: InputError before any work
         return _run(cfg)
 
 
