@@ -12,6 +12,8 @@ import re
 from abc import ABC, abstractmethod
 from typing import Any, Sequence
 
+from tqdm.auto import tqdm
+
 from qrexp.llm import Generator, Messages
 from qrexp.registry import Registry
 from qrexp.tasks.beir import bm25_candidates
@@ -27,14 +29,18 @@ def doc_text(doc: Doc, with_title: bool = True) -> str:
 
 
 class Ranker(ABC):
-    """Scores each example's candidates: ``rank(examples) -> Run``."""
+    """Scores each example's candidates: ``rank(examples) -> Run``; ``progress`` shows a tqdm bar."""
+
+    desc = "ranking"
+    progress = True
 
     def __init__(self) -> None:
         self.stats: dict[str, int] = {}
 
     def rank(self, examples: Sequence[Example]) -> Run:
         """{qid: {doc_id: score}} with every candidate of every example."""
-        return {ex.qid: dict(zip(ex.doc_ids, self.score(ex))) if ex.docs else {} for ex in examples}
+        bar = tqdm(examples, desc=self.desc, unit="query", disable=not self.progress)
+        return {ex.qid: dict(zip(ex.doc_ids, self.score(ex))) if ex.docs else {} for ex in bar}
 
     @abstractmethod
     def score(self, example: Example) -> list[float]:
@@ -44,6 +50,8 @@ class Ranker(ABC):
 @RANKERS.register("bm25")
 class BM25Ranker(Ranker):
     """BM25 (bm25s, Lucene variant) over each example's own candidates; docs sharing no term score 0."""
+
+    desc = "bm25 (index + score)"
 
     def __init__(self, k1: float = 0.9, b: float = 0.4, stopwords: str | None = "en", with_title: bool = True,
                  stemmer: Any = None) -> None:
@@ -76,6 +84,8 @@ class DenseRanker(Ranker):
     dot product of mean-pooled embeddings (``similarity="dot"``); Stella wants
     ``query_prompt_name="s2p_query"`` and ``trust_remote_code=True``.
     """
+
+    desc = "dense"
 
     def __init__(self, model: str | None = None, similarity: str = "cosine", batch_size: int = 32,
                  device: str | None = None, query_prompt_name: str | None = None, query_prompt: str | None = None,
@@ -219,9 +229,12 @@ class RankGPTRanker(Ranker):
         orders = {ex.qid: self._start(ex) for ex in examples}
         spans = {ex.qid: sliding_windows(len(ex.docs), self.window, self.step) for ex in examples}
         depth = max((len(s) for s in spans.values()), default=0)
+        bar = tqdm(total=self.passes * sum(map(len, spans.values())), desc="rankgpt", unit="window",
+                   disable=not self.progress)
         for _ in range(self.passes):
             for w in range(depth):
                 active = [ex for ex in examples if w < len(spans[ex.qid])]
+                bar.update(len(active))
                 prompts = []
                 for ex in active:
                     start, end = spans[ex.qid][w]
@@ -236,4 +249,5 @@ class RankGPTRanker(Ranker):
                     self.stats["windows"] += 1
                     self.stats["parse_failures"] += status == "failed"
                     self.stats["partial"] += status == "partial"
+        bar.close()
         return {qid: {d.doc_id: float(len(docs) - i) for i, d in enumerate(docs)} for qid, docs in orders.items()}

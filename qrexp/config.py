@@ -103,7 +103,7 @@ class EvalConfig:
     kind: str = "retrieval"              # retrieval | lme | clipper
     data: DataConfig = DataConfig()
     methods: tuple[str, ...] = ("qrhead",)
-    measures: tuple[str, ...] = ("ndcg_cut_10", "recall_10", "recall_100")
+    measures: tuple[str, ...] = ("nDCG@10", "R@10", "R@100")   # qrexp.measures names (trec_eval accepted)
     ks: tuple[int, ...] = (3, 5, 10)
     dense_model: str | None = None       # None: the packaged all-MiniLM-L6-v2
     qa: QAConfig = QAConfig()

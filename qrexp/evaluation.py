@@ -2,9 +2,10 @@
 
 Attention methods (qrhead, icr, random, rethead, published) rank with head sets over the cached
 per-example scores; baselines (bm25, dense, rankgpt) come from qrexp.baselines. Retrieval metrics:
-pytrec_eval over graded qrels for BEIR-style data, and recall / recall_any / recall_all at k for
-long-context units; the protocol rules in between (missing queries count 0 as ``trec_eval -c``,
-queries without a relevant document left out, identical ids dropped) are in qrexp.protocol.
+pytrec_eval over graded qrels for BEIR-style data, and R@k / Success@k / R_all@k (recall,
+recall_any, recall_all) for long-context units; metric names follow qrexp.measures. The protocol
+rules in between (missing queries count 0 as ``trec_eval -c``, queries without a relevant document
+left out, identical ids dropped) are in qrexp.protocol.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Sequence
 from . import protocol
 from .config import RunConfig, to_dict
 from .data import data_paths, data_semantics, load_identified, load_once
+from .measures import normalise_all, normalise_keys
 from .metrics import evaluate_run, retrieval_metrics
 from .run_logging import check_tracker_inputs, finish_run, reuse_run
 from .stages import (ATTENTION_METHODS, cache_dir, heads_spec, method_config, method_heads, model_label,
@@ -46,6 +48,7 @@ def eval_config(cfg: RunConfig, method: str) -> dict:
     sem["eval"].pop("methods")
     sem["eval"].pop("detect")            # heads detected elsewhere enter through heads.detection
     sem["eval"]["data"] = data_semantics(cfg.eval.data, cache_dir(cfg), cfg.seed)
+    sem["eval"]["measures"] = normalise_all(cfg.eval.measures)     # one vocabulary; bad names fail here
     if cfg.eval.kind != "retrieval":                    # a field that cannot change the numbers
         sem["eval"].pop("ignore_identical_ids")
     if cfg.eval.kind != "clipper":
@@ -100,6 +103,7 @@ def rank_baseline(cfg: RunConfig, method: str, examples: Sequence[Example]) -> t
         ranker = RANKERS.get("rankgpt")(HFGenerator(*_load(cfg.model)))
     else:
         ranker = RANKERS.get(method)()
+    ranker.progress = cfg.progress
     run = ranker.rank(examples)
     return run, {"ranker": method, **{f"stats.{k}": v for k, v in getattr(ranker, "stats", {}).items()}}
 
@@ -152,7 +156,7 @@ def _evaluate(cfg: RunConfig, method: str, log) -> dict:
         log(f"[evaluate] {rid}: finished earlier, skipping")
         store.mark_used(rid, cfg.name)
         reuse_run(cfg, store, rid, sem, "evaluate", record, log)
-        return record["metrics"]
+        return normalise_keys(record["metrics"])
     store.start(rid, sem)
     t0 = time.time()
     examples, fingerprint = load_identified(cfg.eval.data, cache_dir(cfg), cfg.seed)
@@ -178,7 +182,8 @@ def _evaluate(cfg: RunConfig, method: str, log) -> dict:
         metrics.update(qa_metrics)
         for row in qa_rows:
             per_query.setdefault(row["qid"], {}).update({k: v for k, v in row.items() if k != "qid"})
-    rows = [{"qid": qid, **vals} for qid, vals in per_query.items()]
+    metrics = normalise_keys(metrics)                               # QA "accuracy@5" -> "Acc@5"
+    rows = [{"qid": qid, **normalise_keys(vals)} for qid, vals in per_query.items()]
     store.write_jsonl(rid, "per_query.jsonl", rows)
     if "heads" in info:
         store.write_text(rid, "heads.txt", info["heads"] + "\n")
@@ -192,5 +197,5 @@ def _evaluate(cfg: RunConfig, method: str, log) -> dict:
 
 def _headline(cfg: RunConfig) -> set[str]:
     if cfg.eval.kind == "retrieval":
-        return {"ndcg_cut_10", "recall_10"}
-    return {f"recall@{k}" for k in cfg.eval.ks} | {"accuracy", "pair_accuracy"}
+        return set(normalise_all(cfg.eval.measures))
+    return {f"R@{k}" for k in cfg.eval.ks} | {"Acc", "PairAcc"}

@@ -10,10 +10,11 @@ from typing import Any
 
 from .config import RunConfig, evals_of
 from .data import load_once
-from .evaluation import evaluate
+from .evaluation import eval_id, evaluate
 from .preflight import preflight
 from .run_logging import check_tracker_inputs
-from .stages import ATTENTION_METHODS, run_detection
+from .stages import ATTENTION_METHODS, run_detection, store_of
+from .summary import format_counts, format_table, one_line, row_of
 
 log_ = logging.getLogger("qrexp")
 
@@ -26,12 +27,22 @@ def _log(msg: str) -> None:
         print(msg, flush=True)
 
 
-def run_experiment(cfg: RunConfig) -> dict[str, Any]:
-    """Run the configured stage(s); returns {"detection": path, "metrics": {method: {...}}, "tables": [...]}.
+class ExperimentFailed(RuntimeError):
+    """Some evaluations failed (the others ran); ``result`` is run_experiment's dict so far."""
 
-    The config and the data of every evaluation are checked first (qrexp.preflight): bad input raises
-    InputError before any model loads or run folder is written, and so do tracker inputs W&B would
-    refuse (qrexp.run_logging.check_tracker_inputs).
+    def __init__(self, message: str, result: dict[str, Any] | None = None):
+        super().__init__(message)                  # args == (message,): pickles across launchers
+        self.result = result or {}
+
+
+def run_experiment(cfg: RunConfig) -> dict[str, Any]:
+    """Run the configured stage(s); returns {"detection": path, "metrics": {"eval/method": {...}},
+    "failed": {label: reason}, "summary": [RunRow], "tables": [...]} and logs the summary table
+    (method x measure, x100, n, run folders). Raises ExperimentFailed when some methods failed.
+
+    The config, the data files and the data of every evaluation, and a hub model's availability are
+    checked first (qrexp.preflight): bad input raises InputError before any model loads or run folder
+    is written, and so do tracker inputs W&B would refuse (qrexp.run_logging.check_tracker_inputs).
     """
     with load_once():
         preflight(cfg, _log)                    # bad config or data: InputError before any work
@@ -40,7 +51,7 @@ def run_experiment(cfg: RunConfig) -> dict[str, Any]:
 
 
 def _run(cfg: RunConfig) -> dict[str, Any]:
-    out: dict[str, Any] = {"metrics": {}, "failed": {}}
+    out: dict[str, Any] = {"metrics": {}, "failed": {}, "summary": []}
     if cfg.stage in ("detect", "pipeline") and _needs_detection(cfg):
         out["detection"] = str(run_detection(cfg, _log))
     if cfg.stage in ("evaluate", "pipeline"):
@@ -48,17 +59,25 @@ def _run(cfg: RunConfig) -> dict[str, Any]:
         for one, method in jobs:
             label = f"{one.eval.name}/{method}"
             try:
+                rid = eval_id(one, method)
+                store = store_of(one)
+                reused = store.is_finished(rid)
                 out["metrics"][label] = evaluate(one, method, _log)
+                out["summary"].append(row_of(one, method, "reused" if reused else "done", out["metrics"][label],
+                                             store.read_metrics(rid).get("n"), str(store.run_dir(rid))))
             except Exception as exc:                        # one failing method never stops the rest
+                out["summary"].append(row_of(one, method, "failed", reason=one_line(exc)))
                 if len(jobs) == 1:
                     raise
                 out["failed"][label] = f"{type(exc).__name__}: {exc}"
                 _log(f"[evaluate] {label} failed: {out['failed'][label]}")
+        if out["summary"]:
+            _log("[summary]\n" + format_table(out["summary"]) + format_counts(out["summary"]))
     if cfg.stage in ("report", "pipeline") and cfg.report.tables:
         from .reporting import write_report
         out["tables"] = [str(p) for p in write_report(cfg, _log)]
     if out["failed"]:
-        raise RuntimeError(f"{len(out['failed'])} method(s) failed: {out['failed']}")
+        raise ExperimentFailed(f"{len(out['failed'])} method(s) failed: {out['failed']}", out)
     return out
 
 

@@ -199,32 +199,22 @@ def overlap(a: HeadSet, b: HeadSet, k: int | None = None) -> int:
     return len(ha & hb)
 
 
-def average_ranks(x: np.ndarray) -> np.ndarray:
-    """1-based ranks of a 1-D array, tied values sharing the mean of their ranks."""
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    ranks = np.empty(len(x), dtype=np.float64)
-    start = 0
-    while start < len(xs):
-        end = start
-        while end + 1 < len(xs) and xs[end + 1] == xs[start]:
-            end += 1
-        ranks[order[start:end + 1]] = (start + end) / 2 + 1
-        start = end + 1
-    return ranks
-
-
 def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Spearman rank correlation of two HeadScores [L, H] tensors (ties averaged).
+    """Spearman rank correlation of two HeadScores [L, H] tensors (ties averaged; scipy.stats.spearmanr).
 
-    Returns NaN when either tensor is constant (the correlation is undefined).
+    Returns NaN when either tensor is constant (the correlation is undefined). Raises ValueError for
+    different shapes or NaN scores (e.g. heads a paper-format file does not list).
     """
+    import warnings
+
+    from scipy.stats import spearmanr
     if a.shape != b.shape:
         raise ValueError(f"spearman: shapes differ {tuple(a.shape)} vs {tuple(b.shape)}")
     xa, xb = a.detach().double().flatten().numpy(), b.detach().double().flatten().numpy()
     if np.isnan(xa).any() or np.isnan(xb).any():
         raise ValueError("spearman: head scores contain NaN (e.g. heads missing from a paper-format file)")
-    ra, rb = average_ranks(xa), average_ranks(xb)
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    denom = np.sqrt((ra * ra).sum() * (rb * rb).sum())
-    return float((ra * rb).sum() / denom) if denom > 0 else float("nan")
+    if np.ptp(xa) == 0 or np.ptp(xb) == 0:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(spearmanr(xa, xb).statistic)

@@ -8,18 +8,15 @@ decodes greedily (temperature 0) and returns only the newly generated text, one 
   token ids is used as given; prompts are batched with left padding. ``window`` is the model's
   context length (``max_position_embeddings``), for callers that check prompt lengths first.
 * :class:`OpenAIGenerator` talks to any OpenAI-compatible ``/v1/chat/completions`` server (OpenAI,
-  vLLM, llama.cpp, ...) with urllib. The API key is read from an environment variable at each request
-  and is sent only in the Authorization header: it is never stored, logged or returned.
+  vLLM, llama.cpp, ...) through the ``openai`` client (its retries and time-outs). The API key is read
+  from an environment variable at each call and is sent only in the Authorization header: it is never
+  stored, logged or returned.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
-import time
-import urllib.error
-import urllib.request
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
@@ -44,13 +41,32 @@ def as_messages(prompt: PromptLike) -> Messages:
 
 
 class Generator(ABC):
-    """Greedy text generation: ``generate(prompts, max_new_tokens) -> [new text per prompt]``."""
+    """Greedy text generation: ``generate(prompts, max_new_tokens) -> [new text per prompt]``.
+
+    ``progress``: whether :func:`generate_all` shows a progress bar for this generator's work."""
 
     name: str = "generator"
+    progress: bool = True
 
     @abstractmethod
     def generate(self, prompts: Sequence[PromptLike], max_new_tokens: int) -> list[str]:
         """One completion per prompt, in order, without the prompt text."""
+
+
+def generate_all(generator: Generator, prompts: Sequence[PromptLike], max_new_tokens: int, desc: str,
+                 chunk: int = 16) -> list[str]:
+    """``generator.generate`` over ``prompts`` in chunks of ``chunk`` with a tqdm bar (prompts done of
+    total, labelled ``desc``; shown when ``generator.progress``). Same outputs as one call for greedy
+    decoding with batch size <= ``chunk``."""
+    from tqdm.auto import tqdm
+    out: list[str] = []
+    with tqdm(total=len(prompts), desc=desc, unit="prompt",
+              disable=not getattr(generator, "progress", True) or not prompts) as bar:
+        for start in range(0, len(prompts), chunk):
+            part = generator.generate(prompts[start:start + chunk], max_new_tokens)
+            out += part
+            bar.update(len(part))
+    return out
 
 
 class HFGenerator(Generator):
@@ -112,83 +128,99 @@ class HFGenerator(Generator):
 
 
 class OpenAIGenerator(Generator):
-    """OpenAI-compatible chat completions over HTTP (``base_url`` ends in ``/v1``, as for the openai client).
+    """OpenAI-compatible chat completions through the maintained ``openai`` client (OpenAI, vLLM,
+    llama.cpp, ...; ``base_url`` ends in ``/v1``).
 
-    Request body: ``{"model", "messages", "max_tokens", "temperature": 0, "n": 1}``. HTTP 429, 5xx,
-    connection errors and time-outs are retried up to ``max_retries`` times with exponential back-off
-    (``backoff_s * 2**attempt``, capped at 30 s); other HTTP errors raise at once. ``workers`` > 1 sends
-    that many requests concurrently (results stay in prompt order). ``stats`` counts requests/retries.
+    Request body: ``{"model", "messages", "max_tokens", "temperature": 0, "n": 1}``. The client retries
+    HTTP 408/409/429, 5xx, connection errors and time-outs up to ``max_retries`` times with its
+    exponential back-off (0.5 s doubling, capped at 8 s, honouring Retry-After) and ``timeout``
+    seconds per request; other HTTP errors raise at once. ``workers`` > 1 sends that many requests
+    concurrently (results stay in prompt order). ``stats`` counts HTTP requests and retries; each
+    failed attempt is logged (warning, API key redacted). The key is read from ``api_key_env`` at
+    each ``generate`` call, sent only in the Authorization header (none without a key), and never
+    stored, logged or returned.
     """
 
     def __init__(self, base_url: str, model: str, api_key_env: str | None = "OPENAI_API_KEY",
-                 timeout: float = 120.0, max_retries: int = 5, backoff_s: float = 1.0,
-                 temperature: float = 0.0, workers: int = 1) -> None:
+                 timeout: float = 120.0, max_retries: int = 5, temperature: float = 0.0,
+                 workers: int = 1) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
         if max_retries < 0 or workers < 1 or timeout <= 0:
             raise ValueError("max_retries must be >= 0, workers >= 1 and timeout > 0")
-        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.base_url = base_url.rstrip("/")
+        self.url = self.base_url + "/chat/completions"
         self.name = self.model = model
         self.api_key_env, self.timeout, self.max_retries = api_key_env, timeout, max_retries
-        self.backoff_s, self.temperature, self.workers = backoff_s, temperature, workers
+        self.temperature, self.workers = temperature, workers
         self.stats = {"requests": 0, "retries": 0}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"OpenAIGenerator(url={self.url!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"
 
-    def generate(self, prompts: Sequence[PromptLike], max_new_tokens: int) -> list[str]:
-        bodies = [{"model": self.model, "messages": as_messages(p), "max_tokens": int(max_new_tokens),
-                   "temperature": self.temperature, "n": 1} for p in prompts]
-        if self.workers == 1 or len(bodies) < 2:
-            return [self._complete(b) for b in bodies]
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            return list(pool.map(self._complete, bodies))
-
     def _key(self) -> str | None:
         return (os.environ.get(self.api_key_env) or None) if self.api_key_env else None
 
-    def _complete(self, body: dict[str, Any]) -> str:
-        data = self._post(json.dumps(body).encode("utf-8"))
-        try:
-            content = data["choices"][0]["message"]["content"]
-        except (KeyError, IndexError, TypeError):
-            raise ValueError(f"{self.url}: response lacks choices[0].message.content: "
-                             f"{json.dumps(data)[:200]}") from None
-        return "" if content is None else str(content)
+    def generate(self, prompts: Sequence[PromptLike], max_new_tokens: int) -> list[str]:
+        import httpx
+        import openai
+        messages = [as_messages(p) for p in prompts]
+        key = self._key()
 
-    def _post(self, payload: bytes) -> dict[str, Any]:
-        for attempt in range(self.max_retries + 1):
-            key = self._key()
-            headers = {"Content-Type": "application/json", "Accept": "application/json"}
-            if key:
-                headers["Authorization"] = f"Bearer {key}"
-            request = urllib.request.Request(self.url, data=payload, headers=headers, method="POST")
+        def on_request(request) -> None:
             with self._lock:
                 self.stats["requests"] += 1
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as resp:
-                    text = resp.read().decode("utf-8")
-                try:
-                    return json.loads(text)
-                except json.JSONDecodeError:
-                    raise ValueError(f"{self.url}: response is not JSON: {text[:200]!r}") from None
-            except urllib.error.HTTPError as exc:
-                detail = _redact(exc.read().decode("utf-8", "replace")[:300], key)
-                if exc.code != 429 and exc.code < 500:
-                    hint = f" (is ${self.api_key_env} set?)" if exc.code in (401, 403) else ""
-                    raise RuntimeError(f"{self.url}: HTTP {exc.code}{hint}: {detail}") from None
-                reason = f"HTTP {exc.code}: {detail}"
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                reason = _redact(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}", key)
-            if attempt == self.max_retries:
-                raise RuntimeError(f"{self.url}: giving up after {attempt + 1} attempts; last error {reason}")
+
+        def on_response(response) -> None:
+            if response.status_code == 429 or response.status_code >= 500:
+                response.read()
+                log.warning("%s: attempt failed (HTTP %d: %s)", self.url, response.status_code,
+                            _redact(response.text[:300], key))
+
+        http = httpx.Client(timeout=self.timeout, event_hooks={"request": [on_request], "response": [on_response]})
+        client = openai.OpenAI(api_key=key or "unused", base_url=self.base_url, timeout=self.timeout,
+                               max_retries=self.max_retries, http_client=http)
+        extra = None if key else {"Authorization": openai.Omit()}      # no key: no Authorization header
+        before = self.stats["requests"]
+
+        def complete(msgs: Messages) -> str:
+            return self._complete(client, msgs, int(max_new_tokens), extra, key)
+
+        try:
+            if self.workers == 1 or len(messages) < 2:
+                out = [complete(m) for m in messages]
+            else:
+                with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                    out = list(pool.map(complete, messages))
+        finally:
             with self._lock:
-                self.stats["retries"] += 1
-            delay = min(30.0, self.backoff_s * 2 ** attempt)
-            log.warning("%s: attempt %d failed (%s); retrying in %.1f s", self.url, attempt + 1, reason, delay)
-            time.sleep(delay)
-        raise AssertionError("unreachable")
+                self.stats["retries"] += max(0, self.stats["requests"] - before - len(messages))
+            client.close()
+        return out
+
+    def _complete(self, client, messages: Messages, max_tokens: int, extra, key: str | None) -> str:
+        import openai
+        try:
+            reply = client.chat.completions.create(model=self.model, messages=messages, max_tokens=max_tokens,
+                                                   temperature=self.temperature, n=1, extra_headers=extra)
+        except openai.APIStatusError as exc:
+            detail = _redact(exc.response.text[:300], key)
+            code = exc.status_code
+            if code == 429 or code >= 500:
+                raise RuntimeError(f"{self.url}: giving up after {self.max_retries + 1} attempts; "
+                                   f"last error HTTP {code}: {detail}") from None
+            hint = f" (is ${self.api_key_env} set?)" if code in (401, 403) else ""
+            raise RuntimeError(f"{self.url}: HTTP {code}{hint}: {detail}") from None
+        except openai.APIConnectionError as exc:            # includes time-outs
+            raise RuntimeError(f"{self.url}: giving up after {self.max_retries + 1} attempts; last error "
+                               f"{type(exc).__name__}: {_redact(str(exc), key)}") from None
+        try:
+            content = reply.choices[0].message.content
+        except (IndexError, AttributeError, TypeError):
+            raise ValueError(f"{self.url}: response lacks choices[0].message.content: "
+                             f"{_redact(str(reply)[:200], key)}") from None
+        return "" if content is None else str(content)
 
 
 def _redact(text: str, key: str | None) -> str:

@@ -17,10 +17,11 @@ from typing import Iterable, Mapping
 
 import pytrec_eval
 
+from qrexp.measures import trec_names
 from qrexp.tasks.trec import ranked
 from qrexp.types import Qrels, Run
 
-DEFAULT_MEASURES = ("ndcg_cut_10", "recall_100")
+DEFAULT_MEASURES = ("nDCG@10", "R@100")
 MISSING_POLICIES = ("zero", "skip")
 
 PerQuery = dict[str, dict[str, float]]
@@ -67,16 +68,20 @@ def measure_names(measures: Iterable[str]) -> list[str]:
 def evaluate_run(run: Run, qrels: Mapping[str, Mapping[str, float]],
                  measures: Iterable[str] = DEFAULT_MEASURES,
                  missing: str = "zero") -> tuple[PerQuery, Means]:
-    """Per-query and mean trec_eval measures of ``run`` against ``qrels``.
+    """Per-query and mean trec_eval measures of ``run`` against ``qrels``, keyed by canonical names.
 
-    ``measures`` uses pytrec_eval names ("ndcg_cut_10", "recall_100", "P_5", "map", "ndcg_cut.5,10").
-    Queries in the run but not in the qrels are ignored. See the module docstring for ``missing``.
+    ``measures`` in ir_measures style ("nDCG@10", "R@100", "P@5", "AP") or pytrec_eval names
+    ("ndcg_cut_10", "recall_100", "map", "ndcg_cut.5,10"); results are keyed "nDCG@10", "R@100", ...
+    (qrexp.measures). Queries in the run but not in the qrels are ignored. See the module docstring
+    for ``missing``. Raises ValueError for an unknown measure before any work.
     """
     if missing not in MISSING_POLICIES:
         raise ValueError(f"missing={missing!r}; expected one of {MISSING_POLICIES}")
     measures = [measures] if isinstance(measures, str) else list(measures)   # one name, not its letters
     if not measures:
         raise ValueError("evaluate_run: no measures requested")
+    canonical = trec_names(measures)                     # {pytrec_eval name: canonical name}
+    measures = list(canonical)
     qrels_int = integer_qrels(qrels)
     if not qrels_int:
         raise ValueError("evaluate_run: qrels hold no queries")
@@ -92,17 +97,18 @@ def evaluate_run(run: Run, qrels: Mapping[str, Mapping[str, float]],
         counted = list(qrels_int)
     else:
         counted = [q for q in qrels_int if q in per_query]
-    per_query = {q: per_query[q] for q in counted}
-    mean = {name: (sum(per_query[q][name] for q in counted) / len(counted) if counted else math.nan)
-            for name in names}
+    per_query = {q: {canonical[name]: row[name] for name in names} for q, row in
+                 ((q, per_query[q]) for q in counted)}
+    mean = {canonical[name]: (sum(per_query[q][canonical[name]] for q in counted) / len(counted)
+                              if counted else math.nan) for name in names}
     return per_query, mean
 
 
 def recall_at_k(ranked_ids: list[str], gold: Iterable[str], k: int) -> dict[str, float]:
     """Recall of a gold set in the top ``k`` of a ranked list.
 
-    Returns {"recall": fraction of gold in top-k, "recall_any": 1.0 if any gold is in top-k,
-    "recall_all": 1.0 if all are}. ``gold`` must be non-empty.
+    Returns {"R": fraction of gold in top-k, "Success": 1.0 if any gold is in top-k,
+    "R_all": 1.0 if all are} (qrexp.measures names). ``gold`` must be non-empty.
     """
     if k < 1:
         raise ValueError(f"recall_at_k: k must be >= 1, got {k}")
@@ -110,14 +116,15 @@ def recall_at_k(ranked_ids: list[str], gold: Iterable[str], k: int) -> dict[str,
     if not gold_set:
         raise ValueError("recall_at_k: gold set is empty")
     hits = len(gold_set.intersection(str(d) for d in ranked_ids[:k]))
-    return {"recall": hits / len(gold_set),
-            "recall_any": float(hits > 0),
-            "recall_all": float(hits == len(gold_set))}
+    return {"R": hits / len(gold_set),
+            "Success": float(hits > 0),
+            "R_all": float(hits == len(gold_set))}
 
 
 def retrieval_metrics(run: Run, gold: Mapping[str, Iterable[str]],
                       ks: Iterable[int] = (3, 5, 10)) -> tuple[PerQuery, Means]:
-    """recall / recall_any / recall_all at each k, keyed like "recall@5", per query and mean.
+    """R / Success / R_all at each k (recall, recall_any, recall_all), keyed like "R@5", per query
+    and mean.
 
     Queries with an empty gold set (e.g. LongMemEval abstention questions) are left out of both;
     queries with gold but no ranking in ``run`` count as 0. The mean is over the kept queries.
@@ -136,7 +143,7 @@ def retrieval_metrics(run: Run, gold: Mapping[str, Iterable[str]],
             for name, value in recall_at_k(ranked, gold_set, k).items():
                 row[f"{name}@{k}"] = value
         per_query[str(qid)] = row
-    names = [f"{name}@{k}" for k in ks for name in ("recall", "recall_any", "recall_all")]
+    names = [f"{name}@{k}" for k in ks for name in ("R", "Success", "R_all")]
     n = len(per_query)
     mean = {name: (sum(r[name] for r in per_query.values()) / n if n else math.nan) for name in names}
     return per_query, mean

@@ -149,7 +149,8 @@ def load_model(name_or_path: str, *, gguf_file: str | None = None, dtype=None,
     """Load ``(model, tokenizer)`` in eval mode through one path for every source.
 
     ``device_map`` (e.g. "auto") shards large models over several GPUs with accelerate; otherwise
-    the model is moved to ``device``.
+    the model is moved to ``device``. A hub id that is neither cached nor reachable raises
+    qrexp.hub.HubUnreachable at once (one line, how to use a local folder instead).
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -157,6 +158,9 @@ def load_model(name_or_path: str, *, gguf_file: str | None = None, dtype=None,
     device = default_device(device)
     torch_dtype = parse_dtype(dtype, device)
     path, kwargs = src.path, {"revision": revision} if revision else {}
+    if not src.gguf_file and not Path(src.path).exists():     # a hub id: fail fast when unreachable
+        from .hub import hub_load_options
+        kwargs.update(hub_load_options(src.path, revision))
     if src.gguf_file:
         folder = _gguf_cache_dir(src, revision)
         if not (folder / "model.safetensors").is_file():

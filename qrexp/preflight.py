@@ -41,10 +41,17 @@ def preflight(cfg: RunConfig, log: Callable[[str], None] = print) -> None:
 
 
 def _check(cfg: RunConfig, log) -> None:
+    from .availability import check_available
     from .data import load_data
+    from .hub import HubUnreachable
     from .stages import cache_dir
     labels = [f"suite.{k}" for k in cfg.suite] or ["eval"]
     _check_model_path(cfg)
+    detection = cfg.stage == "detect" or (cfg.stage == "pipeline" and any(_runs_detection(o) for o in evals_of(cfg)))
+    try:                                    # data files named with data_dir; hub model reachable or cached
+        check_available(cfg, detection)
+    except HubUnreachable as exc:
+        raise InputError(one_line(exc)) from exc
     if cfg.stage == "detect" or (cfg.stage == "pipeline" and any(_runs_detection(o) for o in evals_of(cfg))):
         _check_detection(cfg, "detect")                      # the top-level detection these stages run
     if cfg.stage == "detect":
@@ -120,10 +127,15 @@ def _check_methods(one: RunConfig, where: str) -> None:
                               f"(model {one.model.name!r} has key {one.model.published_key!r}, "
                               f"heads.task={one.heads.task!r})")
     if e.kind == "retrieval":
+        from .measures import parse_all
         for i, measure in enumerate(e.measures):
-            if not _measure_ok(measure, measure_names):
-                raise ConfigError(f"config {where}.measures[{i}]={measure!r}: not a pytrec_eval measure "
-                                  "(e.g. ndcg_cut_10, recall_100, P_5, map, 'ndcg_cut.5,10')")
+            try:                                 # ir_measures names or pytrec_eval names (qrexp.measures)
+                found = parse_all(measure)
+            except ValueError as exc:
+                raise ConfigError(f"config {where}.measures[{i}]: {exc}") from None
+            if not all(m.trec and _measure_ok(m.trec, measure_names) for m in found):
+                raise ConfigError(f"config {where}.measures[{i}]={measure!r}: not computed by trec_eval "
+                                  "(e.g. nDCG@10, R@100, P@5, AP, RR; or ndcg_cut_10, 'ndcg_cut.5,10')")
     if any(wants_qa(one, m) for m in e.methods) and e.qa.judge == "llm":
         for name in ("judge_url", "judge_model"):
             if not getattr(e.qa, name):

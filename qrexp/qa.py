@@ -16,7 +16,7 @@ import re
 from statistics import mean
 from typing import Any, Mapping, Sequence
 
-from qrexp.llm import Generator, Messages
+from qrexp.llm import Generator, Messages, generate_all
 from qrexp.qa_clipper import chapter_order
 from qrexp.qa_prompts import (LME_ABSTENTION_TEMPLATE, LME_ANSWER_TEMPLATE, LME_JUDGE_TEMPLATES,
                                LME_SESSION_TEMPLATE)
@@ -118,7 +118,7 @@ def lme_generate(examples: Sequence[Example], run: Run | None, k: int | None, ge
                  max_new_tokens: int = LME_MAX_NEW_TOKENS) -> dict[str, str]:
     """{qid: hypothesis} from the top-``k`` rounds of ``run`` (``run=None``: full history)."""
     prompts = lme_prompts(examples, run, k)
-    return dict(zip((ex.qid for ex in examples), generator.generate(prompts, max_new_tokens)))
+    return dict(zip((ex.qid for ex in examples), generate_all(generator, prompts, max_new_tokens, "QA answers")))
 
 
 def lme_judge_prompt(question_type: str, question: str, answer: str, response: str,
@@ -161,7 +161,7 @@ def evaluate_lme(examples: Sequence[Example], responses: Mapping[str, str] | Seq
                      "answer": ex.meta.get("answer", ex.answer), "hypothesis": responses[ex.qid]})
     prompts = [[{"role": "user", "content": lme_judge_prompt(r["question_type"], r["question"], r["answer"],
                                                              r["hypothesis"], r["abstention"])}] for r in rows]
-    for row, reply in zip(rows, judge.generate(prompts, max_new_tokens)):
+    for row, reply in zip(rows, generate_all(judge, prompts, max_new_tokens, "LLM judge")):
         row.update(judge_output=reply, label=parse_yes_no(reply))
     return rows, lme_metrics(rows)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .config import RunConfig
-from .llm import HFGenerator, OpenAIGenerator
+from .llm import HFGenerator, OpenAIGenerator, generate_all
 from .qa import evaluate_lme, lme_metrics, lme_prompts
 from .qa_clipper import pair_accuracy, pair_rows, verification_jobs
 from .qa_window import check_overflow_policy, fit_prompts, fit_summary
@@ -21,7 +21,9 @@ from .types import Example, Run
 def _generator(cfg: RunConfig) -> HFGenerator:
     from .stages import _load
     model, tok = _load(cfg.model)
-    return HFGenerator(model, tok)
+    gen = HFGenerator(model, tok)
+    gen.progress = cfg.progress
+    return gen
 
 
 def contains_label(answer: Any, response: str) -> bool:
@@ -35,7 +37,9 @@ def _judge_lme(cfg: RunConfig, examples: Sequence[Example], responses: dict[str,
     if qa.judge == "llm":
         if not qa.judge_url or not qa.judge_model:
             raise ValueError("eval.qa.judge=llm needs eval.qa.judge_url and eval.qa.judge_model")
-        return evaluate_lme(examples, responses, OpenAIGenerator(qa.judge_url, qa.judge_model))
+        judge = OpenAIGenerator(qa.judge_url, qa.judge_model, workers=8)     # 8 requests in flight
+        judge.progress = cfg.progress
+        return evaluate_lme(examples, responses, judge)
     if qa.judge != "contains":
         raise ValueError(f"eval.qa.judge must be llm or contains, got {qa.judge!r}")
     rows = [{"qid": ex.qid, "question_type": ex.meta.get("question_type", "unknown"),
@@ -87,7 +91,8 @@ def answer_questions(cfg: RunConfig, method: str, examples: Sequence[Example], r
     rows_by_qid: dict[str, dict[str, Any]] = {}
     for (k, jobs, _, names), (ready, fits) in zip(plans, fitted):
         suffix = "" if k is None else f"@{k}"
-        replies = gen.generate(ready, qa.max_new_tokens)
+        replies = generate_all(gen, ready, qa.max_new_tokens,
+                               "QA answers" if jobs is None else "claim verification")
         tokens = {name: f.tokens for name, f in zip(names, fits)}
         if jobs is None:
             responses = dict(zip((ex.qid for ex in examples), replies))

@@ -8,7 +8,6 @@ import argparse
 import time
 
 from .retrieve import QRRetriever
-from .tasks.trec import ranked as rank_order
 from .types import Doc
 
 PEOPLE = [
@@ -36,14 +35,12 @@ def main(argv: list[str] | None = None) -> None:
     questions = [(args.query, None)] if args.query else QUESTIONS
     hits = 0
     for query, gold in questions:
-        scores = retriever.score_docs(query, DOCS)
-        ranked = rank_order(scores)
-        hits += ranked[0] == gold
+        ranked = retriever.rank(query, DOCS, top_k=3)         # [Ranked(doc_id, score, text)] best first
+        hits += ranked[0].doc_id == gold
         print(f"\nQuery: {query}")
-        for rank, doc_id in enumerate(ranked[:3], 1):
-            doc = next(d for d in DOCS if d.doc_id == doc_id)
-            mark = " (gold)" if doc_id == gold else ""
-            print(f"  {rank}. {scores[doc_id]:+.4f}  {doc.text}{mark}")
+        for rank, hit in enumerate(ranked, 1):
+            mark = " (gold)" if hit.doc_id == gold else ""
+            print(f"  {rank}. {hit.score:+.4f}  {hit.text}{mark}")
     if not args.query:
         print(f"\ngold ranked first for {hits}/{len(questions)} queries (chance: 1 in {len(DOCS)} per query)")
 

@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 import yaml
 
+from qrexp.measures import canonical_key
 from qrexp.store import atomic_write_text
 
 MISSING = "–"
@@ -34,7 +35,7 @@ class TableSpec:
     name: str                                   # file stem: results/tables/<name>.{md,tex,csv}
     title: str
     row_key: str                                # config key whose value labels the row
-    metric: str                                 # metrics.json name, e.g. "ndcg_cut_10"
+    metric: str                                 # measure, e.g. "nDCG@10" (trec_eval names accepted)
     col_key: str | None = None                  # config key whose value labels the column
     filters: Mapping[str, Any] = field(default_factory=dict)
     scale: float = 100.0
@@ -70,10 +71,19 @@ def _match(df: pd.DataFrame, filters: Mapping[str, Any], table: str) -> pd.Serie
     return keep
 
 
+def _metric_column(df: pd.DataFrame, metric: str, table: str) -> str:
+    """The ``metrics.<name>`` column holding ``metric`` in any vocabulary ("ndcg_cut_10" = "nDCG@10")."""
+    wanted = canonical_key(metric)
+    for col in df.columns:
+        if str(col).startswith("metrics.") and canonical_key(str(col)[len("metrics."):]) == wanted:
+            return col
+    return _column(df, metric, "metrics", table)
+
+
 def _cell(runs: pd.DataFrame, metric: str, where: str, table: str) -> float:
     if runs.empty:
         return math.nan
-    values = runs[_column(runs, metric, "metrics", table)].astype(float)
+    values = runs[_metric_column(runs, metric, table)].astype(float)
     distinct = {round(v, 12) for v in values if not math.isnan(v)}
     if len(distinct) > 1:
         keys = differing_keys(runs)
@@ -149,16 +159,38 @@ def _fmt(value: float, source: str, digits: int) -> str | None:
     return f"{value:+.{digits}f}" if source == "delta" else f"{value:.{digits}f}"
 
 
+NAMED_COLUMNS = ("eval.name", "eval.data.name")     # column values that name themselves (data sets)
+
+
+def column_label(spec: TableSpec, value: Any) -> str:
+    """A column's header: a swept config key is named with its value ("heads.k=16", not "16"); data-set
+    columns, paper tables' columns and the average column keep their own names."""
+    if spec.col_key is None or spec.col_key in NAMED_COLUMNS or spec.paper or value == spec.average:
+        return str(value)
+    return f"{spec.col_key}={value}"
+
+
+def column_labels(table: pd.DataFrame, spec: TableSpec) -> list[str]:
+    return [column_label(spec, c) for c in table.columns]
+
+
+def _show_source(table: pd.DataFrame) -> bool:
+    """The source column (ours / paper / delta) is shown only when it varies."""
+    return table.index.get_level_values("source").nunique() > 1
+
+
 def to_markdown(table: pd.DataFrame, spec: TableSpec) -> str:
-    header = [spec.row_key, "source", *map(str, table.columns)]
+    source_col = _show_source(table)
+    header = [spec.row_key, *(["source"] if source_col else []), *column_labels(table, spec)]
     lines = [f"### {spec.title}", "", "| " + " | ".join(header) + " |",
-             "|" + "|".join(["---", "---"] + ["---:"] * len(table.columns)) + "|"]
+             "|" + "|".join(["---"] * (2 if source_col else 1) + ["---:"] * len(table.columns)) + "|"]
     previous = None
     for (row, source), values in table.iterrows():
         cells = [_fmt(v, source, spec.digits) or MISSING for v in values]
         label = "" if row == previous else row
         previous = row
-        lines.append("| " + " | ".join([label, "Δ" if source == "delta" else source, *cells]) + " |")
+        shown = ["Δ" if source == "delta" else source] if source_col else []
+        lines.append("| " + " | ".join([label, *shown, *cells]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -173,10 +205,13 @@ def latex_escape(text: str) -> str:
 def to_latex(table: pd.DataFrame, spec: TableSpec) -> str:
     """A booktabs table (needs \\usepackage{booktabs}); a rule separates row groups."""
     names = {"ours": "ours", "paper": "paper", "delta": r"$\Delta$"}
+    source_col = _show_source(table)
+    lead = "l" * (2 if source_col else 1)
     lines = [r"\begin{table}[t]", r"\centering", f"\\caption{{{latex_escape(spec.title)}}}",
-             f"\\label{{tab:{spec.name}}}", r"\begin{tabular}{ll" + "r" * len(table.columns) + "}",
+             f"\\label{{tab:{spec.name}}}", r"\begin{tabular}{" + lead + "r" * len(table.columns) + "}",
              r"\toprule",
-             " & ".join([latex_escape(spec.row_key), "", *map(latex_escape, table.columns)]) + r" \\",
+             " & ".join([latex_escape(spec.row_key), *([""] if source_col else []),
+                         *map(latex_escape, column_labels(table, spec))]) + r" \\",
              r"\midrule"]
     previous = None
     for (row, source), values in table.iterrows():
@@ -185,7 +220,7 @@ def to_latex(table: pd.DataFrame, spec: TableSpec) -> str:
         cells = [_fmt(v, source, spec.digits) or "--" for v in values]
         label = "" if row == previous else latex_escape(row)
         previous = row
-        lines.append(" & ".join([label, names[source], *cells]) + r" \\")
+        lines.append(" & ".join([label, *([names[source]] if source_col else []), *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 

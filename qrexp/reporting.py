@@ -16,7 +16,8 @@ from typing import Any, Mapping
 import pandas as pd
 
 from .config import RunConfig
-from .report import TableSpec, _label, build_table, paper_numbers, write_table
+from .measures import canonical_key
+from .report import TableSpec, _label, build_table, column_label, paper_numbers, write_table
 from .stages import store_of
 from .run_table import load_runs
 from .store import atomic_write_text
@@ -74,7 +75,8 @@ def per_query(runs: pd.DataFrame, spec: TableSpec, row: str, col: str, store_roo
     if not path.is_file():
         return None
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return {r["qid"]: float(r[metric]) for r in rows if metric in r}
+    wanted = canonical_key(metric)                  # rows written before the rename say "recall@5"
+    return {r["qid"]: float(v) for r in rows for k, v in r.items() if k != "qid" and canonical_key(k) == wanted}
 
 
 def check_claims(table: pd.DataFrame, claims: list, digits: int, runs: pd.DataFrame | None = None,
@@ -176,5 +178,5 @@ def _sample_sizes(runs: pd.DataFrame, spec: TableSpec) -> str:
     col = f"config.{spec.col_key}" if spec.col_key else None
     if col and col in runs.columns:
         sizes = runs.groupby(col, dropna=False)["n"].max()
-        return ", ".join(f"{_label(k)} n={int(v)}" for k, v in sizes.items())
+        return ", ".join(f"{column_label(spec, _label(k))} n={int(v)}" for k, v in sizes.items())
     return f"n={int(runs['n'].max())}"

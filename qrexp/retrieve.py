@@ -6,7 +6,7 @@ head-set scores (heads summed first, outlier mask after).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -17,7 +17,25 @@ from .prompt import PromptBuilder, PromptSettings
 from .scoring import calibrate, doc_scores_per_head, span_scores
 from .types import Doc, Example, Head, Prompt, Run
 
-DocsLike = Sequence[Doc | Mapping[str, Any]]
+DocsLike = Sequence[Doc | Mapping[str, Any] | str]
+
+
+class Ranked(NamedTuple):
+    """One entry of :meth:`QRRetriever.rank`: document id, score (higher = more relevant), text."""
+    doc_id: str
+    score: float
+    text: str
+
+
+def as_docs(docs: DocsLike) -> list[Doc]:
+    """Docs from Doc objects, paper-code dicts {"idx", "title"?, "paragraph_text"} or plain strings
+    (ids "0", "1", ... by position). Raises ValueError on duplicate ids (scores are keyed by id)."""
+    out = [Doc(str(i), d) if isinstance(d, str) else Doc.from_any(d) for i, d in enumerate(docs)]
+    ids = [d.doc_id for d in out]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})[:3]
+        raise ValueError(f"documents: duplicate doc ids {dup}; give each document its own id")
+    return out
 
 
 def as_headset(heads: str | HeadSet | Iterable[Head] | None, n_layers: int, n_heads: int) -> HeadSet:
@@ -76,7 +94,8 @@ class QRRetriever:
 
     # ---- prompts -----------------------------------------------------------------------------
     def build_prompt(self, query: str, docs: DocsLike, qid: str = "?") -> Prompt:
-        return self.builder.build(query, docs, qid)
+        """The scoring prompt (documents as Doc, paper-code dicts or plain strings; see as_docs)."""
+        return self.builder.build(query, as_docs(docs), qid)
 
     def _prompts(self, query: str, docs: DocsLike, qid: str) -> tuple[Prompt, Prompt | None]:
         prompt = self.build_prompt(query, docs, qid)
@@ -123,7 +142,7 @@ class QRRetriever:
     def score_docs_per_head(self, query: str, docs: DocsLike) -> dict[str, torch.Tensor]:
         """{doc_id: [L, H]} per-head document scores."""
         scores = self.doc_scores(query, docs)
-        return {Doc.from_any(d).doc_id: scores[i] for i, d in enumerate(docs)}
+        return {d.doc_id: scores[i] for i, d in enumerate(as_docs(docs))}
 
     def headset_scores(self, query: str, docs: DocsLike, heads=None, qid: str = "?") -> torch.Tensor:
         """R(d) [D] for a head set (default: this retriever's): heads summed, then outlier mask."""
@@ -134,9 +153,22 @@ class QRRetriever:
         return span_scores(summed, prompt.doc_spans, self.mask_sigma).cpu()
 
     def score_docs(self, query: str, docs: DocsLike) -> dict[str, float]:
-        """{doc_id: score} with this retriever's head set (higher = more relevant)."""
+        """{doc_id: score} with this retriever's head set (higher = more relevant). Documents: Doc,
+        paper-code dicts or plain strings (ids "0", "1", ...); duplicate ids raise ValueError."""
+        docs = as_docs(docs)
         scores = self.headset_scores(query, docs)
-        return {Doc.from_any(d).doc_id: float(scores[i]) for i, d in enumerate(docs)}
+        return {d.doc_id: float(scores[i]) for i, d in enumerate(docs)}
+
+    def rank(self, query: str, docs: DocsLike, top_k: int | None = None) -> list[Ranked]:
+        """The documents best first as Ranked(doc_id, score, text), cut to ``top_k`` (None: all);
+        equal scores are ordered by doc id (qrexp.metrics.rank_docs). One forward pass per call."""
+        from .metrics import rank_docs
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"rank: top_k must be >= 1 or None, got {top_k}")
+        docs = as_docs(docs)
+        scores = self.score_docs(query, docs)
+        text = {d.doc_id: d.text for d in docs}
+        return [Ranked(d, scores[d], text[d]) for d in rank_docs(scores, "query")[:top_k]]
 
     def rerank(self, examples: Sequence[Example], progress: bool = True) -> Run:
         """Score every example's candidates: Run {qid: {doc_id: score}}."""

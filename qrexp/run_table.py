@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from qrexp.measures import normalise_keys
 from qrexp.store import METRICS_FILE, _check_record, read_used_by
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def load_runs(root: str | os.PathLike, warn=None) -> pd.DataFrame:
             for field in ("wall_time_s", "timestamp", "git_sha", "git_dirty", "device"):
                 row[field] = rec.get(field)
             row.update(flatten(rec["config"], "config."))
-            row.update(flatten(rec["metrics"], "metrics."))
+            row.update(flatten(normalise_keys(rec["metrics"]), "metrics."))   # one vocabulary, old runs too
             row.update(flatten(rec.get("extra") or {}, "extra."))
             row["used_by"] = read_used_by(path.parent, warn)
         except (ValueError, KeyError, TypeError, AttributeError) as err:

@@ -4,12 +4,14 @@
     qrexp experiment=paper/table2 model=llama3.1-8b
     qrexp -m heads=detected,full,random eval=generated_beir
     qrexp stage=report
+    qrexp list [models|data|methods|measures|experiments|tables]   # what exists, one line each
 
 Bad config or data (qrexp.config_check.ConfigError, qrexp.preflight.InputError) is reported in one
 line on stderr, ``qrexp: error: ...``, before any work, with exit status 2; ``QREXP_DEBUG=1`` raises
 it with its traceback instead. In a sweep (-m) such a job is reported and the other jobs still run;
 the exit status is 2 at the end (a job in another process, e.g. under submitit, fails with the
-error so the launcher records it). Tracebacks are kept for real bugs.
+error so the launcher records it). Tracebacks are kept for real bugs. A sweep ends with its summary
+table and count of runs done / reused / failed (qrexp.hydra_summary).
 """
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from .config import from_hydra
 from .config_check import ConfigError
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")   # the repo's conf/ (editable install)
@@ -36,11 +37,10 @@ def _multirun() -> bool:
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
-    from .experiment import run_experiment
+    from .hydra_summary import run_job
     from .preflight import InputError, one_line
     try:
-        run_cfg = from_hydra(cfg)
-        run_experiment(run_cfg)
+        run_job(cfg)                            # from_hydra + run_experiment; sweep jobs record their outcome
     except (ConfigError, InputError) as exc:
         if os.environ.get("QREXP_DEBUG", "") not in ("", "0"):
             raise
@@ -53,9 +53,18 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
+    """``qrexp list [what]`` (qrexp.listing), else a Hydra run or sweep; a sweep ends with its summary."""
     global _main_pid
+    if len(sys.argv) > 1 and sys.argv[1] == "list":
+        from .listing import main as list_main
+        list_main(sys.argv[2:])
+        return
     _main_pid = os.getpid()
-    _hydra_main()
+    from .hydra_summary import print_sweep_summary
+    try:
+        _hydra_main()
+    finally:
+        print_sweep_summary()          # also when a job failed (Hydra's sweeper raises before its end hook)
     if _rejected:
         print(f"qrexp: {len(_rejected)} sweep job(s) stopped on bad input (errors above)",
               file=sys.stderr, flush=True)

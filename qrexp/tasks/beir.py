@@ -160,10 +160,11 @@ def load_qrels(source: str | os.PathLike, split: str = "test") -> Qrels:
 
 def bm25_candidates(corpus: Mapping[str, str], queries: Mapping[str, str], k: int = 200,
                     k1: float = 0.9, b: float = 0.4, stopwords: str | None = "en",
-                    stemmer: Callable[[str], str] | None = None) -> Run:
+                    stemmer: Callable[[str], str] | None = None, progress: bool = False) -> Run:
     """BM25 (bm25s, Lucene variant; Anserini's k1=0.9, b=0.4) top-``k`` docs per query.
 
-    Docs that share no term with the query (score 0) are left out, as in Lucene.
+    Docs that share no term with the query (score 0) are left out, as in Lucene. ``progress``
+    shows bm25s's bars (tokenizing, indexing, retrieval) for large corpora.
     """
     import bm25s
 
@@ -171,16 +172,16 @@ def bm25_candidates(corpus: Mapping[str, str], queries: Mapping[str, str], k: in
     if not doc_ids:
         raise ValueError("bm25_candidates: empty corpus")
     tokens = bm25s.tokenize([corpus[d] for d in doc_ids], stopwords=stopwords, stemmer=stemmer,
-                            show_progress=False)
+                            show_progress=progress)
     index = bm25s.BM25(k1=k1, b=b, method="lucene")
-    index.index(tokens, show_progress=False)
+    index.index(tokens, show_progress=progress)
     qids = list(queries)
     run: Run = {qid: {} for qid in qids}
     if not qids:
         return run
     q_tokens = bm25s.tokenize([queries[q] for q in qids], stopwords=stopwords, stemmer=stemmer,
-                              return_ids=False, show_progress=False)
-    hits, scores = index.retrieve(q_tokens, k=min(k, len(doc_ids)), show_progress=False)
+                              return_ids=False, show_progress=progress)
+    hits, scores = index.retrieve(q_tokens, k=min(k, len(doc_ids)), show_progress=progress)
     for row, qid in enumerate(qids):
         for idx, score in zip(hits[row], scores[row]):
             if score > 0:

@@ -74,4 +74,4 @@ def test_sweep_reports_the_bad_job_and_runs_the_others(tiny_dir, tmp_path):
     assert "1 sweep job(s) stopped on bad input" in proc.stderr and "Traceback" not in proc.stderr
     (folder,) = list((tmp_path / "out" / "runs").iterdir())
     assert "bm25" in folder.name
-    assert json.loads((folder / "metrics.json").read_text())["metrics"]["ndcg_cut_10"] > 0
+    assert json.loads((folder / "metrics.json").read_text())["metrics"]["nDCG@10"] > 0

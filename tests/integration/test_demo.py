@@ -28,7 +28,7 @@ def demo(tmp_path_factory):
     return out, runs, proc.stdout + proc.stderr
 
 
-def recall(runs, task, method, metric="recall@5"):
+def recall(runs, task, method, metric="R@5"):
     return runs[(task, method)]["metrics"][metric]
 
 

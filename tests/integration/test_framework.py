@@ -68,7 +68,7 @@ def sweep_args(tiny_dir):
 
 
 def test_sweep_writes_runs_and_table_and_reruns_skip(tiny_dir, tmp_path):
-    qrexp(tmp_path, *sweep_args(tiny_dir))
+    first = qrexp(tmp_path, *sweep_args(tiny_dir))
     runs = tmp_path / "out" / "runs"
     evals = sorted(p for p in runs.iterdir() if p.name.startswith("fixture-beir"))
     assert len(evals) == 4
@@ -76,7 +76,7 @@ def test_sweep_writes_runs_and_table_and_reruns_skip(tiny_dir, tmp_path):
     for folder in evals:
         rec = json.loads((folder / "metrics.json").read_text())
         key = (rec["config"]["method"], str(rec["config"]["scoring"]["calibrate"]))
-        metrics[key] = rec["metrics"]["ndcg_cut_10"]
+        metrics[key] = rec["metrics"]["nDCG@10"]
         assert {"run.trec", "per_query.jsonl", "config.json"} <= {p.name for p in folder.iterdir()}
         assert rec["git_sha"] is None or len(rec["git_sha"]) == 40
         assert "torch" in rec["packages"] and rec["n"] == 2            # q1, q2 have qrels; q3 has none
@@ -96,6 +96,20 @@ def test_sweep_writes_runs_and_table_and_reruns_skip(tiny_dir, tmp_path):
     out = qrexp(tmp_path, *sweep_args(tiny_dir))
     assert (out.stdout + out.stderr).count("finished earlier, skipping") == 4
     assert before == {p: (p / "metrics.json").stat().st_mtime_ns for p in evals}
+    # the sweep summary: method x measure on the 0-100 scale, n and run folder per job, then counts
+    assert "runs: 4 done, 0 reused, 0 failed" in first.stdout
+    assert "runs: 0 done, 4 reused, 0 failed" in out.stdout
+    summary = first.stdout[first.stdout.index("Sweep summary"):]
+    header = next(line for line in summary.splitlines() if line.startswith("job"))
+    assert header.split()[:5] == ["job", "method", "nDCG@10", "R@5", "n"]
+    for folder in evals:
+        rec = json.loads((folder / "metrics.json").read_text())
+        calibrate = str(rec["config"]["scoring"]["calibrate"])   # Hydra writes True / False
+        line = next(line for line in summary.splitlines() if line.endswith(str(folder)))
+        cells = line.split()
+        assert cells[0] == f"eval.methods=[{rec['config']['method']}]" and cells[1] == f"scoring.calibrate={calibrate}"
+        assert cells[3] == f"{100 * rec['metrics']['nDCG@10']:.1f}" and cells[4] == f"{100 * rec['metrics']['R@5']:.1f}"
+        assert cells[5] == str(rec["n"])
 
 
 def test_failing_sweep_job_is_reported_and_others_run(tiny_dir, tmp_path):
@@ -105,6 +119,10 @@ def test_failing_sweep_job_is_reported_and_others_run(tiny_dir, tmp_path):
     assert "published_key" in proc.stdout + proc.stderr
     finished = [p for p in (tmp_path / "out" / "runs").iterdir() if (p / "metrics.json").exists()]
     assert len(finished) == 1 and "icr" in finished[0].name
+    # the sweep still ends with its summary: one run done, one job failed with a one-line reason
+    assert "runs: 1 done, 0 reused, 1 failed" in proc.stdout
+    failure = next(line for line in proc.stdout.splitlines() if line.startswith("  failed"))
+    assert "job eval.methods=[published]: InputError: config: method 'published' needs model.published_key" in failure
 
 
 def test_detection_then_qrhead_and_wandb_offline(tiny_dir, tmp_path):
@@ -142,12 +160,12 @@ def test_every_evaluation_kind_runs_from_an_experiment_config(tiny_dir, tmp_path
                          ("fixture-clipper", "icr"), ("fixture-clipper", "dense"),
                          ("fixture-clipper", "full-context")}
     lme = runs[("fixture-lme", "icr")]
-    assert lme["n"] == 4 and "accuracy@2" in lme["metrics"] and "recall@3" in lme["metrics"]
-    assert "accuracy" in runs[("fixture-lme", "full-context")]["metrics"]
-    assert "pair_accuracy@1" in runs[("fixture-clipper", "icr")]["metrics"]
+    assert lme["n"] == 4 and "Acc@2" in lme["metrics"] and "R@3" in lme["metrics"]
+    assert "Acc" in runs[("fixture-lme", "full-context")]["metrics"]
+    assert "PairAcc@1" in runs[("fixture-clipper", "icr")]["metrics"]
     assert "stats.parse_failures" in runs[("fixture-lme", "rankgpt")]["extra"]
     rows = [json.loads(line) for line in
             (tmp_path / "out" / "runs" / lme["run_id"] / "per_query.jsonl").read_text().splitlines()]
-    assert {"qid", "recall@1", "hypothesis@2", "label@2"} <= set(rows[0])
+    assert {"qid", "R@1", "hypothesis@2", "label@2"} <= set(rows[0])
     table = (tmp_path / "out" / "tables" / "fixture_suite.md").read_text()
     assert "| icr |" in table and "fixture-clipper" in table

@@ -131,7 +131,7 @@ def test_finished_runs_reused_under_wandb_are_logged_from_their_folder(tiny_dir,
     evaluation = next(r for r in runs if "fixture-beir-qrhead" in r.name)
     summary, config_logged = read_wandb_log(next((evaluation / "wandb").glob("offline-run-*/run-*.wandb")))
     metrics = json.loads((evaluation / "metrics.json").read_text())["metrics"]
-    assert summary["ndcg_cut_10"] == metrics["ndcg_cut_10"] and summary["recall_5"] == metrics["recall_5"]
+    assert summary["nDCG@10"] == metrics["nDCG@10"] and summary["R@5"] == metrics["R@5"]
     assert config_logged["method"] == "qrhead"
 
 

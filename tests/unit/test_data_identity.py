@@ -59,13 +59,13 @@ def test_edited_data_file_gets_a_new_run_and_number(tmp_path):
                         args={"rows": str(root / "rows.jsonl"), "chapters": str(root / "books")})))
     logs = []
     before_id = eval_id(cfg, "bm25")
-    assert evaluate(cfg, "bm25", log=logs.append)["recall@1"] == 0.5     # both false claims -> ch3
+    assert evaluate(cfg, "bm25", log=logs.append)["R@1"] == 0.5     # both false claims -> ch3
     (root / "books" / "b1" / "3.txt").write_text("A quiet chapter about nothing.")     # edited in place
     after_id = eval_id(cfg, "bm25")
     assert after_id != before_id
     # now b1-0:false "Ivy sailed from Brenn with honey." -> ch1 ("sailed"); b1-1:false shares no term
     # with any chapter: all scores 0, ties by doc id -> ch1, gold ch2 -> recall (1 + 1 + 1 + 0) / 4
-    assert evaluate(cfg, "bm25", log=logs.append)["recall@1"] == 0.75
+    assert evaluate(cfg, "bm25", log=logs.append)["R@1"] == 0.75
     assert not any("finished earlier" in line for line in logs)
     assert (tmp_path / "out" / "runs" / before_id / "metrics.json").is_file()
     assert (tmp_path / "out" / "runs" / after_id / "metrics.json").is_file()

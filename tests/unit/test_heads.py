@@ -111,7 +111,6 @@ def test_spearman_by_hand():
     ra, rb = ra - ra.mean(), rb - rb.mean()
     expect = float((ra * rb).sum() / (ra.norm() * rb.norm()))
     assert H.spearman(a, torch.tensor([[1.0, 1.0], [2.0, 3.0]])) == pytest.approx(expect)
-    assert H.average_ranks(torch.tensor([5.0, 1, 5, 5]).numpy()).tolist() == [3.0, 1.0, 3.0, 3.0]
     assert math.isnan(H.spearman(a, torch.ones(2, 2)))  # constant input: undefined
     with pytest.raises(ValueError, match="spearman: head scores contain NaN"):
         H.spearman(a, torch.tensor([[1.0, float("nan")], [2.0, 3.0]]))
@@ -130,6 +129,38 @@ def test_heads_overlap_compares_detection_files(tmp_path):
         ours, _ = write_detection(tmp_path / name, rank_heads(s), {}, objective="qrscore", model="m",
                                   n_examples=1, k=2)
         paths.append(str(ours))
-    (pa, pb, n, rho), = compare(paths, k=2)
-    assert n == 1                                        # top-2: {2-3, 2-2} vs {0-0, 2-2}
-    assert rho == pytest.approx(1 - 6 * (11**2 + 11**2) / (12 * (12**2 - 1)))   # by hand
+    (c,) = compare(paths, k=2)
+    assert c.k == 2 and c.overlap == 1                   # top-2: {2-3, 2-2} vs {0-0, 2-2}
+    assert c.spearman == pytest.approx(1 - 6 * (11**2 + 11**2) / (12 * (12**2 - 1)))   # by hand
+    assert c.a.label == "m | a | qrscore (detected)"           # no provenance: the file name
+
+
+def test_heads_overlap_reads_published_lists_and_labels_files(tmp_path, capsys):
+    """Published lists (no 'scores') compare alike: overlap at k capped by the list, no Spearman."""
+    import json
+    import torch
+    from qrexp.detect import write_detection
+    from qrexp.heads import rank_heads
+    from qrexp.heads_overlap import compare, main
+    scores = torch.arange(12, dtype=torch.float32).reshape(3, 4)          # best: 2-3, 2-2, 2-1, ...
+    ours, paper = write_detection(tmp_path / "det", rank_heads(scores), {"detect": {"name": "nq"}},
+                                  objective="ndcg10", model="m3x4", n_examples=4, k=3)
+    pub = tmp_path / "m3x4_lme.json"
+    pub.write_text(json.dumps({"model_key": "m3x4", "task": "lme", "objective_per_reference_code": "qrscore",
+                               "n_layers": 3, "n_heads": 4, "k": 2, "heads": ["2-3", "0-0"]}))
+    other = tmp_path / "big_nq.json"
+    other.write_text(json.dumps({"model_key": "big", "task": "nq", "n_layers": 32, "n_heads": 32, "heads": ["1-1"]}))
+    c_ours_paper, c_ours_pub, c_ours_other, *_ = compare([str(ours), str(paper), str(pub), str(other)], k=64)
+    assert c_ours_paper.k == 12 and c_ours_paper.overlap == 12 and c_ours_paper.spearman == pytest.approx(1.0)
+    assert c_ours_pub.k == 2 and c_ours_pub.overlap == 1 and c_ours_pub.spearman is None  # {2-3,2-2} & {2-3,0-0}
+    assert c_ours_other.overlap is None and "different models" in c_ours_other.note
+    assert c_ours_pub.a.label == "m3x4 | nq | ndcg10 (detected)"
+    assert c_ours_pub.b.label == "m3x4 | lme | qrscore (published)"
+    assert c_ours_paper.b.label == "m3x4 | nq | ndcg10 (detected, paper format)"
+    main([str(ours), str(pub), "--k", "16"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].startswith("A vs B: top-2 overlap 1/2, Spearman –")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"heads": ["1-1"]}))
+    with pytest.raises(ValueError, match=r"bad.json: neither a detection file .* published head list \(no 'n_layers'\)"):
+        compare([str(ours), str(bad)], k=2)

@@ -1,5 +1,6 @@
 """Generation backends: HFGenerator equals per-prompt model.generate; OpenAIGenerator against a local
-fake OpenAI-compatible server (request fields, parsing, retries, the API key kept secret)."""
+fake OpenAI-compatible server, through the openai client (request fields, parsing, retries, the API key
+kept secret)."""
 import json
 import logging
 import threading
@@ -72,7 +73,8 @@ class FakeOpenAI:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                fake.requests.append({"path": self.path, "body": body,        # header names lower-cased
+                                      "headers": {k.lower(): v for k, v in self.headers.items()}})
                 if fake.failures:
                     status, text = fake.failures.pop(0)
                     text = text.replace("{auth}", self.headers.get("Authorization", ""))
@@ -111,7 +113,7 @@ def server():
 
 def test_request_fields_and_parsing(server, monkeypatch):
     monkeypatch.setenv("QREXP_TEST_KEY", KEY)
-    gen = OpenAIGenerator(server.base_url + "/", "judge-model", api_key_env="QREXP_TEST_KEY", backoff_s=0)
+    gen = OpenAIGenerator(server.base_url + "/", "judge-model", api_key_env="QREXP_TEST_KEY")
     chat = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "second"}]
     assert gen.generate(["first", chat], max_new_tokens=7) == ["echo:first", "echo:second"]
     first, second = server.requests
@@ -119,15 +121,15 @@ def test_request_fields_and_parsing(server, monkeypatch):
     assert first["body"] == {"model": "judge-model", "messages": [{"role": "user", "content": "first"}],
                              "max_tokens": 7, "temperature": 0.0, "n": 1}
     assert second["body"]["messages"] == chat
-    assert first["headers"]["Authorization"] == f"Bearer {KEY}"
-    assert first["headers"]["Content-Type"] == "application/json"
+    assert first["headers"]["authorization"] == f"Bearer {KEY}"
+    assert first["headers"]["content-type"] == "application/json"
     assert gen.stats == {"requests": 2, "retries": 0}
 
 
 def test_retry_on_500_and_key_never_exposed(server, monkeypatch, caplog):
     monkeypatch.setenv("QREXP_TEST_KEY", KEY)
     server.failures = [(500, '{"error": "overloaded, auth was {auth}"}'), (503, "busy")]
-    gen = OpenAIGenerator(server.base_url, "m", api_key_env="QREXP_TEST_KEY", backoff_s=0, max_retries=2)
+    gen = OpenAIGenerator(server.base_url, "m", api_key_env="QREXP_TEST_KEY", max_retries=2)
     with caplog.at_level(logging.WARNING, logger="qrexp.llm"):
         out = gen.generate(["hello"], max_new_tokens=3)
     assert out == ["echo:hello"]
@@ -141,7 +143,7 @@ def test_retry_on_500_and_key_never_exposed(server, monkeypatch, caplog):
 def test_client_error_raises_at_once_without_key(server, monkeypatch):
     monkeypatch.setenv("QREXP_TEST_KEY", KEY)
     server.failures = [(401, '{"error": "bad key {auth}"}')]
-    gen = OpenAIGenerator(server.base_url, "m", api_key_env="QREXP_TEST_KEY", backoff_s=0)
+    gen = OpenAIGenerator(server.base_url, "m", api_key_env="QREXP_TEST_KEY")
     with pytest.raises(RuntimeError) as info:
         gen.generate(["x"], 2)
     assert "HTTP 401" in str(info.value) and "$QREXP_TEST_KEY" in str(info.value)
@@ -151,10 +153,10 @@ def test_client_error_raises_at_once_without_key(server, monkeypatch):
 def test_gives_up_after_retries(server, monkeypatch):
     monkeypatch.delenv("QREXP_TEST_KEY", raising=False)
     server.failures = [(500, "a"), (502, "b"), (500, "c")]
-    gen = OpenAIGenerator(server.base_url, "m", api_key_env="QREXP_TEST_KEY", backoff_s=0, max_retries=1)
+    gen = OpenAIGenerator(server.base_url, "m", api_key_env="QREXP_TEST_KEY", max_retries=1)
     with pytest.raises(RuntimeError, match="giving up after 2 attempts; last error HTTP 502: b"):
         gen.generate(["x"], 2)
-    assert "Authorization" not in server.requests[0]["headers"]     # no key in the environment: no header
+    assert "authorization" not in server.requests[0]["headers"]     # no key in the environment: no header
 
 
 def test_workers_keep_prompt_order(server):
@@ -169,3 +171,21 @@ def test_bad_response_shape(server):
         OpenAIGenerator(server.base_url, "m", api_key_env=None).generate(["x"], 2)
     with pytest.raises(ValueError, match="http:// or https://"):
         OpenAIGenerator("localhost:8000/v1", "m")
+
+
+def test_timeout_is_retried_then_reported(server):
+    """A server that never answers: each attempt times out after `timeout` s; the error says so."""
+    import socket
+    import time
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)                                   # accepts connections, never replies
+    try:
+        gen = OpenAIGenerator(f"http://127.0.0.1:{silent.getsockname()[1]}/v1", "m", api_key_env=None,
+                              timeout=0.5, max_retries=1)
+        t0 = time.time()
+        with pytest.raises(RuntimeError, match="giving up after 2 attempts; last error APITimeoutError"):
+            gen.generate(["x"], 2)
+        assert 1.0 <= time.time() - t0 < 60 and gen.stats == {"requests": 2, "retries": 1}   # 2 cores shared: loose
+    finally:
+        silent.close()

@@ -29,18 +29,18 @@ def test_hand_computed_values():
     q1 = (2 + 1 / log2(4) + 1 / log2(6)) / (2 + 1 / log2(3) + 1 / log2(4))
     q2 = 1 / log2(3)
     q3 = (1 / log2(7)) / (1 + 1 / log2(3))
-    assert per_query["q1"]["ndcg_cut_10"] == pytest.approx(q1, abs=1e-9)
-    assert per_query["q2"]["ndcg_cut_10"] == pytest.approx(q2, abs=1e-9)
-    assert per_query["q3"]["ndcg_cut_10"] == pytest.approx(q3, abs=1e-9)
+    assert per_query["q1"]["nDCG@10"] == pytest.approx(q1, abs=1e-9)
+    assert per_query["q2"]["nDCG@10"] == pytest.approx(q2, abs=1e-9)
+    assert per_query["q3"]["nDCG@10"] == pytest.approx(q3, abs=1e-9)
     # the values quoted in the notes
-    quoted = [round(per_query[q]["ndcg_cut_10"], 6) for q in ("q1", "q2", "q3")]
+    quoted = [round(per_query[q]["nDCG@10"], 6) for q in ("q1", "q2", "q3")]
     assert quoted == [0.922043, 0.630930, 0.218407]
-    assert [per_query[q]["recall_5"] for q in ("q1", "q2", "q3")] == [1.0, 1.0, 0.0]
-    assert per_query["q3"]["ndcg_cut_5"] == 0.0
-    assert per_query["q3"]["recall_100"] == 0.5
-    assert mean["ndcg_cut_10"] == pytest.approx((q1 + q2 + q3) / 3, abs=1e-12)
-    assert mean["recall_5"] == pytest.approx(2 / 3)
-    assert sorted(mean) == sorted(MEASURES)
+    assert [per_query[q]["R@5"] for q in ("q1", "q2", "q3")] == [1.0, 1.0, 0.0]
+    assert per_query["q3"]["nDCG@5"] == 0.0
+    assert per_query["q3"]["R@100"] == 0.5
+    assert mean["nDCG@10"] == pytest.approx((q1 + q2 + q3) / 3, abs=1e-12)
+    assert mean["R@5"] == pytest.approx(2 / 3)
+    assert sorted(mean) == sorted(["nDCG@10", "nDCG@5", "R@5", "R@100"])
 
 
 def test_missing_query_zero_versus_skip():
@@ -48,31 +48,31 @@ def test_missing_query_zero_versus_skip():
     run["q9"] = {"z": 1.0}  # not judged: ignored under both policies
     zero_pq, zero = evaluate_run(run, QRELS, ("ndcg_cut_10", "recall_5"), missing="zero")
     skip_pq, skip = evaluate_run(run, QRELS, ("ndcg_cut_10", "recall_5"), missing="skip")
-    q1, q2 = zero_pq["q1"]["ndcg_cut_10"], zero_pq["q2"]["ndcg_cut_10"]
-    assert zero_pq["q3"] == {"ndcg_cut_10": 0.0, "recall_5": 0.0}
-    assert zero["ndcg_cut_10"] == pytest.approx((q1 + q2) / 3)
-    assert zero["recall_5"] == pytest.approx(2 / 3)
+    q1, q2 = zero_pq["q1"]["nDCG@10"], zero_pq["q2"]["nDCG@10"]
+    assert zero_pq["q3"] == {"nDCG@10": 0.0, "R@5": 0.0}
+    assert zero["nDCG@10"] == pytest.approx((q1 + q2) / 3)
+    assert zero["R@5"] == pytest.approx(2 / 3)
     assert set(skip_pq) == {"q1", "q2"}
-    assert skip["ndcg_cut_10"] == pytest.approx((q1 + q2) / 2)
-    assert skip["recall_5"] == 1.0
+    assert skip["nDCG@10"] == pytest.approx((q1 + q2) / 2)
+    assert skip["R@5"] == 1.0
     # an empty ranking is treated like a missing one
     _, empty = evaluate_run({**run, "q3": {}}, QRELS, ("ndcg_cut_10",))
-    assert empty["ndcg_cut_10"] == pytest.approx((q1 + q2) / 3)
+    assert empty["nDCG@10"] == pytest.approx((q1 + q2) / 3)
 
 
 def test_tie_break_is_doc_id_ascending():
     assert rank_docs({"b": 1.0, "c": 2.0, "a": 1.0}) == ["c", "a", "b"]
     # pytrec_eval alone would rank "b" first on a tie (doc id descending); ours ranks "a" first
     per_query, _ = evaluate_run({"q": {"b": 1.0, "a": 1.0}}, {"q": {"a": 1}}, ("ndcg_cut_10",))
-    assert per_query["q"]["ndcg_cut_10"] == 1.0
+    assert per_query["q"]["nDCG@10"] == 1.0
     per_query, _ = evaluate_run({"q": {"b": 1.0, "a": 1.0}}, {"q": {"b": 1}}, ("ndcg_cut_10",))
-    assert per_query["q"]["ndcg_cut_10"] == pytest.approx(1 / log2(3))
+    assert per_query["q"]["nDCG@10"] == pytest.approx(1 / log2(3))
 
 
 def test_float_qrels_converted_or_rejected():
     assert integer_qrels({"q": {"d": 2.0, "e": 0}}) == {"q": {"d": 2, "e": 0}}
     per_query, _ = evaluate_run({"q": {"d": 1.0}}, {"q": {"d": 1.0}}, ("recall_5",))
-    assert per_query["q"]["recall_5"] == 1.0
+    assert per_query["q"]["R@5"] == 1.0
     with pytest.raises(ValueError, match=r"query 'q', doc 'd': relevance 1.5 is not an integer"):
         evaluate_run({"q": {"d": 1.0}}, {"q": {"d": 1.5}})
     with pytest.raises(ValueError, match="not a number"):
@@ -80,7 +80,7 @@ def test_float_qrels_converted_or_rejected():
 
 
 def test_bad_inputs_raise_clear_errors():
-    with pytest.raises(ValueError, match="unsupported measure"):
+    with pytest.raises(ValueError, match="unknown measure 'ndcg_at_10'"):
         evaluate_run(RUN, QRELS, ("ndcg_at_10",))
     with pytest.raises(ValueError, match="missing="):
         evaluate_run(RUN, QRELS, missing="drop")
@@ -91,10 +91,10 @@ def test_bad_inputs_raise_clear_errors():
 
 def test_recall_at_k_by_hand():
     ranked = ["a", "b", "c", "d", "e"]
-    assert recall_at_k(ranked, {"b", "e", "z"}, 2) == {"recall": 1 / 3, "recall_any": 1.0, "recall_all": 0.0}
-    assert recall_at_k(ranked, {"b", "e"}, 5) == {"recall": 1.0, "recall_any": 1.0, "recall_all": 1.0}
-    assert recall_at_k(ranked, {"d"}, 3) == {"recall": 0.0, "recall_any": 0.0, "recall_all": 0.0}
-    assert recall_at_k(ranked, {"a"}, 50)["recall_all"] == 1.0
+    assert recall_at_k(ranked, {"b", "e", "z"}, 2) == {"R": 1 / 3, "Success": 1.0, "R_all": 0.0}
+    assert recall_at_k(ranked, {"b", "e"}, 5) == {"R": 1.0, "Success": 1.0, "R_all": 1.0}
+    assert recall_at_k(ranked, {"d"}, 3) == {"R": 0.0, "Success": 0.0, "R_all": 0.0}
+    assert recall_at_k(ranked, {"a"}, 50)["R_all"] == 1.0
     with pytest.raises(ValueError, match="empty"):
         recall_at_k(ranked, set(), 3)
     with pytest.raises(ValueError, match="k must be"):
@@ -110,12 +110,24 @@ def test_retrieval_metrics_per_query_and_mean():
     gold = {"q1": {"r2", "r4"}, "q2": {"s2"}, "abs": set(), "q3": {"u1"}}
     per_query, mean = retrieval_metrics(run, gold, ks=(1, 3))
     assert set(per_query) == {"q1", "q2", "q3"}
-    assert per_query["q1"] == {"recall@1": 0.0, "recall_any@1": 0.0, "recall_all@1": 0.0,
-                               "recall@3": 0.5, "recall_any@3": 1.0, "recall_all@3": 0.0}
-    assert per_query["q2"]["recall@1"] == 0.0 and per_query["q2"]["recall@3"] == 1.0
+    assert per_query["q1"] == {"R@1": 0.0, "Success@1": 0.0, "R_all@1": 0.0,
+                               "R@3": 0.5, "Success@3": 1.0, "R_all@3": 0.0}
+    assert per_query["q2"]["R@1"] == 0.0 and per_query["q2"]["R@3"] == 1.0
     assert per_query["q3"] == dict.fromkeys(per_query["q3"], 0.0)
-    assert mean["recall@3"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
-    assert mean["recall_any@3"] == pytest.approx(2 / 3)
-    assert mean["recall_all@3"] == pytest.approx(1 / 3)
-    assert list(mean) == ["recall@1", "recall_any@1", "recall_all@1",
-                          "recall@3", "recall_any@3", "recall_all@3"]
+    assert mean["R@3"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+    assert mean["Success@3"] == pytest.approx(2 / 3)
+    assert mean["R_all@3"] == pytest.approx(1 / 3)
+    assert list(mean) == ["R@1", "Success@1", "R_all@1",
+                          "R@3", "Success@3", "R_all@3"]
+
+
+def test_canonical_and_trec_eval_names_give_the_same_values():
+    """ir_measures-style input ("nDCG@10", "R@5") equals trec_eval input ("ndcg_cut_10", "recall_5")."""
+    pq_trec, mean_trec = evaluate_run(RUN, QRELS, ("ndcg_cut_10", "recall.5", "P_5", "map", "recip_rank"))
+    pq_ir, mean_ir = evaluate_run(RUN, QRELS, ("nDCG@10", "R@5", "P@5", "AP", "RR"))
+    assert mean_trec == mean_ir and pq_trec == pq_ir
+    assert set(mean_ir) == {"nDCG@10", "R@5", "P@5", "AP", "RR"}
+    # q2: relevant doc at rank 2 -> RR 1/2, AP 1/2, P@5 1/5
+    assert pq_ir["q2"]["RR"] == 0.5 and pq_ir["q2"]["AP"] == 0.5 and pq_ir["q2"]["P@5"] == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="R_all@5 is not computed by trec_eval"):
+        evaluate_run(RUN, QRELS, ("R_all@5",))

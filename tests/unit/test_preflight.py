@@ -29,8 +29,9 @@ def _cfg(tmp_path, stage="evaluate", data=None, detect=None, **eval_fields) -> R
 
 @pytest.mark.parametrize("fields,message", [
     ({"methods": ("bm25", "qrhed")}, "config eval.methods[1]: unknown method 'qrhed'; did you mean qrhead"),
-    ({"measures": ("ndcg_cut_11x",)}, "config eval.measures[0]='ndcg_cut_11x': not a pytrec_eval measure"),
-    ({"measures": ("ndcgcut_10",)}, "config eval.measures[0]='ndcgcut_10': not a pytrec_eval measure"),
+    ({"measures": ("ndcg_cut_11x",)}, "config eval.measures[0]: unknown measure 'ndcg_cut_11x'"),
+    ({"measures": ("ndcgcut_10",)}, "config eval.measures[0]: unknown measure 'ndcgcut_10'"),
+    ({"measures": ("R_all@5",)}, "config eval.measures[0]='R_all@5': not computed by trec_eval"),
     ({"methods": ("published",)}, "config: method 'published' needs model.published_key and heads.task"),
 ])
 def test_bad_names_fail_before_work(tmp_path, fields, message):

@@ -44,7 +44,7 @@ def _record(tmp_path) -> dict:
 
 def test_identical_ids_dropped_as_beir_gives_ndcg_1(tmp_path):
     out = run_experiment(_arguana(tmp_path))
-    assert out["metrics"]["probe/bm25"]["ndcg_cut_10"] == pytest.approx(1.0)
+    assert out["metrics"]["probe/bm25"]["nDCG@10"] == pytest.approx(1.0)
     rec = _record(tmp_path)
     proto = rec["extra"]["protocol"]
     assert proto["ignore_identical_ids"] is True and proto["n_identical_dropped"] == 2
@@ -61,8 +61,8 @@ def test_identical_ids_kept_when_asked_gives_the_bm25_self_match(tmp_path):
     run_experiment(_arguana(tmp_path, ignore_identical_ids=False))
     rec = _record(tmp_path)
     # each query's own document ranks first, its counter-argument second: DCG = 1/log2(3), IDCG = 1
-    assert rec["metrics"]["ndcg_cut_10"] == pytest.approx(1 / math.log2(3))
-    assert rec["metrics"]["recall_1"] == 0.0
+    assert rec["metrics"]["nDCG@10"] == pytest.approx(1 / math.log2(3))
+    assert rec["metrics"]["R@1"] == 0.0
     assert rec["extra"]["protocol"]["n_identical_dropped"] == 0
     assert rec["config"]["eval"]["ignore_identical_ids"] is False
 
@@ -87,7 +87,7 @@ def test_query_without_relevant_document_is_left_out_and_counted(tmp_path, capsy
     run_experiment(_cfg(tmp_path, _instances(tmp_path, records)))
     rec = _record(tmp_path)
     # q1, q2: the gold paragraph is BM25's top hit (shared terms) -> 1.0; q3 is not averaged in as 0
-    assert rec["metrics"]["ndcg_cut_10"] == pytest.approx(1.0)
+    assert rec["metrics"]["nDCG@10"] == pytest.approx(1.0)
     proto = rec["extra"]["protocol"]
     assert proto["n_no_relevant"] == 1 and proto["n_scored"] == 2 and proto["n_examples"] == 3
     assert "trec_eval -c" in proto["missing_queries"]
@@ -107,7 +107,7 @@ def test_gold_outside_candidates_is_warned_with_a_count(tmp_path, capsys, caplog
     rec = _record(tmp_path)
     assert rec["extra"]["protocol"]["n_gold_outside_candidates"] == 3
     # recall@1 counts the missing gold: q1 1/2, q2 1/3
-    assert rec["metrics"]["recall_1"] == pytest.approx((1 / 2 + 1 / 3) / 2)
+    assert rec["metrics"]["R@1"] == pytest.approx((1 / 2 + 1 / 3) / 2)
 
 
 def test_missing_query_counts_zero_like_trec_eval_c():
@@ -115,8 +115,8 @@ def test_missing_query_counts_zero_like_trec_eval_c():
     run = {"q1": {"d1": 2.0, "d3": 1.0}}
     _, zero = evaluate_run(run, qrels, ["ndcg_cut_10"], missing="zero")
     _, skip = evaluate_run(run, qrels, ["ndcg_cut_10"], missing="skip")
-    assert zero["ndcg_cut_10"] == pytest.approx(0.5)            # (1 + 0) / 2, trec_eval -c
-    assert skip["ndcg_cut_10"] == pytest.approx(1.0)            # pytrec_eval / BEIR: q2 dropped
+    assert zero["nDCG@10"] == pytest.approx(0.5)            # (1 + 0) / 2, trec_eval -c
+    assert skip["nDCG@10"] == pytest.approx(1.0)            # pytrec_eval / BEIR: q2 dropped
     direct = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut_10"}).evaluate(run)
     assert list(direct) == ["q1"]                               # pytrec_eval itself skips q2
 
@@ -125,6 +125,6 @@ def test_library_calls_take_one_measure_or_cut_off_as_a_scalar():
     from qrexp.metrics import retrieval_metrics
     qrels, run = {"q1": {"d1": 1}}, {"q1": {"d2": 2.0, "d1": 1.0}}
     _, one = evaluate_run(run, qrels, "ndcg_cut_10")                 # not the letters of the name
-    assert one == {"ndcg_cut_10": pytest.approx(1 / math.log2(3))}
+    assert one == {"nDCG@10": pytest.approx(1 / math.log2(3))}
     _, mean = retrieval_metrics(run, {"q1": {"d1"}}, 2)
-    assert mean["recall@2"] == 1.0 and "recall@1" not in mean
+    assert mean["R@2"] == 1.0 and "R@1" not in mean

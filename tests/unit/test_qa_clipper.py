@@ -98,7 +98,7 @@ def test_claims_retrieve_different_chapters_recall_and_pair_accuracy_by_hand():
     assert top1 == {"b1-0:true": "ch1", "b1-0:false": "ch3", "b1-1:true": "ch2", "b1-1:false": "ch3"}
     # recall per claim (eval_retrieval.py: |top-k ∩ gold| / |gold|, mean over claims): 1, 0, 1, 0
     per_claim, mean = retrieval_metrics(run, {c.qid: c.gold for c in claims}, ks=(1,))
-    assert mean["recall@1"] == 0.5 and per_claim["b1-0:false"]["recall@1"] == 0.0
+    assert mean["R@1"] == 0.5 and per_claim["b1-0:false"]["R@1"] == 0.0
     reader = Reader()
     jobs = verification_jobs(claims, run, 1)
     assert [(j["qid"], j["claim"], j["chapters"]) for j in jobs] == [
@@ -120,7 +120,7 @@ def test_per_pair_ablation_verifies_both_claims_on_one_ranking():
     pairs = book_pairs()
     run = BM25Ranker().rank(pairs)                   # one query per pair: the true claim
     _, mean = retrieval_metrics(run, {p.qid: p.gold for p in pairs}, ks=(1,))
-    assert mean["recall@1"] == 1.0
+    assert mean["R@1"] == 1.0
     jobs = verification_jobs(pairs, run, 1)
     assert [(j["qid"], j["claim"], j["chapters"]) for j in jobs] == [
         ("b1-0", "true_claim", ["ch1"]), ("b1-0", "false_claim", ["ch1"]),

@@ -35,8 +35,8 @@ def test_evaluate_clipper_per_claim_and_per_pair_by_hand(tmp_path, reader):
     cfg = clipper_cfg(root, tmp_path / "out")
     m = evaluate(cfg, "bm25", log=lambda s: None)
     # claims b1-0:true -> ch1 (gold), b1-0:false -> ch3 (gold ch1), b1-1:true -> ch2 (gold), b1-1:false -> ch3
-    assert m["recall@1"] == 0.5
-    assert m["pair_accuracy@1"] == 0.5 and m["pairs@1"] == 2
+    assert m["R@1"] == 0.5
+    assert m["PairAcc@1"] == 0.5 and m["pairs@1"] == 2
     assert (m["true_accuracy@1"], m["false_accuracy@1"]) == (1.0, 0.5)
     assert (m["no_answer_tag@1"], m["several_answer_tags@1"], m["pairs_missing_answer@1"]) == (0, 0, 0)
     rec = json.loads((tmp_path / "out" / "runs" / eval_id(cfg, "bm25") / "metrics.json").read_text())
@@ -45,12 +45,12 @@ def test_evaluate_clipper_per_claim_and_per_pair_by_hand(tmp_path, reader):
     rows = {r["qid"]: r for r in map(json.loads, (tmp_path / "out" / "runs" / rec["run_id"] / "per_query.jsonl")
                                      .read_text().splitlines())}
     assert rows["b1-0:false"]["false_chapters@1"] == ["ch3"] and rows["b1-0:true"]["true_chapters@1"] == ["ch1"]
-    assert rows["b1-1:false"]["pair_correct@1"] is False and rows["b1-0:false"]["recall@1"] == 0.0
+    assert rows["b1-1:false"]["pair_correct@1"] is False and rows["b1-0:false"]["R@1"] == 0.0
 
     ablation = clipper_cfg(root, tmp_path / "out", claim_queries="per_pair")
     assert eval_id(ablation, "bm25") != eval_id(cfg, "bm25")
     m2 = evaluate(ablation, "bm25", log=lambda s: None)
-    assert m2["recall@1"] == 1.0 and m2["pair_accuracy@1"] == 1.0 and m2["pairs@1"] == 2
+    assert m2["R@1"] == 1.0 and m2["PairAcc@1"] == 1.0 and m2["pairs@1"] == 2
 
 
 def test_answer_tag_counts_reach_metrics(tmp_path, monkeypatch):
@@ -61,7 +61,7 @@ def test_answer_tag_counts_reach_metrics(tmp_path, monkeypatch):
     monkeypatch.setattr(qa_stage, "_generator", lambda cfg: Sloppy())
     m = evaluate(clipper_cfg(write_book(tmp_path / "data"), tmp_path / "out"), "bm25", log=lambda s: None)
     assert (m["several_answer_tags@1"], m["no_answer_tag@1"], m["pairs_missing_answer@1"]) == (2, 2, 2)
-    assert (m["true_accuracy@1"], m["false_accuracy@1"], m["pair_accuracy@1"]) == (1.0, 0.0, 0.0)
+    assert (m["true_accuracy@1"], m["false_accuracy@1"], m["PairAcc@1"]) == (1.0, 0.0, 0.0)
 
 
 # ---------------------------------------------------------------- the model window

@@ -1,4 +1,5 @@
 """Leaderboard tables: exact renderings, missing cells, deltas and the paper's numbers."""
+import dataclasses
 import math
 import re
 
@@ -90,7 +91,11 @@ def test_no_paper_numbers_only_ours_and_missing_dash(runs):
     table = build_table(runs, spec)
     assert list(table.index) == [("bm25", "ours"), ("qrretriever", "ours")]
     assert list(table.columns) == ["fiqa", "nq"]  # sorted when no order is given
-    assert to_markdown(table, spec).splitlines()[-1] == "| qrretriever | ours | – | 58.61 |"
+    md = to_markdown(table, spec).splitlines()
+    # only "ours" rows: no source column; the swept key names its columns
+    assert md[2] == "| method | dataset=fiqa | dataset=nq |" and md[3] == "|---|---:|---:|"
+    assert md[-1] == "| qrretriever | – | 58.61 |"
+    assert "dataset=nq" in to_latex(table, spec) and "{lrr}" in to_latex(table, spec)
     assert "\\midrule\nqrretriever" not in to_latex(table, spec)  # no group rules without paper rows
 
 
@@ -179,3 +184,13 @@ def test_bad_paper_file_names_the_row(tmp_path):
     (tmp_path / "bad.yaml").write_text("title: x\ncolumns: [a, b]\nrows:\n  - {row: r, values: [1]}\n")
     with pytest.raises(ValueError, match=r"bad.yaml: row 1 \('r', model None\): needs 'row' and 2 values"):
         paper_numbers("bad", root=tmp_path)
+
+
+def test_metric_named_in_either_vocabulary_reads_the_same_runs(runs):
+    """A spec saying nDCG@10 reads runs whose metrics.json says ndcg_cut_10 (written before the rename)."""
+    spec = TableSpec(name="t", title="T", row_key="method", col_key="dataset", metric="ndcg_cut_10",
+                     filters={"model": "m1"})
+    old = build_table(runs, spec)
+    new = build_table(runs, dataclasses.replace(spec, metric="nDCG@10"))
+    pd.testing.assert_frame_equal(old, new)
+    assert new.loc[("qrretriever", "ours"), "nq"] == pytest.approx(58.61)

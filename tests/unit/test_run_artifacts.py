@@ -26,7 +26,7 @@ def test_tied_run_file_scores_like_the_ranking_we_evaluated(tmp_path):
     run = {"q1": {"a": 1.0, "b": 1.0, "c": 1.0, "d": 0.5}, "q2": {"x": 0.0, "y": 0.0}}
     qrels = {"q1": {"a": 1}, "q2": {"y": 2}}
     _, ours = evaluate_run(run, qrels, ["ndcg_cut_10"])
-    assert ours["ndcg_cut_10"] == pytest.approx((1.0 + 1 / math.log2(3)) / 2, abs=1e-15)
+    assert ours["nDCG@10"] == pytest.approx((1.0 + 1 / math.log2(3)) / 2, abs=1e-15)
     write_trec_run(run, tmp_path / "run.trec")
     write_trec_qrels(qrels, tmp_path / "qrels.trec")
     rescored = _pytrec_file_scores(tmp_path / "run.trec", tmp_path / "qrels.trec", ["ndcg_cut_10"])

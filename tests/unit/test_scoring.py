@@ -103,3 +103,24 @@ def test_masked_span_sum_by_hand():
     assert thr > -10
     assert float(masked_span_sum(x, 1.0)) == pytest.approx(6.0)
     assert float(masked_span_sum(torch.tensor([4.0]), 2.0)) == 4.0     # a 1-token span is kept
+
+
+def test_plain_strings_rank_and_duplicate_ids(setup):
+    """Plain strings are documents "0", "1", ... (same scores as untitled dicts with those ids);
+    rank() orders by score with ties by id; duplicate ids are refused, not collapsed."""
+    model, _, tok = setup
+    r = QRRetriever(model, tok, heads=[(1, 3), (3, 0)])
+    texts = [d["paragraph_text"] for d in DOCS]
+    plain = r.score_docs(QUERY, texts)
+    as_dicts = r.score_docs(QUERY, [{"idx": str(i), "paragraph_text": t} for i, t in enumerate(texts)])
+    assert list(plain) == ["0", "1", "2", "3"] and plain == as_dicts
+    ranked = r.rank(QUERY, texts, top_k=3)
+    expect = sorted(plain, key=lambda d: (-plain[d], d))[:3]
+    assert [x.doc_id for x in ranked] == expect
+    assert [x.score for x in ranked] == [plain[d] for d in expect]
+    assert [x.text for x in ranked] == [texts[int(d)] for d in expect]
+    assert len(r.rank(QUERY, texts)) == 4
+    with pytest.raises(ValueError, match=r"duplicate doc ids \['a'\]"):
+        r.score_docs(QUERY, [DOCS[0], DOCS[0]])
+    with pytest.raises(ValueError, match="top_k must be >= 1"):
+        r.rank(QUERY, texts, top_k=0)

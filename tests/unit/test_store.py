@@ -112,9 +112,9 @@ def test_load_runs_dataframe(tmp_path):
     df = load_runs(tmp_path)
     assert len(df) == 2
     assert {"run_id", "n", "wall_time_s", "git_sha", "config.task", "config.model.name",
-            "metrics.ndcg_cut_10"} <= set(df.columns)
+            "metrics.nDCG@10"} <= set(df.columns)
     by_task = df.set_index("config.task")
-    assert by_task.loc["fiqa", "metrics.ndcg_cut_10"] == 0.25
+    assert by_task.loc["fiqa", "metrics.nDCG@10"] == 0.25   # written as ndcg_cut_10, read in the one vocabulary
     assert by_task.loc["nq", "config.heads"] == ("1-2", "3-4")
     assert list(load_runs(tmp_path / "nothing").columns) == ["run_id", "n"]
     store.run_dir("broken").mkdir()
