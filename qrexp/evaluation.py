@@ -16,6 +16,7 @@ from .metrics import evaluate_run, retrieval_metrics
 from .stages import (ATTENTION_METHODS, cache_dir, heads_spec, method_config, method_heads, model_label,
                      resolve_heads, scorer_of, scoring_options, store_of, tracker_factory)
 from .store import run_id
+from .tasks.coverage import report_gold_coverage
 from .tasks.trec import write_trec_run
 from .types import Example, Run
 
@@ -72,7 +73,8 @@ def rank_with(cfg: RunConfig, method: str, examples: Sequence[Example], log=prin
 
 
 def rank_baseline(cfg: RunConfig, method: str, examples: Sequence[Example]) -> tuple[Run, dict]:
-    """BM25 over each example's candidates, a dense bi-encoder, or RankGPT with the scored model."""
+    """BM25 (the first-stage corpus ranking; see qrexp.baselines.BM25Ranker), a dense bi-encoder, or
+    RankGPT with the scored model."""
     from .baselines import RANKERS
     if method == "chance":                       # a seeded random ranking: the chance level
         import random
@@ -91,7 +93,8 @@ def rank_baseline(cfg: RunConfig, method: str, examples: Sequence[Example]) -> t
 
 
 def gold_sets(examples: Sequence[Example]) -> dict[str, set[str]]:
-    """Gold unit ids per query; abstention questions get an empty set (left out of recall)."""
+    """Gold unit ids per query; abstention questions get an empty set (left out of recall; see
+    :mod:`qrexp.tasks.coverage` for how the left-out ones are reported)."""
     return {ex.qid: set() if ex.meta.get("abstention") else set(ex.gold) for ex in examples}
 
 
@@ -117,6 +120,8 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
     if method != "full-context":
         run, info = rank_with(cfg, method, examples, log)
         per_query, metrics = retrieval_scores(cfg, examples, run)
+        if cfg.eval.kind != "retrieval":
+            info.update(report_gold_coverage(examples, metrics, log))
         write_trec_run(run, store.path(rid, "run.trec"), tag=f"qrexp-{method}")
     else:
         run = None

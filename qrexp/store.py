@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 METRICS_FILE = "metrics.json"
 USED_BY_FILE = "used_by.json"
 TRACKED_PACKAGES = ("qrexp", "torch", "transformers", "accelerate", "pytrec-eval-terrier", "wandb",
-                    "pandas", "numpy", "hydra-core", "omegaconf", "datasets", "ir_datasets", "bm25s")
+                    "pandas", "numpy", "hydra-core", "omegaconf", "datasets", "ir_datasets", "bm25s",
+                    "PyStemmer")
 SECRET_WORDS = ("key", "token", "secret", "password")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]*$")
 

@@ -37,3 +37,21 @@ def test_scifact_bm25_matches_anserini(tmp_path, monkeypatch):
     print(f"SciFact BM25: nDCG@10 {mean['ndcg_cut_10']:.4f}, R@100 {mean['recall_100']:.4f}")
     assert mean["ndcg_cut_10"] == pytest.approx(0.6789, abs=0.005)
     assert mean["recall_100"] == pytest.approx(0.925, abs=0.01)
+
+
+def test_clipper_repository_claims_and_books_load():
+    """Every paired claim of CLIPPER's repository (data/output/*/claims/claims_{single,multiple}.csv)
+    loads with gold chapters from ``source``, and no chapter keeps the UTF-8 BOM that 309 books carry."""
+    import warnings
+
+    from qrexp.tasks.clipper import load_clipper
+    root = _folder("clipper") / "data"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exs = load_clipper(root / "output", root / "books")
+    books = {e.meta["book"] for e in exs}
+    print(f"CLIPPER repository: {len(exs)} claim pairs from {len(books)} books")
+    assert len(exs) > 6000 and all(e.gold for e in exs)
+    boms = sum((root / "books" / b / "1.txt").read_bytes().startswith(b"\xef\xbb\xbf") for b in books)
+    assert boms > 100
+    assert not any(d.text.startswith("\ufeff") for e in exs for d in e.docs)
