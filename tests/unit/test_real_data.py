@@ -51,7 +51,9 @@ def test_clipper_repository_claims_and_books_load():
         exs = load_clipper(root / "output", root / "books")
     books = {e.meta["book"] for e in exs}
     print(f"CLIPPER repository: {len(exs)} claim pairs from {len(books)} books")
-    assert len(exs) > 6000 and all(e.gold for e in exs)
+    no_gold = [e for e in exs if not e.gold]
+    assert len(exs) > 6000 and len(no_gold) <= 2          # one record of the snapshot has an empty source
+    assert {e.meta["no_gold"] for e in no_gold} <= {"empty 'source'"}
     boms = sum((root / "books" / b / "1.txt").read_bytes().startswith(b"\xef\xbb\xbf") for b in books)
     assert boms > 100
     assert not any(d.text.startswith("\ufeff") for e in exs for d in e.docs)
