@@ -19,6 +19,7 @@ from .store import run_id
 from .tasks.coverage import report_gold_coverage
 from .tasks.trec import write_trec_run
 from .types import Example, Run
+from .window import fit_window, window_record
 
 BASELINES = ("bm25", "dense", "rankgpt", "chance", "full-context")
 
@@ -117,8 +118,13 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
     t0 = time.time()
     examples = load_data(cfg.eval.data, cache_dir(cfg), cfg.seed)
     metrics, per_query, info = {}, {}, {}
+    if method in ATTENTION_METHODS:           # every prompt's length, before any forward pass
+        builder = scorer_of(method_config(cfg, method)).retriever.builder
+        examples = fit_window(examples, builder, builder.max_length, cfg.eval.data.fit_window, log, cfg.progress)
     if method != "full-context":
         run, info = rank_with(cfg, method, examples, log)
+        if window_record(examples):
+            info["window_truncated"] = window_record(examples)
         per_query, metrics = retrieval_scores(cfg, examples, run)
         if cfg.eval.kind != "retrieval":
             info.update(report_gold_coverage(examples, metrics, log))
