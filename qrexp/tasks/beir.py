@@ -98,10 +98,17 @@ def _validate_qrels(path: Path) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     if not lines or lines[0].strip() != "query-id\tcorpus-id\tscore":
         raise ValueError(f"{path} line 1: expected the header 'query-id<TAB>corpus-id<TAB>score'")
+    first_line: dict[tuple[str, str], int] = {}
     for i, line in enumerate(lines[1:], start=2):
         cols = line.split()
         if line.strip() and (len(cols) != 3 or not re.fullmatch(r"-?\d+", cols[2])):
             raise ValueError(f"{path} line {i}: expected 'query-id corpus-id score' with an integer score")
+        if cols:
+            pair = (cols[0], cols[1])
+            if pair in first_line:
+                raise ValueError(f"{path} line {i}: query {cols[0]} judges doc {cols[1]} again "
+                                 f"(first on line {first_line[pair]})")
+            first_line[pair] = i
 
 
 def register_local_beir(folder: str | os.PathLike, split: str = "test") -> str:

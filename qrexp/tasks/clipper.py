@@ -98,6 +98,8 @@ class ChapterSource:
                 continue
             if not f.stem.isdigit():
                 raise ValueError(f"{f}: chapter files must be named <number>.txt")
+            if int(f.stem) in out:
+                raise ValueError(f"{f}: chapter {int(f.stem)} has two files in {folder}")
             out[int(f.stem)] = f.read_text(encoding="utf-8").removeprefix("\ufeff")
         if not out:
             raise ValueError(f"{folder}: no <number>.txt chapter files")

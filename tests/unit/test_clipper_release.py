@@ -104,3 +104,14 @@ def test_without_any_source_recall_is_not_reported_as_nan():
     out = report_gold_coverage(exs, metrics, lambda _: None)
     assert metrics == {} and out["gold_coverage"] == {"n": 3, "with_gold": 0, "left_out": {NO_SOURCE: 3}}
     assert gold_coverage(exs[:1])["left_out"] == {NO_SOURCE: 1}
+
+
+def test_zero_padded_chapter_files_read_as_numbers_and_collisions_refused(tmp_path):
+    book = tmp_path / "90003"
+    book.mkdir()
+    for k in (1, 2, 3):
+        (book / f"{k:02d}.txt").write_bytes((BOOKS / "90003" / f"{k}.txt").read_bytes())   # as some repository books
+    assert load_clipper(HF, tmp_path) == load_clipper(HF, BOOKS)
+    (book / "3.txt").write_text("another chapter three", "utf-8")
+    with pytest.raises(ValueError, match=r"chapter 3 has two files in"):
+        load_clipper(HF, tmp_path)

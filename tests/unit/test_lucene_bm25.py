@@ -81,3 +81,15 @@ def test_beir_corpus_with_a_repeated_id_is_refused(tmp_path):
     with pytest.raises(ValueError, match=rf"corpus.jsonl line {len(lines) + 1} \(_id=d1\): duplicate _id "
                                          r"\(first on line 1\)"):
         load_beir(folder, n_queries=None)
+
+
+def test_beir_qrels_judging_a_pair_twice_is_refused(tmp_path):
+    folder = tmp_path / "dupq"
+    shutil.copytree(DATA / "beir_tiny", folder)
+    qrels = folder / "qrels" / "test.tsv"
+    lines = qrels.read_text("utf-8").splitlines()
+    q, d, _ = lines[1].split("\t")
+    qrels.write_text("\n".join([*lines, f"{q}\t{d}\t0"]) + "\n", "utf-8")
+    with pytest.raises(ValueError, match=rf"test.tsv line {len(lines) + 1}: query {q} judges doc {d} again "
+                                         r"\(first on line 2\)"):
+        load_beir(folder, n_queries=None)
