@@ -69,7 +69,8 @@ def fit_window(examples: Sequence[Example], builder: PromptBuilder, window: int 
                for ex in tqdm(examples, desc="prompt lengths", disable=not progress, leave=False)]
     over = [i for i, n in enumerate(lengths) if n > window]
     log(f"[window] prompt tokens over {len(examples)} examples: min {min(lengths)}, median "
-        f"{int(statistics.median(lengths))}, max {max(lengths)}; {len(over)} exceed the window of {window}")
+        f"{int(statistics.median(lengths))}, max {max(lengths)}, total {sum(lengths)}; {len(over)} exceed the "
+        f"window of {window}")
     if not over:
         return list(examples)
     if policy == "fail":

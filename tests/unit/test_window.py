@@ -33,8 +33,8 @@ def test_fail_reports_the_count_before_any_work(builder):
         fit_window(exs, builder, window, "fail", logged.append, progress=False)
     assert str(info.value).startswith(f"2 of 3 prompts exceed the model's window of {window} tokens "
                                       f"(longest: example c, {lens[2]} tokens)")
-    assert logged == [f"[window] prompt tokens over 3 examples: min {lens[0]}, median {lens[1]}, max {lens[2]}; "
-                      f"2 exceed the window of {window}"]
+    assert logged == [f"[window] prompt tokens over 3 examples: min {lens[0]}, median {lens[1]}, max {lens[2]}, "
+                      f"total {sum(lens)}; 2 exceed the window of {window}"]
     assert fit_window(exs, builder, max(lens), "fail", logged.append, progress=False) == exs
 
 
