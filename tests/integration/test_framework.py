@@ -140,6 +140,8 @@ def test_every_evaluation_kind_runs_from_an_experiment_config(tiny_dir, tmp_path
                          ("fixture-clipper", "full-context")}
     lme = runs[("fixture-lme", "icr")]
     assert lme["n"] == 4 and "accuracy@2" in lme["metrics"] and "recall@3" in lme["metrics"]
+    assert lme["extra"]["gold_coverage"] == {"n": 4, "with_gold": 3, "left_out": {"abstention question": 1}}
+    assert runs[("fixture-lme", "bm25")]["extra"]["stats.own_docs"] == 4
     assert "accuracy" in runs[("fixture-lme", "full-context")]["metrics"]
     assert "pair_accuracy@1" in runs[("fixture-clipper", "icr")]["metrics"]
     assert "stats.parse_failures" in runs[("fixture-lme", "rankgpt")]["extra"]
