@@ -25,7 +25,7 @@ def test_data_dir_has_the_real_layout(data_dir):
 
 @pytest.mark.parametrize("table", TABLES)
 def test_overrides_compose_and_read_only_local_files(table, data_dir):
-    overrides = rehearsal_overrides(table, data_dir, ["model=tiny", "model.path=x"])
+    overrides = rehearsal_overrides(table, data_dir, ["model=tiny", f"model.path={data_dir}"])   # any local folder
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         cfg = from_hydra(compose("config", overrides=overrides))
     assert cfg.name == f"paper-{table}"
