@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from qrexp.llm import Generator, Messages
 from qrexp.registry import Registry
-from qrexp.tasks.beir import bm25_candidates
+from qrexp.tasks.lucene_bm25 import B, K1, STEMMER, STOPWORDS, bm25_candidates
 from qrexp.tasks.trec import ranked
 from qrexp.types import Doc, Example, Run
 
@@ -49,16 +49,33 @@ class Ranker(ABC):
 
 @RANKERS.register("bm25")
 class BM25Ranker(Ranker):
-    """BM25 (bm25s, Lucene variant) over each example's own candidates; docs sharing no term score 0."""
+    """The BM25 row of a table: the first-stage BM25 ranking of the corpus, never a pool re-score.
+
+    An example whose ``meta["first_stage"]`` scores every candidate (BEIR: the supplied TREC run, or
+    :func:`qrexp.tasks.lucene_bm25.bm25_candidates` over the whole corpus) gets those scores as they
+    are. An example without them (LongMemEval, CLIPPER: the candidates are the whole haystack, i.e.
+    that query's corpus) is scored by BM25 over its own documents with Anserini's settings (k1=0.9,
+    b=0.4, Porter stemming, Lucene stop words); documents sharing no term with the query score 0.
+    ``stats``: ``first_stage`` / ``own_docs`` count the examples scored each way.
+    """
 
     desc = "bm25 (index + score)"
 
-    def __init__(self, k1: float = 0.9, b: float = 0.4, stopwords: str | None = "en", with_title: bool = True,
-                 stemmer: Any = None) -> None:
+    def __init__(self, k1: float = K1, b: float = B, stopwords: str | None = STOPWORDS, with_title: bool = True,
+                 stemmer: str | None = STEMMER) -> None:
         super().__init__()
         self.k1, self.b, self.stopwords, self.with_title, self.stemmer = k1, b, stopwords, with_title, stemmer
+        self.stats = {"first_stage": 0, "own_docs": 0}
 
     def score(self, example: Example) -> list[float]:
+        first = example.meta.get("first_stage")
+        if first:
+            missing = [d for d in example.doc_ids if d not in first]
+            if missing:
+                raise ValueError(f"example {example.qid}: meta['first_stage'] lacks candidate(s) {missing[:3]}")
+            self.stats["first_stage"] += 1
+            return [float(first[d]) for d in example.doc_ids]
+        self.stats["own_docs"] += 1
         corpus = {d.doc_id: doc_text(d, self.with_title) for d in example.docs}
         hits = bm25_candidates(corpus, {example.qid: example.query}, k=len(corpus), k1=self.k1, b=self.b,
                                stopwords=self.stopwords, stemmer=self.stemmer)[example.qid]

@@ -1,11 +1,12 @@
-"""First-stage BM25 runs for BEIR re-ranking, written by qrexp itself (bm25s + PyStemmer).
+"""First-stage BM25 runs for BEIR re-ranking, written by qrexp itself (Anserini-style BM25 on bm25s).
 
     python -m qrexp.bm25_runs nq scifact --out data/runs --hits 200
 
 writes ``data/runs/bm25.beir-<name>.trec`` (the file ``eval=beir`` reads) for each BEIR source (a
 short name, an ir_datasets id or a local BEIR folder): the whole corpus indexed as "title text"
-(pyserini's "flat" BEIR indexes), Lucene BM25 with k1=0.9, b=0.4, English stop words and Porter-style
-Snowball stemming, top ``--hits`` per test query with at least one judgement. The numbers are close
+(pyserini's "flat" BEIR indexes), scored by :func:`qrexp.tasks.lucene_bm25.bm25_candidates` (Lucene
+BM25, k1=0.9, b=0.4, Lucene's stop words, Porter stemming), top ``--hits`` per test query with at
+least one judgement. The numbers are close
 to, not identical with, pyserini's prebuilt runs (tokenizers differ); the README gives the pyserini
 command for the paper's exact runs.
 """
@@ -14,21 +15,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .tasks.beir import bm25_candidates, dataset_id
+from .tasks.beir import dataset_id
+from .tasks.lucene_bm25 import bm25_candidates
 from .tasks.trec import write_trec_run
 
 
 def bm25_run(source: str, hits: int = 200, progress: bool = True) -> dict[str, dict[str, float]]:
     """{qid: {doc_id: score}} top-``hits`` BM25 over the whole corpus of ``source`` (judged test queries)."""
     import ir_datasets
-    import Stemmer
 
     ds = ir_datasets.load(dataset_id(source))
     judged = {str(q.query_id) for q in ds.qrels_iter()}
     queries = {str(q.query_id): q.text for q in ds.queries_iter() if str(q.query_id) in judged}
     corpus = {str(d.doc_id): f"{getattr(d, 'title', '') or ''} {d.text}".strip() for d in ds.docs_iter()}
-    stemmer = Stemmer.Stemmer("english")          # bm25s calls its stemWords on each text
-    return bm25_candidates(corpus, queries, k=hits, stemmer=stemmer, progress=progress)
+    return bm25_candidates(corpus, queries, k=hits, progress=progress)
 
 
 def run_name(source: str) -> str:

@@ -56,6 +56,7 @@ class DataConfig:
     sizes: Mapping[str, int] = field(default_factory=dict)   # generator sizes (defaults if empty)
     limit: int | None = None
     qrels: bool = False                  # graded meta["qrels"] instead of gold sets (detection and metrics)
+    fit_window: str = "fail"             # prompts over the model window: fail | truncate (qrexp.window)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from .tasks import load_examples
 from .types import Example
 
 GENERATORS: Registry[Callable[..., Any]] = Registry("data generator")
-PATH_ARGS = ("path", "rows", "chapters", "source", "run")
+PATH_ARGS = ("path", "rows", "chapters", "claims", "source", "run")
 
 
 @GENERATORS.register("synthetic")

@@ -22,8 +22,10 @@ from .stages import (ATTENTION_METHODS, cache_dir, heads_spec, method_config, me
                      resolve_heads, scorer_of, scoring_options, store_of)
 from .qa_clipper import claim_examples
 from .store import run_id
+from .tasks.coverage import report_gold_coverage
 from .tasks.trec import write_trec_qrels, write_trec_run
 from .types import Example, Run
+from .window import fit_window, window_record
 
 BASELINES = ("bm25", "dense", "rankgpt", "chance", "full-context")
 
@@ -89,7 +91,8 @@ def rank_with(cfg: RunConfig, method: str, examples: Sequence[Example], log=prin
 
 
 def rank_baseline(cfg: RunConfig, method: str, examples: Sequence[Example]) -> tuple[Run, dict]:
-    """BM25 over each example's candidates, a dense bi-encoder, or RankGPT with the scored model."""
+    """BM25 (the first-stage corpus ranking; see qrexp.baselines.BM25Ranker), a dense bi-encoder, or
+    RankGPT with the scored model."""
     from .baselines import RANKERS
     if method == "chance":                       # a seeded random ranking: the chance level
         import random
@@ -109,7 +112,8 @@ def rank_baseline(cfg: RunConfig, method: str, examples: Sequence[Example]) -> t
 
 
 def gold_sets(examples: Sequence[Example]) -> dict[str, set[str]]:
-    """Gold unit ids per query; abstention questions get an empty set (left out of recall)."""
+    """Gold unit ids per query; abstention questions get an empty set (left out of recall; see
+    :mod:`qrexp.tasks.coverage` for how the left-out ones are reported)."""
     return {ex.qid: set() if ex.meta.get("abstention") else set(ex.gold) for ex in examples}
 
 
@@ -164,11 +168,18 @@ def _evaluate(cfg: RunConfig, method: str, log) -> dict:
         examples = claim_examples(examples)          # each claim is its own query (paper protocol)
     metrics, per_query = {}, {}
     info: dict = {"data": {"fingerprint": fingerprint, "paths": data_paths(cfg.eval.data)}}
+    if method in ATTENTION_METHODS:           # every prompt's length, before any forward pass
+        builder = scorer_of(method_config(cfg, method)).retriever.builder
+        examples = fit_window(examples, builder, builder.max_length, cfg.eval.data.fit_window, log, cfg.progress)
     if method != "full-context":
         run, ranked_info = rank_with(cfg, method, examples, log)
         info.update(ranked_info)
+        if window_record(examples):
+            info["window_truncated"] = window_record(examples)
         run, n_dropped = protocol_run(cfg, run)
         per_query, metrics = retrieval_scores(cfg, examples, run)
+        if cfg.eval.kind != "retrieval":
+            info.update(report_gold_coverage(examples, metrics, log))
         write_trec_run(run, store.path(rid, "run.trec"), tag=f"qrexp-{method}")
         write_trec_qrels(eval_qrels(cfg, examples), store.path(rid, "qrels.trec"))
         info["protocol"] = protocol.record(cfg.eval.kind, cfg.eval.ignore_identical_ids,

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 TRACKED_PACKAGES = ("qrexp", "torch", "transformers", "accelerate", "pytrec-eval-terrier", "wandb",
-                    "pandas", "numpy", "hydra-core", "omegaconf", "datasets", "ir_datasets", "bm25s")
+                    "pandas", "numpy", "hydra-core", "omegaconf", "datasets", "ir_datasets", "bm25s",
+                    "PyStemmer")
 
 
 def _git(*args: str, cwd: str | os.PathLike | None = None) -> str | None:

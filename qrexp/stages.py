@@ -17,6 +17,7 @@ from .heads import HeadSet
 from .pipeline import ExampleScorer, ScoringOptions
 from .score_cache import ScoreCache
 from .store import RunStore, run_id
+from .window import fit_window
 
 ATTENTION_METHODS = {"qrhead": None, "icr": "full", "icr-uncal": "full", "random": "random",
                      "rethead": "niah", "published": "published"}
@@ -123,6 +124,8 @@ def run_detection(cfg: RunConfig, log=print) -> Path:
         return heads_file
     scorer = scorer_of(cfg)
     examples = load_data(cfg.detect.data, cache_dir(cfg), cfg.seed)
+    examples = fit_window(examples, scorer.retriever.builder, scorer.retriever.builder.max_length,
+                          cfg.detect.data.fit_window, log, cfg.progress)
     qrels = {ex.qid: dict(ex.meta["qrels"]) for ex in examples} if cfg.detect.data.qrels else None
     det = detect_heads(scorer, examples, cfg.detect.objective, cfg.model.k, scoring_options(cfg),
                        qrels=qrels, out_stem=heads_file, name=f"{cfg.detect.name}-{cfg.detect.objective}",

@@ -3,7 +3,9 @@
 ``source`` is a short name (``BEIR_IDS``), any ir_datasets id, or a local BEIR folder
 (corpus.jsonl, queries.jsonl, qrels/<split>.tsv) that is registered with ir_datasets' own BEIR
 parsers and read from disk only (its doc store goes under $IR_DATASETS_HOME). Candidates come from a
-TREC run file, a Run dict, or, when none is given, BM25 (bm25s) over the whole corpus.
+TREC run file, a Run dict, or, when none is given, BM25 over the whole corpus with Anserini's settings
+(:mod:`qrexp.tasks.lucene_bm25`); ``meta["first_stage"]`` keeps those scores for the ``bm25`` baseline.
+A corpus or queries file repeating an ``_id`` is refused.
 
 Protocol (the paper's defaults): queries with at least one relevant (qrel > 0) judgement, present in
 the queries file and, for a given run, in the run; ``n_queries`` of them sampled with ``seed``
@@ -22,8 +24,9 @@ import random
 import re
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
+from qrexp.tasks.lucene_bm25 import bm25_candidates
 from qrexp.tasks.trec import ranked, read_trec_run
 from qrexp.types import Doc, Example, Qrels, Run
 
@@ -65,7 +68,12 @@ def _local_files(folder: Path, split: str) -> tuple[Path, Path, Path]:
 
 
 def _validate_jsonl(path: Path, fields: tuple[str, ...]) -> None:
-    """Stream a BEIR corpus / queries file and check every line (no full copy in memory)."""
+    """Stream a BEIR corpus / queries file and check every line (no full copy in memory).
+
+    A repeated ``_id`` is an error (naming both lines): BEIR's own loader and ir_datasets' doc store
+    would keep one of the two silently.
+    """
+    first_line: dict[str, int] = {}
     with path.open(encoding="utf-8") as fh:
         for i, line in enumerate(fh, start=1):
             if not line.strip():
@@ -80,16 +88,27 @@ def _validate_jsonl(path: Path, fields: tuple[str, ...]) -> None:
             for f in fields:
                 if not isinstance(row.get(f), str):
                     raise ValueError(f"{where}: missing or non-string field {f!r}")
+            if row["_id"] in first_line:
+                raise ValueError(f"{where}: duplicate _id (first on line {first_line[row['_id']]}); "
+                                 "give every record its own _id")
+            first_line[row["_id"]] = i
 
 
 def _validate_qrels(path: Path) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     if not lines or lines[0].strip() != "query-id\tcorpus-id\tscore":
         raise ValueError(f"{path} line 1: expected the header 'query-id<TAB>corpus-id<TAB>score'")
+    first_line: dict[tuple[str, str], int] = {}
     for i, line in enumerate(lines[1:], start=2):
         cols = line.split()
         if line.strip() and (len(cols) != 3 or not re.fullmatch(r"-?\d+", cols[2])):
             raise ValueError(f"{path} line {i}: expected 'query-id corpus-id score' with an integer score")
+        if cols:
+            pair = (cols[0], cols[1])
+            if pair in first_line:
+                raise ValueError(f"{path} line {i}: query {cols[0]} judges doc {cols[1]} again "
+                                 f"(first on line {first_line[pair]})")
+            first_line[pair] = i
 
 
 def register_local_beir(folder: str | os.PathLike, split: str = "test") -> str:
@@ -158,37 +177,6 @@ def load_qrels(source: str | os.PathLike, split: str = "test") -> Qrels:
     return _qrels(_load(source, split)[1])
 
 
-def bm25_candidates(corpus: Mapping[str, str], queries: Mapping[str, str], k: int = 200,
-                    k1: float = 0.9, b: float = 0.4, stopwords: str | None = "en",
-                    stemmer: Callable[[str], str] | None = None, progress: bool = False) -> Run:
-    """BM25 (bm25s, Lucene variant; Anserini's k1=0.9, b=0.4) top-``k`` docs per query.
-
-    Docs that share no term with the query (score 0) are left out, as in Lucene. ``progress``
-    shows bm25s's bars (tokenizing, indexing, retrieval) for large corpora.
-    """
-    import bm25s
-
-    doc_ids = list(corpus)
-    if not doc_ids:
-        raise ValueError("bm25_candidates: empty corpus")
-    tokens = bm25s.tokenize([corpus[d] for d in doc_ids], stopwords=stopwords, stemmer=stemmer,
-                            show_progress=progress)
-    index = bm25s.BM25(k1=k1, b=b, method="lucene")
-    index.index(tokens, show_progress=progress)
-    qids = list(queries)
-    run: Run = {qid: {} for qid in qids}
-    if not qids:
-        return run
-    q_tokens = bm25s.tokenize([queries[q] for q in qids], stopwords=stopwords, stemmer=stemmer,
-                              return_ids=False, show_progress=progress)
-    hits, scores = index.retrieve(q_tokens, k=min(k, len(doc_ids)), show_progress=progress)
-    for row, qid in enumerate(qids):
-        for idx, score in zip(hits[row], scores[row]):
-            if score > 0:
-                run[qid][doc_ids[int(idx)]] = float(score)
-    return run
-
-
 def order_candidates(doc_ids: list[str], order: str, seed: int, qid: str) -> list[str]:
     """Present candidates (given best first) in ``order``; "shuffled" is seeded per query."""
     if order == "bm25":
@@ -227,7 +215,7 @@ def load_beir(source: str | os.PathLike, run: str | os.PathLike | Mapping[str, M
     if order not in ORDERS:
         raise ValueError(f"unknown candidate order {order!r} (known: {', '.join(ORDERS)})")
     did, ds = _load(source, split)
-    run_name = str(run) if isinstance(run, (str, os.PathLike)) else "run"
+    run_name = Path(run).name if isinstance(run, (str, os.PathLike)) else "run"   # no path: ids follow content
     if isinstance(run, (str, os.PathLike)):
         first_stage = read_trec_run(run)
     elif run is not None:
@@ -240,8 +228,13 @@ def load_beir(source: str | os.PathLike, run: str | os.PathLike | Mapping[str, M
                 and (first_stage is None or first_stage.get(q))]
     chosen = sample_queries(eligible, n_queries, seed, exclude_n, exclude_seed)
     if first_stage is None:
-        corpus = {d.doc_id: f"{getattr(d, 'title', '')} {d.text}".strip() for d in ds.docs_iter()}
+        corpus: dict[str, str] = {}
+        for d in ds.docs_iter():
+            if d.doc_id in corpus:
+                raise ValueError(f"{did}: corpus repeats doc id {d.doc_id!r}; give every document its own id")
+            corpus[d.doc_id] = f"{getattr(d, 'title', '')} {d.text}".strip()
         first_stage = bm25_candidates(corpus, {q: queries[q] for q in chosen}, k=top_k)
+        run_name = "bm25 (qrexp.tasks.lucene_bm25, Anserini settings)"
     store = ds.docs_store()
     examples = []
     for qid in chosen:
@@ -258,6 +251,7 @@ def load_beir(source: str | os.PathLike, run: str | os.PathLike | Mapping[str, M
                             title=getattr(doc, "title", None) or None))
         judged = qrels[qid]
         meta = {"dataset": _LOCAL_STAMP.sub(r"\1", did), "qrels": dict(judged), "first_stage": {d: scores[d] for d in top},
+                "first_stage_source": run_name,
                 "order": order, "top_k": top_k, "truncate_words": truncate_words}
         examples.append(Example(qid=qid, query=queries[qid], docs=tuple(docs),
                                 gold=frozenset(d for d in top if judged.get(d, 0) > 0), meta=meta))

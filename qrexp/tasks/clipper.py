@@ -1,14 +1,18 @@
 """CLIPPER narrative claim verification -> one Example per (true, false) claim pair.
 
-Rows (JSON array or JSONL) carry book_name, book_title, true_claim, false_claim, claim_type, status and
-``source`` ("Chapter 1, 17"), the only place the gold chapters are recorded. The HF release repeats
-each pair twice (status TRUE / FALSE); rows of one pair are merged.
+Rows carry book_name, book_title, true_claim, false_claim, claim_type, optionally status and
+``source`` ("Chapter 1, 17"), the only place the gold chapters are recorded. Which metric needs which
+file: claim verification (pair accuracy) needs the claim rows and the book chapters; chapter recall
+also needs ``source``, which the HF release rows lack and the repository's claim CSVs carry
+(:mod:`qrexp.tasks.clipper_claims`). The HF release repeats each pair twice (status TRUE / FALSE);
+rows of one pair (same book_name, true_claim, false_claim) are merged.
 
 Chapters come either as the CLIPPER repository's layout, a folder ``<root>/<book_name>/<k>.txt`` with
 one file per chapter (numbered from 1, sorted numerically), or as a JSON object mapping book_name to a
-list of chapter texts (chapter k = item k-1) or to {"k": text}. Documents are the book's chapters in
-order: doc_id ``ch<k>``, title ``Chapter k``. The query is the claim named by ``query_from``; the qid
-``<book_name>-<n>`` (n-th pair of that book in the file) is the same for both choices.
+list of chapter texts (chapter k = item k-1) or to {"k": text}. A UTF-8 byte-order mark at the start
+of a chapter (309 of the repository's books have one in chapter 1) is removed. Documents are the
+book's chapters in order: doc_id ``ch<k>``, title ``Chapter k``. The query is the claim named by
+``query_from``; the qid ``<book_name>-<n>`` (n-th pair of that book in the file) is the same for both.
 """
 from __future__ import annotations
 
@@ -17,11 +21,14 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
+from qrexp.tasks.clipper_claims import SourceIndex, read_claim_csvs
 from qrexp.tasks.jsonio import Rec, choice_filter, read_json, read_records
 from qrexp.types import Doc, Example
 
 CLAIM_TYPES = ("single", "multiple")
 QUERY_FROM = ("true_claim", "false_claim")
+NO_SOURCE = ("no 'source' (HF release rows): chapter recall needs CLIPPER's claim CSVs, "
+             "eval.data.args.claims=<CLIPPER repo>/data/output")
 
 _PARENS = re.compile(r"\([^)]*\)")
 _ITEMS = re.compile(r"\b(?:items?|events?|paragraphs?)\s*\d+(?:\s*(?:,|&|\band\b)\s*\d+)*", re.I)
@@ -91,7 +98,9 @@ class ChapterSource:
                 continue
             if not f.stem.isdigit():
                 raise ValueError(f"{f}: chapter files must be named <number>.txt")
-            out[int(f.stem)] = f.read_text(encoding="utf-8")
+            if int(f.stem) in out:
+                raise ValueError(f"{f}: chapter {int(f.stem)} has two files in {folder}")
+            out[int(f.stem)] = f.read_text(encoding="utf-8").removeprefix("\ufeff")
         if not out:
             raise ValueError(f"{folder}: no <number>.txt chapter files")
         return out
@@ -108,7 +117,7 @@ class ChapterSource:
         bad = [k for k, t in items.items() if not isinstance(t, str)]
         if bad:
             raise ValueError(f"{where}: chapter {bad[0]} is not a string")
-        return items
+        return {k: t.removeprefix("\ufeff") for k, t in items.items()}
 
 
 def _pair_key(rec: Rec) -> tuple[str, str, str]:
@@ -116,34 +125,71 @@ def _pair_key(rec: Rec) -> tuple[str, str, str]:
     return str(book), rec.get("true_claim", str), rec.get("false_claim", str)
 
 
-def load_clipper(rows: str | os.PathLike, chapters: str | os.PathLike,
+def _rows(rows: str | os.PathLike) -> list[Rec]:
+    path = Path(rows)
+    if path.is_dir() or path.suffix.lower() == ".csv":
+        return read_claim_csvs(path)
+    return read_records(path, id_field="id")
+
+
+def _source(rec: Rec, key: tuple[str, str, str], index: SourceIndex | None) -> tuple[str | None, str | None]:
+    """(source, None) or (None, why there is no gold) for one claim pair."""
+    src = rec.get("source", str, default=None)
+    if src is None and index is not None:
+        src = index.lookup(*key)
+        if src is None:
+            return None, f"claim pair not found in {index.path}"
+    if src is None:
+        return None, NO_SOURCE
+    if not src.strip():
+        return None, "empty 'source'"
+    return src, None
+
+
+def _chapters_of(rec: Rec, src: str | None) -> list[int] | None:
+    try:
+        return None if src is None else parse_chapter_source(src)
+    except ValueError as exc:
+        raise rec.error(f"field 'source': {exc}") from None
+
+
+def load_clipper(rows: str | os.PathLike, chapters: str | os.PathLike, claims: str | os.PathLike | None = None,
                  claim_types: Sequence[str] | str | None = None, limit: int | None = None,
                  query_from: str = "true_claim") -> list[Example]:
-    """Load CLIPPER claim pairs with their book chapters (see the module docstring)."""
+    """Load CLIPPER claim pairs with their book chapters (see the module docstring).
+
+    ``rows``: HF release rows (JSON/JSONL), rows with ``source``, a joined CSV, or CLIPPER's
+    ``data/output`` folder of claim CSVs. ``claims``: where the ``source`` of rows that lack it is
+    looked up (:class:`qrexp.tasks.clipper_claims.SourceIndex`). A pair without a source gets no gold
+    chapters (``gold`` empty, ``meta["gold_chapters"] = None``, ``meta["no_gold"]`` says why): it
+    still counts for claim verification and is left out of chapter recall, which evaluation reports.
+    Errors (ValueError naming file, record and field): a pair whose rows name different chapters, an
+    unreadable source, a book missing from ``chapters``, a gold chapter the book does not have.
+    """
     if query_from not in QUERY_FROM:
         raise ValueError(f"unknown query_from {query_from!r} (known: {', '.join(QUERY_FROM)})")
     wanted = choice_filter(claim_types, CLAIM_TYPES, "CLIPPER claim_type")
     source = ChapterSource(chapters)
+    index = SourceIndex(claims) if claims is not None else None
     pairs: dict[tuple[str, str, str], dict[str, Any]] = {}
     per_book: dict[str, int] = {}
-    for rec in read_records(rows, id_field="id"):
+    for rec in _rows(rows):
         key = _pair_key(rec)
-        src = rec.get("source", str)
+        src, why = _source(rec, key, index)
         status = rec.get("status", str, default=None)
         if key in pairs:
-            if pairs[key]["source"] != src:
-                raise rec.error(f"field 'source' {src!r} differs from an earlier row of the same claim pair "
-                                f"({pairs[key]['source']!r})")
+            if _chapters_of(rec, pairs[key]["source"]) != _chapters_of(rec, src):
+                def shown(v: str | None) -> str:
+                    return "absent" if v is None else repr(v)
+                raise rec.error(f"field 'source' {shown(src)} differs from an earlier row of the same claim pair "
+                                f"({shown(pairs[key]['source'])})")
             pairs[key]["statuses"].append(status)
             continue
-        try:
-            gold = parse_chapter_source(src)
-        except ValueError as exc:
-            raise rec.error(f"field 'source': {exc}") from None
+        gold = _chapters_of(rec, src)
         n = per_book.get(key[0], 0)
         per_book[key[0]] = n + 1
-        pairs[key] = {"rec": rec, "n": n, "source": src, "claim_type": rec.get("claim_type", str),
-                      "gold": gold, "statuses": [status], "title": rec.get("book_title", str, default=None)}
+        pairs[key] = {"rec": rec, "n": n, "source": src, "claim_type": rec.get("claim_type", str), "gold": gold,
+                      "no_gold": why, "statuses": [status], "title": rec.get("book_title", str, default=None)}
     kept = [(key, pair) for key, pair in pairs.items() if wanted is None or pair["claim_type"] in wanted]
     examples: list[Example] = []
     for (book, true_claim, false_claim), pair in kept[:limit]:
@@ -151,7 +197,7 @@ def load_clipper(rows: str | os.PathLike, chapters: str | os.PathLike,
         if book not in source:
             raise rec.error(f"field 'book_name': book {book!r} not found in {source.path}")
         texts = source.chapters(book)
-        missing = [k for k in pair["gold"] if k not in texts]
+        missing = [k for k in pair["gold"] or () if k not in texts]
         if missing:
             raise rec.error(f"field 'source' names chapter(s) {missing} but book {book!r} has chapters "
                             f"{min(texts)}..{max(texts)}")
@@ -160,8 +206,10 @@ def load_clipper(rows: str | os.PathLike, chapters: str | os.PathLike,
                 "book": book, "book_title": pair["title"], "source": pair["source"],
                 "gold_chapters": pair["gold"], "query_from": query_from,
                 "statuses": [s for s in pair["statuses"] if s is not None]}
+        if pair["no_gold"]:
+            meta["no_gold"] = pair["no_gold"]
         is_true = query_from == "true_claim"
         examples.append(Example(qid=f"{book}-{pair['n']}", query=true_claim if is_true else false_claim,
-                                docs=docs, gold=frozenset(f"ch{k}" for k in pair["gold"]),
+                                docs=docs, gold=frozenset(f"ch{k}" for k in pair["gold"] or ()),
                                 answer="TRUE" if is_true else "FALSE", meta=meta))
     return examples

@@ -163,6 +163,8 @@ def test_every_evaluation_kind_runs_from_an_experiment_config(tiny_dir, tmp_path
     assert lme["n"] == 4 and "Acc@2" in lme["metrics"] and "R@3" in lme["metrics"]
     assert "Acc" in runs[("fixture-lme", "full-context")]["metrics"]
     assert "PairAcc@1" in runs[("fixture-clipper", "icr")]["metrics"]
+    assert lme["extra"]["gold_coverage"] == {"n": 4, "with_gold": 3, "left_out": {"abstention question": 1}}
+    assert runs[("fixture-lme", "bm25")]["extra"]["stats.own_docs"] == 4
     assert "stats.parse_failures" in runs[("fixture-lme", "rankgpt")]["extra"]
     rows = [json.loads(line) for line in
             (tmp_path / "out" / "runs" / lme["run_id"] / "per_query.jsonl").read_text().splitlines()]

@@ -9,10 +9,9 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "beir_tiny"
 
 def test_bm25_run_file_matches_hand_bm25(tmp_path, monkeypatch):
     monkeypatch.setenv("IR_DATASETS_HOME", str(tmp_path / "ird"))
-    import bm25s
-    import Stemmer
     from qrexp.bm25_runs import main
     from qrexp.tasks.beir import load_qrels
+    from qrexp.tasks.lucene_bm25 import analyze
     from qrexp.tasks.trec import read_trec_run
     main([str(DATA), "--out", str(tmp_path / "runs"), "--hits", "3"])
     run = read_trec_run(tmp_path / "runs" / "bm25.beir-beir_tiny.trec")
@@ -22,8 +21,7 @@ def test_bm25_run_file_matches_hand_bm25(tmp_path, monkeypatch):
     import json
     corpus = [json.loads(line) for line in (DATA / "corpus.jsonl").read_text().splitlines() if line.strip()]
     queries = {q["_id"]: q["text"] for q in map(json.loads, (DATA / "queries.jsonl").read_text().splitlines())}
-    stem = Stemmer.Stemmer("english")
-    tok = lambda texts: bm25s.tokenize(texts, stopwords="en", stemmer=stem, return_ids=False, show_progress=False)
+    tok = lambda texts: analyze(texts, return_ids=False)       # the Anserini-like analyzer the run uses
     docs = dict(zip((d["_id"] for d in corpus), tok([f"{d['title']} {d['text']}" for d in corpus])))
     avgdl = sum(map(len, docs.values())) / len(docs)
     df = {t: sum(t in toks for toks in docs.values()) for toks in docs.values() for t in toks}

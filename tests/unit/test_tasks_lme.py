@@ -30,7 +30,7 @@ def test_single_session_user_rounds_and_gold(examples):
     assert ex.docs[2].title is None
     assert ex.query == "What degree did I graduate with?" and ex.answer == "Business Administration"
     assert ex.meta["units"]["answer_e47becba_1_r2"] == {
-        "session_id": "answer_e47becba_1", "session_index": 1, "date": "2023/05/21 (Sun) 10:00",
+        "session_id": "answer_e47becba_1", "file_session_id": "answer_e47becba_1", "session_index": 1, "date": "2023/05/21 (Sun) 10:00",
         "round": 2, "has_answer": False, "evidence": True,
         "turns": [{"role": "user", "content": "Should I include my part-time job at the bookstore?"},
                   {"role": "assistant",
@@ -109,8 +109,6 @@ def _broken(tmp_path, mutate):
      "record 3 (question_id=gpt4_0f1e2d3c): field 'haystack_sessions'[1][2]: missing or non-string field 'content'"),
     (lambda r: r[2].__setitem__("answer", ["x"]),
      "record 2 (question_id=c3d4e5f6_abs): field 'answer' must be str or int or float, got list"),
-    (lambda r: r[0]["haystack_session_ids"].__setitem__(2, "answer_e47becba_1"),
-     "record 0 (question_id=e47becba): field 'haystack_session_ids' repeats ['answer_e47becba_1']"),
 ])
 def test_malformed_records(tmp_path, mutate, message):
     p = _broken(tmp_path, mutate)

@@ -1,0 +1,35 @@
+"""Rehearse a paper table on tiny real-format data before the real GPU run (qrexp.rehearsal).
+
+    python experiments/rehearse.py table2 [--model smollm2-135m] [--out results/rehearsal] [extra overrides]
+
+Writes the data under <out>/data, runs `qrexp experiment=paper/<table>` over it with the table's own
+methods, detection and report, and prints where the table file went.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from qrexp.rehearsal import TABLES, rehearsal_overrides, write_rehearsal_data
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("table", choices=TABLES)
+    ap.add_argument("--model", default="smollm2-135m", help="model config name (conf/model)")
+    ap.add_argument("--out", default="results/rehearsal", help="out_dir of the rehearsal (data, runs, tables)")
+    ap.add_argument("overrides", nargs="*", help="extra Hydra overrides (e.g. model.path=... for model=tiny)")
+    args, extra = ap.parse_known_args()
+    out = Path(args.out).resolve()
+    data = write_rehearsal_data(out / "data")
+    overrides = rehearsal_overrides(args.table, data, [f"model={args.model}", *args.overrides, *extra])
+    multirun = ["-m"] if args.table in ("table5", "table6", "table8") else []
+    cmd = [sys.executable, "-m", "qrexp.runner", *multirun, *overrides, f"out_dir={out}"]
+    print(" ".join(cmd), flush=True)
+    return subprocess.run(cmd).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
