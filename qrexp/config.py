@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-STAGES = ("detect", "evaluate", "pipeline", "report")
+STAGES = ("detect", "evaluate", "pipeline", "report", "view")
 HEAD_SOURCES = ("detected", "published", "full", "random", "niah", "explicit")
 EVAL_KINDS = ("retrieval", "lme", "clipper")
 

@@ -73,6 +73,15 @@ class ExampleScorer:
             return compute()
         return self.cache.get_or_compute(key, compute)
 
+    def token_scores_key(self, ex: Example) -> str:
+        """The score-cache key of ``ex``'s raw TokenScores (model fingerprint, prompt, example)."""
+        return self._key("token_scores", ex, null_query=self.retriever.null_query)
+
+    def cached_token_scores(self, ex: Example) -> torch.Tensor | None:
+        """Raw TokenScores [2, L, H, T_prefix] from the cache only (no forward pass); None when
+        absent or when there is no cache."""
+        return None if self.cache is None else self.cache.get(self.token_scores_key(ex))
+
     def token_scores(self, ex: Example) -> torch.Tensor:
         """Raw TokenScores of real and null query [2, L, H, T_prefix] (cached)."""
         def compute():
@@ -84,7 +93,7 @@ class ExampleScorer:
             finally:
                 r.calibrate = saved
             return torch.stack([real, null]).cpu()
-        return self._cached(self._key("token_scores", ex, null_query=self.retriever.null_query), compute)
+        return self._cached(self.token_scores_key(ex), compute)
 
     def _calibrated(self, ex: Example, calibrate: bool) -> torch.Tensor:
         pair = self.token_scores(ex)

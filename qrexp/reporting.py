@@ -111,14 +111,7 @@ def write_report(cfg: RunConfig, log=print) -> list[Path]:
     out_dir = Path(cfg.report.out or Path(cfg.out_dir) / "tables")
     written = []
     for data in cfg.report.tables:
-        spec, claims, select, row_label = spec_from_dict(data)
-        runs = all_runs if select == "all" else own
-        if "experiment" in spec.filters and not runs.empty:      # runs are shared between experiments
-            name = spec.filters["experiment"]
-            runs = runs[runs["used_by"].map(lambda used: name in used)]
-            spec = dataclasses.replace(spec, filters={k: v for k, v in spec.filters.items() if k != "experiment"})
-        if row_label and not runs.empty:
-            runs = runs.assign(row_label=[_format_label(row_label, r) for _, r in runs.iterrows()])
+        spec, claims, runs = spec_runs(all_runs, own, data)
         table = build_table(runs, spec)
         paths = write_table(table, spec, out_dir)
         notes = check_claims(table, claims, spec.digits, runs, spec, store_of(cfg).root)
@@ -131,6 +124,20 @@ def write_report(cfg: RunConfig, log=print) -> list[Path]:
         log(f"[report] {paths['md']}\n{paths['md'].read_text()}")
         written.append(paths["md"])
     return written
+
+
+def spec_runs(all_runs: pd.DataFrame, own: pd.DataFrame, data: Mapping[str, Any]):
+    """(TableSpec, claims, runs) for one table spec: the experiment's own runs, or every run for
+    ``select: all``, narrowed to those used by ``filters.experiment``, with row labels filled in."""
+    spec, claims, select, row_label = spec_from_dict(data)
+    runs = all_runs if select == "all" else own
+    if "experiment" in spec.filters and not runs.empty:      # runs are shared between experiments
+        name = spec.filters["experiment"]
+        runs = runs[runs["used_by"].map(lambda used: name in used)]
+        spec = dataclasses.replace(spec, filters={k: v for k, v in spec.filters.items() if k != "experiment"})
+    if row_label and not runs.empty:
+        runs = runs.assign(row_label=[_format_label(row_label, r) for _, r in runs.iterrows()])
+    return spec, claims, runs
 
 
 def _format_label(template: str, row: pd.Series) -> str:
