@@ -121,26 +121,6 @@ def test_token_shading_resums_to_the_run_scores(built):
                 assert block.split("] ", 1)[1] in text      # title and text, as in the prompt
 
 
-def test_missing_token_scores_are_named_and_rebuilds_are_identical(built, tmp_path):
-    tmp, model_args, _ = built
-    view = tmp / "out" / "view"
-    before = {p.relative_to(view): p.read_bytes() for p in view.rglob("*") if p.is_file()}
-    qrexp(tmp, "view", *model_args)
-    after = {p.relative_to(view): p.read_bytes() for p in view.rglob("*") if p.is_file()}
-    assert before == after
-    scores = tmp / "out" / "cache" / "scores"
-    moved = tmp_path / "scores"
-    shutil.move(scores, moved)
-    try:
-        qrexp(tmp, "view", *model_args)
-        data = page_data(next((view / "q").glob("*/q1.html")).read_text())
-        reasons = {r["label"]: r["reason"] for r in data["runs"]}
-        assert "no token-level scores" in reasons["qrhead"] and "no token-level scores" in reasons["icr"]
-    finally:
-        shutil.rmtree(scores, ignore_errors=True)
-        shutil.move(moved, scores)
-
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -170,3 +150,18 @@ def render(target: Path, png: Path) -> tuple[str, list[str]]:
     console = [line for line in (dom.stderr + shot.stderr).splitlines()
                if "CONSOLE" in line and ("rror" in line or "Uncaught" in line)]
     return dom.stdout, console
+
+
+def test_missing_token_scores_are_named_and_rebuilds_are_identical(built, tmp_path):
+    """(Runs after the browser test: it rebuilds the viewer without the score cache.)"""
+    tmp, model_args, _ = built
+    view = tmp / "out" / "view"
+    before = {p.relative_to(view): p.read_bytes() for p in view.rglob("*") if p.is_file()}
+    qrexp(tmp, "view", *model_args)
+    after = {p.relative_to(view): p.read_bytes() for p in view.rglob("*") if p.is_file()}
+    assert before == after
+    qrexp(tmp, "view", *model_args, f"cache_dir={tmp_path / 'empty-cache'}")
+    data = page_data(next((view / "q").glob("*/q1.html")).read_text())
+    reasons = {r["label"]: r["reason"] for r in data["runs"]}
+    assert "no token-level scores" in reasons["qrhead"] and "no token-level scores" in reasons["icr"]
+    assert all(r["values"] is None for r in data["runs"])
