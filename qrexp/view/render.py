@@ -92,7 +92,8 @@ def _group_context(g: Group, all_runs: pd.DataFrame) -> dict:
     metrics = [primary_metric(by_id.loc[r.run_id]) if r.run_id in by_id.index else None for r in g.runs]
     queries = []
     for ex in g.examples:
-        values = [_num(r.per_query.get(ex.qid, {}).get(m)) if m else None for r, m in zip(g.runs, metrics)]
+        values = [(_num(r.per_query.get(ex.qid, {}).get(m)) if m else None, r.run_id)
+                  for r, m in zip(g.runs, metrics)]
         text = ex.query if len(ex.query) <= 110 else ex.query[:107] + "..."
         queries.append({"qid": ex.qid, "href": f"q/{g.gid}/{page_name(ex.qid)}", "text": text,
                         "n_gold": len(g.gold.get(ex.qid, {})), "cells": values})

@@ -101,7 +101,10 @@ def shade_example(scorer: ExampleScorer, ex: Example, heads: HeadSet | None, cal
     key = pieces_key(scorer)
     by_qid = pieces.setdefault(key, {})
     if ex.qid not in by_qid:
-        cut = token_pieces(scorer.retriever.builder, ex, prompt)
+        try:
+            cut = token_pieces(scorer.retriever.builder, ex, prompt)
+        except ValueError as err:
+            return Shading(reason=str(err))
         by_qid[ex.qid] = {d: cut[s:e] for d, (s, e) in zip(prompt.doc_ids, prompt.doc_spans)}
     values = {d: [float(f"{v:.4g}") for v in mass[s:e].tolist()]
               for d, (s, e) in zip(prompt.doc_ids, prompt.doc_spans)}
