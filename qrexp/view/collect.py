@@ -40,6 +40,16 @@ class Table:
     columns: list[str]
     rows: list[tuple[str, str, list[Cell]]]    # (row label, source, cells)
     claims: list[str] = field(default_factory=list)
+    col_key: str | None = None
+    metric: str = ""
+    column_metrics: Mapping[str, str] = field(default_factory=dict)
+
+    def metric_of(self, row: pd.Series) -> str | None:
+        """The metric this table shows for a run (load_runs row), if the run has it."""
+        col = row.get(f"config.{self.col_key}") if self.col_key else None
+        metric = self.column_metrics.get(_label(col), self.metric) if col is not None else self.metric
+        value = row.get(f"metrics.{metric}")
+        return metric if value is not None and not (isinstance(value, float) and math.isnan(value)) else None
 
 
 @dataclass
@@ -102,7 +112,8 @@ def leaderboard(all_runs: pd.DataFrame, own: pd.DataFrame, data: Mapping[str, An
             cells.append(cell)
         rows.append((str(row), str(source), cells))
     notes = check_claims(table, claims, spec.digits, runs, spec, runs_root)
-    return Table(spec.name, spec.title, spec.row_key, [str(c) for c in table.columns], rows, notes)
+    return Table(spec.name, spec.title, spec.row_key, [str(c) for c in table.columns], rows, notes,
+                 spec.col_key, spec.metric, dict(spec.column_metrics))
 
 
 def swept_keys(runs: pd.DataFrame) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 
@@ -32,7 +32,7 @@ def _html(fig, div_id: str) -> str:
                        config={"displaylogo": False, "responsive": True})
 
 
-def head_heatmap(heads_json: Path, div_id: str, title: str) -> str:
+def head_heatmap(heads_json: Path, div_id: str, title: str = "") -> str:
     """Heat map of a detection's HeadScores [L, H] (layers on y, 0 at top; heads on x) from its
     heads.json ("scores" grid, "heads" = top-k list "layer-head"), the top-k heads boxed in red."""
     import plotly.graph_objects as go
@@ -48,7 +48,8 @@ def head_heatmap(heads_json: Path, div_id: str, title: str) -> str:
         fig.add_shape(type="rect", x0=head - 0.5 + inset, x1=head + 0.5 - inset,
                       y0=layer - 0.5 + inset, y1=layer + 0.5 - inset, line={"color": "red", "width": 2})
     n_layers = len(grid)
-    fig.update_layout(title={"text": title, "font": {"size": 13}}, height=max(320, 14 * n_layers + 120),
+    title = title or f"{data.get('objective')} head scores, {data.get('n_examples')} examples, top {len(data['heads'])} boxed"
+    fig.update_layout(title={"text": title, "font": {"size": 12}}, height=max(320, 14 * n_layers + 120),
                       margin={"l": 50, "r": 20, "t": 50, "b": 40},
                       xaxis={"title": "head", "constrain": "domain"},
                       yaxis={"title": "layer", "autorange": "reversed"})
@@ -56,20 +57,26 @@ def head_heatmap(heads_json: Path, div_id: str, title: str) -> str:
 
 
 def metric_lines(df: pd.DataFrame, x: str, y: str, trace: str, div_id: str, title: str,
-                 x_title: str, y_title: str, log_x: bool = False) -> str:
+                 x_title: str, y_title: str, log_x: bool = False, label: str | None = None) -> str:
     """Markers and lines of ``y`` against ``x``, one trace per value of ``trace``; ``df`` columns
-    x, y, trace and "run_id" (shown on hover)."""
+    x, y, trace and "run_id" (shown on hover); ``label`` names a column written next to each point
+    (then markers only)."""
     import plotly.graph_objects as go
     fig = go.Figure()
     for name, part in df.groupby(trace, sort=True):
         part = part.sort_values(x, key=lambda s: pd.to_numeric(s, errors="coerce"))
-        fig.add_trace(go.Scatter(x=part[x].tolist(), y=part[y].tolist(), mode="lines+markers",
-                                 name=str(name), text=part["run_id"].tolist(),
-                                 hovertemplate="%{x}: %{y:.1f}<br>%{text}<extra>" + str(name) + "</extra>"))
+        fig.add_trace(go.Scatter(
+            x=part[x].tolist(), y=part[y].tolist(), name=str(name),
+            mode="markers+text" if label else "lines+markers",
+            text=part[label].tolist() if label else None, textposition="middle right",
+            customdata=part["run_id"].tolist(),
+            hovertemplate="%{x}: %{y:.1f}<br>%{customdata}<extra>" + str(name) + "</extra>"))
+    xaxis = {"title": x_title, "type": "log" if log_x else "-"}
+    if log_x:
+        ticks = sorted({float(v) for v in df[x]})
+        xaxis.update(tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
     fig.update_layout(title={"text": title, "font": {"size": 13}}, height=360,
-                      margin={"l": 50, "r": 20, "t": 50, "b": 40},
-                      xaxis={"title": x_title, "type": "log" if log_x else "-"},
-                      yaxis={"title": y_title})
+                      margin={"l": 50, "r": 20, "t": 50, "b": 40}, xaxis=xaxis, yaxis={"title": y_title})
     return _html(fig, div_id)
 
 
@@ -89,32 +96,36 @@ def _missing(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-def points(runs: pd.DataFrame, x_col: str) -> pd.DataFrame:
-    """(x, value on 0-100, trace "method / eval (metric)", run_id) per run that has x and a
-    headline metric."""
+def points(runs: pd.DataFrame, x_col: str, metric_of: Callable[[pd.Series], str | None] = primary_metric
+           ) -> pd.DataFrame:
+    """(x, value on 0-100, method, eval "name (metric)", trace "method / eval (metric)", run_id)
+    per run that has x and a headline metric (``metric_of(row)``)."""
     rows = []
     for _, r in runs.iterrows():
-        metric = primary_metric(r)
+        metric = metric_of(r)
         x, y = r.get(x_col), r.get(f"metrics.{metric}") if metric else None
         if _missing(x) or _missing(y):
             continue
-        rows.append({"x": x, "y": 100.0 * float(y), "run_id": r["run_id"],
-                     "trace": f"{r.get('config.method')} / {r.get('config.eval.name')} ({metric})"})
-    return pd.DataFrame(rows, columns=["x", "y", "run_id", "trace"])
+        ev = f"{r.get('config.eval.name')} ({metric})"
+        rows.append({"x": x, "y": 100.0 * float(y), "run_id": r["run_id"], "method": r.get("config.method"),
+                     "eval": ev, "trace": f"{r.get('config.method')} / {ev}"})
+    return pd.DataFrame(rows, columns=["x", "y", "run_id", "method", "eval", "trace"])
 
 
-def experiment_figures(runs: pd.DataFrame, swept: Sequence[str], prefix: str) -> list[str]:
-    """Metric vs number of heads (when the runs use several head counts) and metric vs each
-    swept key, as HTML fragments."""
+def experiment_figures(runs: pd.DataFrame, swept: Sequence[str], prefix: str,
+                       metric_of: Callable[[pd.Series], str | None] = primary_metric) -> list[str]:
+    """Metric vs number of heads (when the runs use several head counts; one trace per eval, each
+    point named by its method) and metric vs each swept key (one line per method and eval), as
+    HTML fragments; ``metric_of(row)`` picks each run's metric."""
     out = []
     if "extra.n_heads" in runs:
-        pts = points(runs, "extra.n_heads")
+        pts = points(runs, "extra.n_heads", metric_of)
         if pts["x"].nunique() > 1:
-            out.append(metric_lines(pts.assign(x=pts["x"].astype(int)), "x", "y", "trace",
+            out.append(metric_lines(pts.assign(x=pts["x"].astype(int)), "x", "y", "eval",
                                     f"{prefix}-nheads", "metric vs number of heads (each point a run)",
-                                    "number of heads", "metric x 100", log_x=True))
+                                    "number of heads", "metric x 100", log_x=True, label="method"))
     for i, key in enumerate(swept):
-        pts = points(runs, f"config.{key}")
+        pts = points(runs, f"config.{key}", metric_of)
         if len(pts):
             pts["x"] = pts["x"].map(lambda v: "none" if v is None else v)
             out.append(metric_lines(pts, "x", "y", "trace", f"{prefix}-swept-{i}",

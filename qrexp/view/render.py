@@ -40,27 +40,41 @@ def _num(v: Any) -> float | None:
         or not isinstance(v, (int, float)) else float(v)
 
 
-def _experiment_context(e: Experiment, runs_root: Path, gid_of: dict[str, str]) -> dict:
-    runs = e.runs.sort_values(["config.eval.name", "config.method", "run_id"]) if not e.runs.empty else e.runs
+def _run_table(runs: pd.DataFrame, swept: list[str], gid_of: dict[str, str]) -> dict:
+    """Rows of one eval's runs with the metrics that eval has (0-100 when all values lie in [0, 1])."""
     metric_cols = [c for c in runs.columns if c.startswith("metrics.")
                    and runs[c].map(lambda v: _num(v) is not None).any()]
     scale = {c: 100.0 if runs[c].map(lambda v: _num(v) is None or 0 <= v <= 1).all() else 1.0
              for c in metric_cols}
     rows = []
     for _, r in runs.iterrows():
-        rows.append({"run_id": r["run_id"], "method": r.get("config.method"), "eval": r.get("config.eval.name"),
-                     "swept": [r.get(f"config.{k}") for k in e.swept],
+        rows.append({"run_id": r["run_id"], "method": r.get("config.method"),
+                     "swept": [r.get(f"config.{k}") for k in swept],
                      "metrics": [None if _num(r[c]) is None else _num(r[c]) * scale[c] for c in metric_cols],
                      "n": r["n"], "wall": "" if _num(r.get("wall_time_s")) is None else f"{r['wall_time_s']:.1f}",
                      "group": gid_of.get(r["run_id"], "")})
+    return {"metric_names": [c[len("metrics."):] for c in metric_cols], "rows": rows}
+
+
+def _experiment_context(e: Experiment, runs_root: Path, gid_of: dict[str, str]) -> dict:
+    runs = e.runs.sort_values(["config.eval.name", "config.method", "run_id"]) if not e.runs.empty else e.runs
+    run_tables = [{"eval": name, **_run_table(part, e.swept, gid_of)}
+                  for name, part in (runs.groupby("config.eval.name", sort=True) if not runs.empty else [])]
     heatmaps = []
     for i, rid in enumerate(e.detections):
         path = runs_root / rid / "heads.json"
         if path.is_file():
-            heatmaps.append(head_heatmap(path, f"{e.name}-heads-{i}", f"head scores of {rid} (boxed: top-k)"))
-    return {"name": e.name, "tables": e.tables, "swept": e.swept, "rows": rows, "heatmaps": heatmaps,
-            "metric_names": [c[len("metrics."):] for c in metric_cols],
-            "figures": experiment_figures(runs, e.swept, f"{e.name}-fig") if not runs.empty else []}
+            heatmaps.append((rid, head_heatmap(path, f"{e.name}-heads-{i}", "")))
+    return {"name": e.name, "tables": e.tables, "swept": e.swept, "run_tables": run_tables,
+            "heatmaps": heatmaps,
+            "figures": experiment_figures(runs, e.swept, f"{e.name}-fig", _metric_of(e)) if not runs.empty else []}
+
+
+def _metric_of(e: Experiment):
+    """Each run's metric in the figures: the one the experiment's first table shows, else its headline."""
+    if not e.tables:
+        return primary_metric
+    return lambda row: e.tables[0].metric_of(row) or primary_metric(row)
 
 
 def _query_data(g: Group, ex, defaults: tuple[int, int]) -> dict:
