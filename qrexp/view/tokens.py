@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from ..config import EvalConfig, ModelConfig, RunConfig, ScoringConfig, from_dict
 from ..heads import HeadSet
