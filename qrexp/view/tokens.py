@@ -106,7 +106,7 @@ def shade_example(scorer: ExampleScorer, ex: Example, heads: HeadSet | None, cal
         except ValueError as err:
             return Shading(reason=str(err))
         by_qid[ex.qid] = {d: cut[s:e] for d, (s, e) in zip(prompt.doc_ids, prompt.doc_spans)}
-    values = {d: [float(f"{v:.4g}") for v in mass[s:e].tolist()]
+    values = {d: [float(f"{v:.6g}") for v in mass[s:e].tolist()]
               for d, (s, e) in zip(prompt.doc_ids, prompt.doc_spans)}
     return Shading(values=values, pieces=key)
 
