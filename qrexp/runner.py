@@ -5,9 +5,16 @@
     qrexp -m heads=detected,full,random eval=generated_beir
     qrexp stage=report
     qrexp view                              # the HTML results viewer: <out_dir>/view/index.html
+
+Bad config or data (qrexp.config_check.ConfigError, qrexp.preflight.InputError) is reported in one
+line on stderr, ``qrexp: error: ...``, before any work, with exit status 2; ``QREXP_DEBUG=1`` raises
+it with its traceback instead. In a sweep (-m) such a job is reported and the other jobs still run;
+the exit status is 2 at the end (a job in another process, e.g. under submitit, fails with the
+error so the launcher records it). Tracebacks are kept for real bugs.
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,25 +22,52 @@ import hydra
 from omegaconf import DictConfig
 
 from .config import from_hydra
+from .config_check import ConfigError
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")   # the repo's conf/ (editable install)
+_rejected: list[str] = []                                         # bad-input jobs of this sweep
+_main_pid: int | None = None          # the process of main(); a launcher may pickle these globals by value
+
+
+def _multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
-def _main(cfg: DictConfig) -> None:
-    if cfg.stage == "view":                      # needs Hydra to find other experiments' tables
-        from .view.cli import view_from_hydra
-        view_from_hydra(cfg)
-        return
+def _hydra_main(cfg: DictConfig) -> None:
     from .experiment import run_experiment
-    run_experiment(from_hydra(cfg))
+    from .preflight import InputError, one_line
+    try:
+        run_cfg = from_hydra(cfg)
+        if run_cfg.stage == "view":            # Hydra composes the other experiments for their tables
+            from .view.cli import view_from_hydra
+            view_from_hydra(cfg)
+        else:
+            run_experiment(run_cfg)
+    except (ConfigError, InputError) as exc:
+        if os.environ.get("QREXP_DEBUG", "") not in ("", "0"):
+            raise
+        print(f"qrexp: error: {one_line(exc)}", file=sys.stderr, flush=True)
+        if not _multirun():
+            sys.exit(2)
+        if _main_pid != os.getpid():    # a launcher's worker process (submitit): the job must fail there
+            raise
+        _rejected.append(one_line(exc))
 
 
 def main() -> None:
     """``qrexp [overrides]``; ``qrexp view [overrides]`` is ``qrexp stage=view [overrides]``."""
+    global _main_pid
+    _main_pid = os.getpid()
     if sys.argv[1:2] == ["view"]:
         sys.argv[1] = "stage=view"
-    _main()
+    _hydra_main()
+    if _rejected:
+        print(f"qrexp: {len(_rejected)} sweep job(s) stopped on bad input (errors above)",
+              file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 def detect_main() -> None:

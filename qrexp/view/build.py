@@ -28,13 +28,14 @@ def build_view(cfg: RunConfig, experiments: Mapping[str, RunConfig] | None = Non
     ``experiments`` ({experiment name: its RunConfig}) supplies report table specs; ``cfg`` itself
     counts when it has tables. Token shading reads ``cache_dir(cfg)``'s score cache and loads each
     run's model once (no forward pass). The folder is built next to the old one and swapped in,
-    so a failed build leaves the previous viewer intact. Raises FileNotFoundError when there are no
-    runs.
+    so a failed build leaves the previous viewer intact. Raises InputError (a ValueError) when
+    there are no finished runs.
     """
     t0 = time.perf_counter()
     runs_root = store_of(cfg).root
     if not runs_root.is_dir() or not any(runs_root.glob("*/metrics.json")):
-        raise FileNotFoundError(f"qrexp view: no finished runs under {runs_root} (set out_dir=...)")
+        from ..preflight import InputError
+        raise InputError(f"qrexp view: no finished runs under {runs_root} (set out_dir=...)")
     configs = dict(experiments or {})
     if cfg.report.tables:
         configs[cfg.name] = cfg
