@@ -91,7 +91,8 @@ def shade_example(scorer: ExampleScorer, ex: Example, heads: HeadSet | None, cal
     pair = scorer.cached_token_scores(ex) if pair is None else pair
     if pair is None:
         return Shading(reason="no token-level scores for this example in the score cache "
-                              "(run evaluated elsewhere, cache cleared, or a different model build)")
+                              "(run evaluated elsewhere, cache cleared, another model build, or "
+                              "scored by a qrexp version with other cache keys)")
     prompt = scorer.prompt(ex)
     if pair.dim() != 4 or pair.shape[0] != 2 or pair.shape[-1] != prompt.cont_start:
         return Shading(reason=f"cached token scores {tuple(pair.shape)} do not match this prompt "
