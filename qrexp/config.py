@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from .config_check import ConfigError, build
 
-STAGES = ("detect", "evaluate", "pipeline", "report")
+STAGES = ("detect", "evaluate", "pipeline", "report", "view")
 HEAD_SOURCES = ("detected", "published", "full", "random", "niah", "explicit")
 EVAL_KINDS = ("retrieval", "lme", "clipper")
 

@@ -76,6 +76,9 @@ def _run(cfg: RunConfig) -> dict[str, Any]:
     if cfg.stage in ("report", "pipeline") and cfg.report.tables:
         from .reporting import write_report
         out["tables"] = [str(p) for p in write_report(cfg, _log)]
+    if cfg.stage == "view":
+        from .view import build_view
+        out["view"] = str(build_view(cfg, log=_log))
     if out["failed"]:
         raise ExperimentFailed(f"{len(out['failed'])} method(s) failed: {out['failed']}", out)
     return out

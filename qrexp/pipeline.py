@@ -99,6 +99,22 @@ class ExampleScorer:
             return compute()
         return self.cache.get_or_compute(key, compute, shape)
 
+    def token_scores_key(self, ex: Example) -> str:
+        """The score-cache key of ``ex``'s raw TokenScores (model, prompts, settings)."""
+        return self._key("token_scores", ex)
+
+    def token_scores_shape(self, ex: Example) -> tuple[int, int, int, int]:
+        """[2, L, H, T_prefix] of ``ex``'s raw TokenScores."""
+        r = self.retriever
+        return (2, r.n_layers, r.n_heads, self.prompt(ex).cont_start)
+
+    def cached_token_scores(self, ex: Example) -> torch.Tensor | None:
+        """Raw TokenScores [2, L, H, T_prefix] from the cache only (no forward pass); None when
+        absent, of another shape (that file is deleted, as on any read) or when there is no cache."""
+        if self.cache is None:
+            return None
+        return self.cache.get(self.token_scores_key(ex), self.token_scores_shape(ex))
+
     def token_scores(self, ex: Example) -> torch.Tensor:
         """Raw TokenScores of real and null query [2, L, H, T_prefix] (cached)."""
         def compute():
@@ -113,9 +129,7 @@ class ExampleScorer:
                 raise RuntimeError(f"example {ex.qid}: the prompt changed between two builds (a chat "
                                    "template rendering time-dependent text?); its scores cannot be keyed")
             return torch.stack([real, null]).cpu()
-        r = self.retriever
-        shape = (2, r.n_layers, r.n_heads, self.prompt(ex).cont_start)
-        return self._cached(self._key("token_scores", ex), compute, shape)
+        return self._cached(self.token_scores_key(ex), compute, self.token_scores_shape(ex))
 
     def _calibrated(self, ex: Example, calibrate: bool) -> torch.Tensor:
         pair = self.token_scores(ex)

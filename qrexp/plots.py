@@ -26,13 +26,10 @@ def _save_png(fig: Figure, path: str | Path) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def plot_head_scores(scores: torch.Tensor, path: str | Path, *, k: int = 16,
-                     marked: HeadSet | None = None, title: str | None = None,
-                     cmap: str = "viridis") -> Path:
-    """Heat map of HeadScores [L, H]: layers on y (0 at top), heads on x, colorbar.
-
-    The top-k heads (or the heads of ``marked``, if given) are outlined with red squares.
-    """
+def head_scores_figure(scores: torch.Tensor, *, k: int = 16, marked: HeadSet | None = None,
+                       title: str | None = None, cmap: str = "viridis") -> Figure:
+    """The heat map figure of HeadScores [L, H] (see plot_head_scores); raises ValueError for a
+    non-2D tensor or a marked head outside the grid."""
     if scores.dim() != 2:
         raise ValueError(f"plot_head_scores: scores must be [L, H], got {tuple(scores.shape)}")
     n_layers, n_heads = scores.shape
@@ -49,11 +46,27 @@ def plot_head_scores(scores: torch.Tensor, path: str | Path, *, k: int = 16,
     ax.set_xlabel("head")
     ax.set_ylabel("layer")
     ax.set_title(title or f"head scores (outlined: {heads.name}, {len(heads)} heads)", fontsize=9)
-    return _save_png(fig, path)
+    return fig
+
+
+def plot_head_scores(scores: torch.Tensor, path: str | Path, *, k: int = 16,
+                     marked: HeadSet | None = None, title: str | None = None,
+                     cmap: str = "viridis") -> Path:
+    """Heat map of HeadScores [L, H]: layers on y (0 at top), heads on x, colorbar; writes a PNG.
+
+    The top-k heads (or the heads of ``marked``, if given) are outlined with red squares drawn
+    inside their cells, so boxes in the first/last row or column are not clipped by the axes.
+    """
+    return _save_png(head_scores_figure(scores, k=k, marked=marked, title=title, cmap=cmap), path)
+
+
+BOX_INSET = 0.1   # cell units: the outline (1.2 pt) stays inside its cell at every figure size
 
 
 def _square(x: float, y: float, edge: str) -> Rectangle:
-    return Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, edgecolor=edge, linewidth=1.2)
+    side = 1 - 2 * BOX_INSET
+    return Rectangle((x - 0.5 + BOX_INSET, y - 0.5 + BOX_INSET), side, side, fill=False,
+                     edgecolor=edge, linewidth=1.2, zorder=3)
 
 
 def plot_niah_heatmap(values: np.ndarray | torch.Tensor, context_lengths: Sequence[int],

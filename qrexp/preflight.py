@@ -56,7 +56,7 @@ def _check(cfg: RunConfig, log) -> None:
         _check_detection(cfg, "detect")                      # the top-level detection these stages run
     if cfg.stage == "detect":
         return
-    for where, one in zip(labels, evals_of(cfg) if cfg.stage != "report" else []):
+    for where, one in zip(labels, evals_of(cfg) if cfg.stage not in ("report", "view") else []):
         _check_methods(one, where)
         _check_loader(one.eval.data, f"{where}.data")
         examples = _load(load_data, one.eval.data, cache_dir(one), one.seed, f"{where}.data")
@@ -96,7 +96,7 @@ def _check_model_path(cfg: RunConfig) -> None:
     embedded aliases are resolved when the model loads)."""
     import os
     path = cfg.model.path
-    if cfg.stage != "report" and path.startswith(("/", "./", "../", "~")) and not os.path.exists(os.path.expanduser(path)):
+    if cfg.stage not in ("report", "view") and path.startswith(("/", "./", "../", "~")) and not os.path.exists(os.path.expanduser(path)):
         raise ConfigError(f"config model.path={path!r}: no such file or folder; give a model folder, "
                           "a .gguf file, a hub id (org/name) or an embedded alias (smollm2-135m)")
 

@@ -162,6 +162,20 @@ def write_report(cfg: RunConfig, log=print) -> list[Path]:
     return written
 
 
+def spec_runs(all_runs: pd.DataFrame, own: pd.DataFrame, data: Mapping[str, Any]):
+    """(TableSpec, claims, runs) for one table spec: the experiment's own runs, or every run for
+    ``select: all``, narrowed to those used by ``filters.experiment``, with row labels filled in."""
+    spec, claims, select, row_label = spec_from_dict(data)
+    runs = all_runs if select == "all" else own
+    if "experiment" in spec.filters and not runs.empty:      # runs are shared between experiments
+        name = spec.filters["experiment"]
+        runs = runs[runs["used_by"].map(lambda used: name in used)]
+        spec = dataclasses.replace(spec, filters={k: v for k, v in spec.filters.items() if k != "experiment"})
+    if row_label and not runs.empty:
+        runs = runs.assign(row_label=[_format_label(row_label, r) for _, r in runs.iterrows()])
+    return spec, claims, runs
+
+
 def _format_label(template: str, row: pd.Series) -> str:
     """Fill "{method}-{heads.detect}" from a load_runs row (config.* columns; missing -> "")."""
     import re

@@ -5,6 +5,7 @@
     qrexp -m heads=detected,full,random eval=generated_beir
     qrexp stage=report
     qrexp list [models|data|methods|measures|experiments|tables]   # what exists, one line each
+    qrexp view                              # the HTML results viewer: <out_dir>/view/index.html
 
 Bad config or data (qrexp.config_check.ConfigError, qrexp.preflight.InputError) is reported in one
 line on stderr, ``qrexp: error: ...``, before any work, with exit status 2; ``QREXP_DEBUG=1`` raises
@@ -40,7 +41,11 @@ def _hydra_main(cfg: DictConfig) -> None:
     from .hydra_summary import run_job
     from .preflight import InputError, one_line
     try:
-        run_job(cfg)                            # from_hydra + run_experiment; sweep jobs record their outcome
+        if cfg.get("stage") == "view":          # Hydra composes the other experiments for their tables
+            from .view.cli import view_from_hydra
+            view_from_hydra(cfg)
+        else:
+            run_job(cfg)                        # from_hydra + run_experiment; sweep jobs record their outcome
     except (ConfigError, InputError) as exc:
         if os.environ.get("QREXP_DEBUG", "") not in ("", "0"):
             raise
@@ -53,13 +58,16 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    """``qrexp list [what]`` (qrexp.listing), else a Hydra run or sweep; a sweep ends with its summary."""
+    """``qrexp list [what]`` (qrexp.listing); ``qrexp view [overrides]`` is ``qrexp stage=view
+    [overrides]``; else a Hydra run or sweep; a sweep ends with its summary."""
     global _main_pid
     if len(sys.argv) > 1 and sys.argv[1] == "list":
         from .listing import main as list_main
         list_main(sys.argv[2:])
         return
     _main_pid = os.getpid()
+    if sys.argv[1:2] == ["view"]:
+        sys.argv[1] = "stage=view"
     from .hydra_summary import print_sweep_summary
     try:
         _hydra_main()
@@ -83,6 +91,11 @@ def evaluate_main() -> None:
 
 def report_main() -> None:
     sys.argv.insert(1, "stage=report")
+    main()
+
+
+def view_main() -> None:
+    sys.argv.insert(1, "stage=view")
     main()
 
 

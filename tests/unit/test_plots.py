@@ -40,3 +40,23 @@ def test_niah_png(tmp_path):
         plot_niah_heatmap(values, lengths[:4], depths, tmp_path / "x.png")
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         plot_niah_heatmap(values * 2, lengths, depths, tmp_path / "x.png")
+
+
+def test_head_boxes_lie_inside_the_axes_at_every_edge():
+    """Boxes of heads in the first/last layer and head column are drawn whole (not clipped): each
+    outline, with half its line width, lies inside the axes' pixel box."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from qrexp.plots import head_scores_figure
+    scores = torch.rand(30, 9, generator=torch.Generator().manual_seed(1))
+    corners = HeadSet.parse("0-0,29-0,0-8,29-8,17-0")
+    fig = head_scores_figure(scores, marked=corners)
+    FigureCanvasAgg(fig).draw()
+    ax = fig.axes[0]
+    box = ax.get_window_extent()
+    boxes = [p for p in ax.patches]
+    assert len(boxes) == len(corners)
+    for patch in boxes:
+        half = patch.get_linewidth() * fig.dpi / 72 / 2
+        ext = patch.get_window_extent()
+        assert ext.x0 - half >= box.x0 and ext.x1 + half <= box.x1, ext
+        assert ext.y0 - half >= box.y0 and ext.y1 + half <= box.y1, ext
