@@ -55,7 +55,7 @@ def resolve_name(name: str | None, path: str, gguf_file: str | None = None,
     """The label to use for the model at ``path``; raises ConfigError (a ValueError: one line,
     naming the fields and the fix) when ``name`` or ``published_key`` contradicts the path."""
     if not path or path == "???":
-        raise ConfigError("model.path is not set: give a hub id, local folder, .gguf file or "
+        raise ConfigError("config model.path is not set: give a hub id, local folder, .gguf file or "
                          f"embedded alias (e.g. model=hf model.path=Qwen/Qwen2.5-0.5B-Instruct)")
     derived = derive_name(path, gguf_file)
     local = is_local(path)

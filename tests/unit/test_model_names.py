@@ -36,10 +36,10 @@ def test_issue_instances_are_errors_before_work():
                                          r"model.path='smollm2-135m', which loads 'smollm2-135m': to run "
                                          r"meta-llama/Llama-3.1-8B-Instruct use model=hf "):
         _compose("model.name=meta-llama/Llama-3.1-8B-Instruct")
-    with pytest.raises(ValueError, match=r"model.name='smollm2-135m' contradicts "
+    with pytest.raises(ValueError, match=r"config model.name='smollm2-135m' contradicts "
                                          r"model.path='meta-llama/Llama-3.2-1B-Instruct'"):
         _compose("model.path=meta-llama/Llama-3.2-1B-Instruct", "model.name=smollm2-135m")
-    with pytest.raises(ValueError, match=r"model.published_key='llama3.1-8b' holds the heads of "
+    with pytest.raises(ValueError, match=r"config model.published_key='llama3.1-8b' holds the heads of "
                                          r"'meta-llama/Llama-3.1-8B-Instruct', not of model.path='Qwen/Qwen3-8B'"):
         _compose("model=llama3.1-8b", "model.path=Qwen/Qwen3-8B")
 
