@@ -60,10 +60,9 @@ def build(cls, data: Any, where: str = ""):
               for name, value in data.items()}
     try:
         return cls(**kwargs)
-    except ConfigError:
-        raise
     except ValueError as err:                      # a __post_init__ check: one line, as every other
-        raise ConfigError(f"config {' '.join(str(err).split())}") from None
+        msg = " ".join(str(err).split())
+        raise ConfigError(msg if msg.startswith("config ") else f"config {msg}") from None
 
 
 def coerce(tp: Any, value: Any, where: str, expected: str | None = None) -> Any:
