@@ -10,13 +10,16 @@ from typing import Any
 
 from .config import RunConfig, evals_of
 from .evaluation import evaluate
+from .redact import redact_text
 from .stages import ATTENTION_METHODS, run_detection
 
 log_ = logging.getLogger("qrexp")
 
 
 def _log(msg: str) -> None:
-    """To the logging system when configured (Hydra logs to console and file), else stdout."""
+    """To the logging system when configured (Hydra logs to console and file), else stdout;
+    credentials redacted (qrexp.redact)."""
+    msg = redact_text(msg)
     if logging.getLogger().handlers:
         log_.info(msg)
     else:

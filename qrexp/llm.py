@@ -12,18 +12,22 @@ decodes greedily (temperature 0) and returns only the newly generated text, one 
 """
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
 import torch
+
+from .redact import redact_text, redact_url
 
 Messages = list[dict[str, str]]
 PromptLike = str | Messages
@@ -119,10 +123,13 @@ class OpenAIGenerator(Generator):
                  timeout: float = 120.0, max_retries: int = 5, backoff_s: float = 1.0,
                  temperature: float = 0.0, workers: int = 1) -> None:
         if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
+            raise ValueError(f"base_url must start with http:// or https://, got {redact_url(base_url)!r}")
         if max_retries < 0 or workers < 1 or timeout <= 0:
             raise ValueError("max_retries must be >= 0, workers >= 1 and timeout > 0")
-        self.url = base_url.rstrip("/") + "/chat/completions"
+        # credentials in the URL (http://user:TOKEN@host/v1) go to a Basic Authorization header and
+        # stay in memory; messages and logs show ``shown_url`` (qrexp.redact)
+        self.url, self._userinfo_auth = _endpoint(base_url)
+        self.shown_url = redact_url(self.url)
         self.name = self.model = model
         self.api_key_env, self.timeout, self.max_retries = api_key_env, timeout, max_retries
         self.backoff_s, self.temperature, self.workers = backoff_s, temperature, workers
@@ -130,7 +137,7 @@ class OpenAIGenerator(Generator):
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"OpenAIGenerator(url={self.url!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"
+        return f"OpenAIGenerator(url={self.shown_url!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"
 
     def generate(self, prompts: Sequence[PromptLike], max_new_tokens: int) -> list[str]:
         bodies = [{"model": self.model, "messages": as_messages(p), "max_tokens": int(max_new_tokens),
@@ -148,7 +155,7 @@ class OpenAIGenerator(Generator):
         try:
             content = data["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
-            raise ValueError(f"{self.url}: response lacks choices[0].message.content: "
+            raise ValueError(f"{self.shown_url}: response lacks choices[0].message.content: "
                              f"{json.dumps(data)[:200]}") from None
         return "" if content is None else str(content)
 
@@ -158,6 +165,8 @@ class OpenAIGenerator(Generator):
             headers = {"Content-Type": "application/json", "Accept": "application/json"}
             if key:
                 headers["Authorization"] = f"Bearer {key}"
+            elif self._userinfo_auth:
+                headers["Authorization"] = f"Basic {self._userinfo_auth}"
             request = urllib.request.Request(self.url, data=payload, headers=headers, method="POST")
             with self._lock:
                 self.stats["requests"] += 1
@@ -167,24 +176,37 @@ class OpenAIGenerator(Generator):
                 try:
                     return json.loads(text)
                 except json.JSONDecodeError:
-                    raise ValueError(f"{self.url}: response is not JSON: {text[:200]!r}") from None
+                    raise ValueError(f"{self.shown_url}: response is not JSON: {text[:200]!r}") from None
             except urllib.error.HTTPError as exc:
                 detail = _redact(exc.read().decode("utf-8", "replace")[:300], key)
                 if exc.code != 429 and exc.code < 500:
                     hint = f" (is ${self.api_key_env} set?)" if exc.code in (401, 403) else ""
-                    raise RuntimeError(f"{self.url}: HTTP {exc.code}{hint}: {detail}") from None
+                    raise RuntimeError(f"{self.shown_url}: HTTP {exc.code}{hint}: {detail}") from None
                 reason = f"HTTP {exc.code}: {detail}"
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
                 reason = _redact(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}", key)
             if attempt == self.max_retries:
-                raise RuntimeError(f"{self.url}: giving up after {attempt + 1} attempts; last error {reason}")
+                raise RuntimeError(f"{self.shown_url}: giving up after {attempt + 1} attempts; last error {reason}")
             with self._lock:
                 self.stats["retries"] += 1
             delay = min(30.0, self.backoff_s * 2 ** attempt)
-            log.warning("%s: attempt %d failed (%s); retrying in %.1f s", self.url, attempt + 1, reason, delay)
+            log.warning("%s: attempt %d failed (%s); retrying in %.1f s", self.shown_url, attempt + 1, reason, delay)
             time.sleep(delay)
         raise AssertionError("unreachable")
 
 
 def _redact(text: str, key: str | None) -> str:
-    return text.replace(key, "***") if key else text
+    return redact_text(text.replace(key, "***") if key else text)
+
+
+def _endpoint(base_url: str) -> tuple[str, str | None]:
+    """(``<base_url>/chat/completions`` without ``user:password@``, query kept; base64
+    ``user:password`` for a Basic Authorization header, or None)."""
+    parts = urllib.parse.urlsplit(base_url)
+    parts = parts._replace(path=parts.path.rstrip("/") + "/chat/completions")
+    if "@" not in parts.netloc:
+        return urllib.parse.urlunsplit(parts), None
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user, _, password = userinfo.partition(":")
+    pair = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=host)), base64.b64encode(pair.encode()).decode()

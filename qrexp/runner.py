@@ -14,14 +14,25 @@ import hydra
 from omegaconf import DictConfig
 
 from .config import from_hydra
+from .hydra_files import register_resolvers, save_job_files
+from .redact import install_log_redaction, redact_console
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")   # the repo's conf/ (editable install)
+register_resolvers()                                            # ${qrexp_launch:} in conf/config.yaml
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
-def main(cfg: DictConfig) -> None:
+def _hydra_main(cfg: DictConfig) -> None:
+    save_job_files(cfg)               # Hydra's .hydra/*.yaml, redacted (before the config is checked)
     from .experiment import run_experiment
     run_experiment(from_hydra(cfg))
+
+
+def main() -> None:
+    """``qrexp``: console and log lines pass through qrexp.redact (no credential is ever shown)."""
+    redact_console()
+    install_log_redaction()
+    _hydra_main()
 
 
 def detect_main() -> None:

@@ -20,6 +20,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
+from qrexp.redact import is_secret_name, redact
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -27,7 +29,6 @@ METRICS_FILE = "metrics.json"
 USED_BY_FILE = "used_by.json"
 TRACKED_PACKAGES = ("qrexp", "torch", "transformers", "accelerate", "pytrec-eval-terrier", "wandb",
                     "pandas", "numpy", "hydra-core", "omegaconf", "datasets", "ir_datasets", "bm25s")
-SECRET_WORDS = ("key", "token", "secret", "password")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]*$")
 
 
@@ -107,16 +108,14 @@ def run_id(semantic_config: Mapping[str, Any], prefix_keys: Sequence[str] = (), 
 
 
 def is_secret_key(name: str) -> bool:
-    return any(word in str(name).lower() for word in SECRET_WORDS)
+    """A credential-like name (``qrexp.redact.is_secret_name``: api_key, hf_token; not max_new_tokens)."""
+    return is_secret_name(name)
 
 
 def strip_secrets(config: Any) -> Any:
-    """A copy of a nested config without keys whose name contains key/token/secret/password."""
-    if isinstance(config, Mapping):
-        return {k: strip_secrets(v) for k, v in config.items() if not is_secret_key(k)}
-    if isinstance(config, (list, tuple)):
-        return [strip_secrets(v) for v in config]
-    return config
+    """A copy of a nested config without credential-named keys, with URL userinfo, token query
+    values and environment secrets masked in every string (``qrexp.redact.redact``)."""
+    return redact(config, drop_keys=True)
 
 
 # ----------------------------------------------------------------------------- provenance
