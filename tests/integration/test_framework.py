@@ -49,7 +49,8 @@ def tiny_dir(tmp_path_factory):
 
 def qrexp(tmp, *args, check=True):
     env = {**os.environ, "QREXP_TEST_DATA": str(DATA), "IR_DATASETS_HOME": str(tmp / "ird"),
-           "HF_HUB_OFFLINE": "1", "WANDB_SILENT": "true", "PYTHONUNBUFFERED": "1"}
+           "HF_HUB_OFFLINE": "1", "WANDB_SILENT": "true", "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}  # this checkout
     flags = [a for a in args if a == "-m"]                 # argparse wants flags before overrides
     cmd = [sys.executable, "-m", "qrexp.runner", *flags, f"hydra.searchpath=[file://{TEST_CONF}]",
            f"out_dir={tmp / 'out'}", "progress=false", *[a for a in args if a != "-m"]]
