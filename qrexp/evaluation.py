@@ -15,6 +15,7 @@ from .data import load_data
 from .metrics import evaluate_run, retrieval_metrics
 from .stages import (ATTENTION_METHODS, cache_dir, heads_spec, method_config, method_heads, model_label,
                      resolve_heads, scorer_of, scoring_options, store_of, tracker_factory)
+from .locks import run_lock
 from .store import run_id
 from .tasks.trec import write_trec_run
 from .types import Example, Run
@@ -103,7 +104,13 @@ def retrieval_scores(cfg: RunConfig, examples: Sequence[Example], run: Run):
 
 
 def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
-    """Evaluate one method (skipped when its run folder is finished); returns its metrics."""
+    """Evaluate one method (skipped when its run folder is finished; a concurrent job computing the
+    same run is waited for, then its result reused: qrexp.locks); returns its metrics."""
+    with run_lock(store_of(cfg).root, eval_id(cfg, method), log):
+        return _evaluate(cfg, method, log)
+
+
+def _evaluate(cfg: RunConfig, method: str, log=print) -> dict:
     store, rid = store_of(cfg), eval_id(cfg, method)
     if store.is_finished(rid):
         log(f"[evaluate] {rid}: finished earlier, skipping")

@@ -8,7 +8,8 @@ from .config import RunConfig, to_dict
 from .detect import rank_heads, write_detection
 from .niah_score import case_from_example, niah_retrieval_scores
 from .plots import plot_head_scores
-from .stages import _load, begin_detection, model_label, publish_heads
+from .locks import run_lock
+from .stages import _load, begin_detection, model_label, publish_heads, store_of
 from .store import run_id
 from .tasks.niah import NEEDLES, niah_grid
 
@@ -23,7 +24,13 @@ def niah_id(cfg: RunConfig) -> str:
 
 
 def run_niah_detection(cfg: RunConfig, log=print) -> Path:
-    """Score every head by NIAH copy-paste retrieval (skipped when finished); returns heads JSON."""
+    """Score every head by NIAH copy-paste retrieval (skipped when finished, waited for and reused
+    when a concurrent job runs it: qrexp.locks); returns heads JSON."""
+    with run_lock(store_of(cfg).root, niah_id(cfg), log):
+        return _run_niah_detection(cfg, log)
+
+
+def _run_niah_detection(cfg: RunConfig, log=print) -> Path:
     rid = niah_id(cfg)
     store, heads_file, done = begin_detection(cfg, rid, niah_config(cfg), "detect-niah", log)
     if done:

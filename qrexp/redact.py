@@ -24,10 +24,10 @@ import os
 import re
 from typing import Any, Mapping
 
-SECRET_WORDS = ("secret", "password", "passwd", "apikey", "credential", "credentials", "token",
-                "auth")                   # a name holding one of these words is a credential
+SECRET_WORDS = ("secret", "password", "passwd", "apikey", "credential", "credentials", "token")
+# a name holding one of these words is a credential ("auth" alone may name a group of settings)
 KEY_QUALIFIERS = ("api", "access", "private", "secret", "auth", "signing", "encryption", "license")
-_QUERY_WORDS = ("sig", "signature", "code")   # also credentials in a URL's query string
+_QUERY_WORDS = ("sig", "signature", "auth", "code")   # also credentials in a URL's query string
 MASK = "***"
 _MIN_ENV_SECRET = 8          # shorter env values ("1", "true") are not treated as secrets
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")

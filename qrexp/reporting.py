@@ -15,9 +15,9 @@ from typing import Any, Mapping
 import pandas as pd
 
 from .config import RunConfig
-from .report import TableSpec, _label, build_table, paper_numbers, write_table
+from .report import TableSpec, _label, build_table, paper_numbers, to_markdown, write_table
 from .stages import store_of
-from .store import atomic_write_text, load_runs
+from .store import load_runs
 
 _EXTRA_KEYS = ("paper_table", "paper_model", "claims", "select", "row_label")
 
@@ -120,15 +120,11 @@ def write_report(cfg: RunConfig, log=print) -> list[Path]:
         if row_label and not runs.empty:
             runs = runs.assign(row_label=[_format_label(row_label, r) for _, r in runs.iterrows()])
         table = build_table(runs, spec)
-        paths = write_table(table, spec, out_dir)
         notes = check_claims(table, claims, spec.digits, runs, spec, store_of(cfg).root)
         n = _sample_sizes(runs, spec)
-        if notes or n:
-            md = paths["md"].read_text()
-            md += "\n" + (f"Sample sizes: {n}.\n" if n else "")
-            md += "".join(f"- {line}\n" for line in notes)
-            atomic_write_text(paths["md"], md)
-        log(f"[report] {paths['md']}\n{paths['md'].read_text()}")
+        text = (f"Sample sizes: {n}.\n" if n else "") + "".join(f"- {line}\n" for line in notes)
+        paths = write_table(table, spec, out_dir, notes=text)    # built in memory, written once
+        log(f"[report] {paths['md']}\n{to_markdown(table, spec)}" + (f"\n{text}" if text else ""))
         written.append(paths["md"])
     return written
 

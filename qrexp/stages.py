@@ -6,7 +6,6 @@ config, so a finished stage is skipped on rerun and an interrupted sweep resumes
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -18,7 +17,8 @@ from .head_detection import detect_heads
 from .heads import HeadSet
 from .pipeline import ExampleScorer, ScoringOptions
 from .score_cache import ScoreCache
-from .store import RunStore, run_id
+from .locks import run_lock
+from .store import RunStore, atomic_write_bytes, run_id
 from .tracking import open_tracker
 
 ATTENTION_METHODS = {"qrhead": None, "icr": "full", "icr-uncal": "full", "random": "random",
@@ -116,11 +116,17 @@ def publish_heads(cfg: RunConfig, rid: str) -> None:
     for suffix in (".json", ".paper.json", ".png"):
         source = store.path(rid, f"heads{suffix}")
         if source.is_file():
-            shutil.copyfile(source, folder / f"{rid}{suffix}")
+            atomic_write_bytes(folder / f"{rid}{suffix}", source.read_bytes())
 
 
 def run_detection(cfg: RunConfig, log=print) -> Path:
-    """Detect heads (skipped when finished); returns the path of our heads JSON."""
+    """Detect heads (skipped when finished; a concurrent job detecting the same run is waited for,
+    then its result reused: qrexp.locks); returns the path of our heads JSON."""
+    with run_lock(store_of(cfg).root, detection_id(cfg), log):
+        return _run_detection(cfg, log)
+
+
+def _run_detection(cfg: RunConfig, log=print) -> Path:
     rid = detection_id(cfg)
     store, heads_file, done = begin_detection(cfg, rid, detection_config(cfg), "detect", log)
     if done:
