@@ -20,6 +20,7 @@ import torch
 from qrexp.heads import format_head, parse_head, rank_heads
 from qrexp.registry import Registry
 from qrexp.store import atomic_write_text
+from qrexp.tasks.jsonio import read_text
 from qrexp.types import Example, Head
 
 __all__ = ["OBJECTIVES", "detect", "qrscore", "ndcg10", "recall1", "per_head_ndcg", "rank_heads",
@@ -173,7 +174,7 @@ def write_detection(path: str | Path, ranked: list[tuple[Head, float]], provenan
 
 def _load_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
+        return json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: invalid JSON ({e})") from None
 

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from qrexp.tasks.jsonio import Rec, choice_filter, read_json, read_records
+from qrexp.tasks.jsonio import Rec, check_id, choice_filter, read_json, read_records, read_text
 from qrexp.types import Doc, Example
 
 CLAIM_TYPES = ("single", "multiple")
@@ -91,7 +91,7 @@ class ChapterSource:
                 continue
             if not f.stem.isdigit():
                 raise ValueError(f"{f}: chapter files must be named <number>.txt")
-            out[int(f.stem)] = f.read_text(encoding="utf-8")
+            out[int(f.stem)] = read_text(f)
         if not out:
             raise ValueError(f"{folder}: no <number>.txt chapter files")
         return out
@@ -112,8 +112,8 @@ class ChapterSource:
 
 
 def _pair_key(rec: Rec) -> tuple[str, str, str]:
-    book = rec.get("book_name", (str, int))
-    return str(book), rec.get("true_claim", str), rec.get("false_claim", str)
+    book = check_id(rec.get("book_name", (str, int)), rec.where, "book_name")   # part of the qid
+    return book, rec.get("true_claim", str), rec.get("false_claim", str)
 
 
 def load_clipper(rows: str | os.PathLike, chapters: str | os.PathLike,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any, Iterable, Sequence
 
-from qrexp.tasks.jsonio import Rec, choice_filter, read_records
+from qrexp.tasks.jsonio import Rec, check_id, choice_filter, read_records
 from qrexp.types import Doc, Example
 
 QUESTION_TYPES = ("single-session-user", "single-session-assistant", "single-session-preference",
@@ -63,6 +63,8 @@ def _check_parallel(rec: Rec) -> tuple[list[str], list[str], list[Any]]:
         bad = [v for v in values if not isinstance(v, str)]
         if bad:
             raise rec.error(f"field {name!r} must list strings, got {bad[0]!r}")
+    for i, sid in enumerate(ids):                    # unit ids are <session id>_r<k>
+        check_id(sid, rec.where, f"haystack_session_ids[{i}]")
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise rec.error(f"field 'haystack_session_ids' repeats {dup[:3]}")
