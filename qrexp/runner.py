@@ -23,6 +23,7 @@ register_resolvers()                                            # ${qrexp_launch
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
+    install_log_redaction()           # also in jobs that launchers (submitit) run in other processes
     save_job_files(cfg)               # Hydra's .hydra/*.yaml, redacted (before the config is checked)
     from .experiment import run_experiment
     run_experiment(from_hydra(cfg))

@@ -9,7 +9,8 @@ from test_framework import qrexp, tiny_dir  # noqa: F401  (tiny_dir is a fixture
 
 URL_USER, URL_TOKEN, QUERY_TOKEN = "judgeuser", "urltok-93b1c7d2e4", "qtok-5e6f7a8b9c"
 ENV_SECRETS = {"OPENAI_API_KEY": "sk-envplanted-0a1b2c3d4e", "HF_TOKEN": "hf_envplanted_9z8y7x6w",
-               "QREXP_JUDGE_PASSWORD": "pw-envplanted-4455"}
+               "QREXP_JUDGE_PASSWORD": "pw-envplanted-4455",
+               "WANDB_API_KEY": "e5c1a2b3d4e5f60718293a4b5c6d7e8f90a1b2c3"}
 KEY_OVERRIDE = "sk-override-11aa22bb33"
 PLANTED = [URL_USER + ":" + URL_TOKEN, URL_TOKEN, QUERY_TOKEN, KEY_OVERRIDE, *ENV_SECRETS.values()]
 
