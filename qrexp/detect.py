@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import torch
 
 from qrexp.heads import format_head, parse_head, rank_heads
+from qrexp.redact import redact
 from qrexp.registry import Registry
 from qrexp.store import atomic_write_text
 from qrexp.tasks.jsonio import read_text
@@ -168,7 +169,7 @@ def write_detection(path: str | Path, ranked: list[tuple[Head, float]], provenan
     _write_json(ours, {
         "objective": objective, "model": model, "n_examples": int(n_examples), "k": int(k),
         "heads": [format_head(h) for h in heads[:k]], "scores": grid,
-        "provenance": dict(provenance)})
+        "provenance": redact(dict(provenance))})          # configs without credentials
     return ours, paper
 
 

@@ -12,10 +12,10 @@ from typing import Sequence
 
 from .config import RunConfig, to_dict
 from .data import load_data
+from .locks import run_lock
 from .metrics import evaluate_run, retrieval_metrics
 from .stages import (ATTENTION_METHODS, cache_dir, heads_spec, method_config, method_heads, model_label,
                      resolve_heads, scorer_of, scoring_options, store_of, tracker_factory)
-from .locks import run_lock
 from .store import run_id
 from .tasks.trec import write_trec_run
 from .types import Example, Run
