@@ -178,6 +178,9 @@ class RedactingStream(io.TextIOBase):
     def encoding(self):
         return getattr(self.inner, "encoding", "utf-8")
 
+    def __getattr__(self, name: str):              # buffer, errors, reconfigure, ...: the inner stream's
+        return getattr(self.inner, name)
+
 
 def redact_console() -> None:
     """Wrap sys.stdout and sys.stderr in :class:`RedactingStream` (idempotent)."""

@@ -116,3 +116,26 @@ def test_wait_times_out_naming_the_owner(tmp_path):
     finally:
         holder.terminate()
         holder.join(30)
+
+
+def test_each_launch_gets_its_own_hydra_folder():
+    """Two processes started together resolve conf/config.yaml's hydra.sweep.dir and hydra.run.dir
+    to different folders (timestamp + pid + random), even within the same second."""
+    import subprocess
+    import sys
+    code = ("from hydra import compose, initialize_config_dir\n"
+            "from hydra.core.hydra_config import HydraConfig\n"
+            "import qrexp.runner\n"
+            "from qrexp.runner import CONF_DIR\n"
+            "with initialize_config_dir(version_base='1.3', config_dir=CONF_DIR):\n"
+            "    cfg = compose('config', overrides=['out_dir=o'], return_hydra_config=True)\n"
+            "print(cfg.hydra.sweep.dir, cfg.hydra.run.dir)\n")
+    root = Path(__file__).resolve().parents[2]
+    procs = [subprocess.Popen([sys.executable, "-c", code], cwd=root, stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300)[0].split() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    (sweep_a, run_a), (sweep_b, run_b) = outs
+    assert sweep_a.startswith("o/hydra/multirun/") and run_a.startswith("o/hydra/")
+    assert sweep_a != sweep_b and run_a != run_b
+    assert sweep_a.rsplit("-", 2)[1] == str(procs[0].pid)       # <date>_<time>-<pid>-<random>
