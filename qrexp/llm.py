@@ -8,7 +8,9 @@ decodes greedily (temperature 0) and returns only the newly generated text, one 
   batched with left padding.
 * :class:`OpenAIGenerator` talks to any OpenAI-compatible ``/v1/chat/completions`` server (OpenAI,
   vLLM, llama.cpp, ...) with urllib. The API key is read from an environment variable at each request
-  and is sent only in the Authorization header: it is never stored, logged or returned.
+  and is sent only in the Authorization header: it is never stored, logged or returned. Credentials
+  in the URL (``http://user:TOKEN@host/v1``) become a Basic Authorization header (when no key is set);
+  messages and logs show the URL redacted (``shown_url``, qrexp.redact).
 """
 from __future__ import annotations
 

@@ -28,10 +28,6 @@ class Rec:
     def error(self, message: str) -> ValueError:
         return ValueError(f"{self.where}: {message}")
 
-    def id(self, name: str, kind: type | tuple[type, ...] = (str, int)) -> str:
-        """Field ``name`` as an id string: present, of ``kind``, non-empty and without whitespace."""
-        return check_id(self.get(name, kind), self.where, name)
-
     def __contains__(self, name: str) -> bool:
         return name in self.data
 
@@ -77,7 +73,6 @@ def read_text(path: str | os.PathLike) -> str:
         raise FileNotFoundError(f"{path}: file not found") from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-
 
 
 def open_text(path: str | os.PathLike):
