@@ -101,9 +101,10 @@ def run_id(semantic_config: Mapping[str, Any], prefix_keys: Sequence[str] = (), 
     """``<slug of each prefix key value>-<first digits of sha256(canonical JSON)>``.
 
     ``prefix_keys`` are dotted paths ("model.name") used only for readability; the hash covers the
-    whole config. The caller leaves out paths, logger and output settings.
+    whole config with credentials redacted (a rotated token keeps the run). The caller leaves out
+    paths, logger and output settings.
     """
-    digest = hashlib.sha256(canonical_json(semantic_config).encode("utf-8")).hexdigest()[:digits]
+    digest = hashlib.sha256(canonical_json(redact(semantic_config)).encode("utf-8")).hexdigest()[:digits]
     return "-".join([_slug(_lookup(semantic_config, k)) for k in prefix_keys] + [digest])
 
 

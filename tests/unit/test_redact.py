@@ -82,3 +82,17 @@ def test_redacted_argv_is_restored():
         assert sys.argv == ["qrexp", "eval.qa.judge_url=http://u:pw123@h/v1"]
     finally:
         sys.argv[:] = saved
+
+
+def test_run_ids_do_not_depend_on_credentials():
+    from qrexp.store import run_id
+    base = {"eval": {"name": "lme", "qa": {"judge_url": "http://u:tokA@judge:8000/v1", "max_new_tokens": 6}}}
+    rotated = {"eval": {"name": "lme", "qa": {"judge_url": "http://u:tokB@judge:8000/v1", "max_new_tokens": 6}}}
+    other_host = {"eval": {"name": "lme", "qa": {"judge_url": "http://u:tokA@other:8000/v1", "max_new_tokens": 6}}}
+    assert run_id(base, ("eval.name",)) == run_id(rotated, ("eval.name",))
+    assert run_id(base, ("eval.name",)) != run_id(other_host, ("eval.name",))
+    import hashlib
+    from qrexp.store import canonical_json
+    plain = {"model": {"name": "m", "published_key": "k"}, "qa": {"max_new_tokens": 6}, "n": 1}
+    # configs without credentials keep the ids they had before redaction took part
+    assert run_id(plain) == hashlib.sha256(canonical_json(plain).encode()).hexdigest()[:10]
