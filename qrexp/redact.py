@@ -99,9 +99,10 @@ def _env_var_name(value: str) -> bool:
     return bool(re.fullmatch(r"[A-Z][A-Z0-9_]*", value)) or value.startswith(MASK)
 
 
-def redact(obj: Any, drop_keys: bool = True) -> Any:
+def redact(obj: Any, drop_keys: bool = True, env: bool = True) -> Any:
     """A copy of a nested config: secret-named keys dropped (``drop_keys``) or their value masked,
-    and every string passed through :func:`redact_text`."""
+    and every string passed through :func:`redact_text` (``env=False``: environment values left
+    alone, so that the result does not depend on the environment, e.g. for run ids)."""
     if isinstance(obj, Mapping):
         out = {}
         for k, v in obj.items():
@@ -109,12 +110,12 @@ def redact(obj: Any, drop_keys: bool = True) -> Any:
                 if not drop_keys:
                     out[k] = MASK
                 continue
-            out[k] = redact(v, drop_keys)
+            out[k] = redact(v, drop_keys, env)
         return out
     if isinstance(obj, (list, tuple)):
-        return [redact(v, drop_keys) for v in obj]
+        return [redact(v, drop_keys, env) for v in obj]
     if isinstance(obj, str):
-        return redact_text(obj)
+        return redact_text(obj, env)
     return obj
 
 

@@ -104,7 +104,7 @@ def run_id(semantic_config: Mapping[str, Any], prefix_keys: Sequence[str] = (), 
     whole config with credentials redacted (a rotated token keeps the run). The caller leaves out
     paths, logger and output settings.
     """
-    digest = hashlib.sha256(canonical_json(redact(semantic_config)).encode("utf-8")).hexdigest()[:digits]
+    digest = hashlib.sha256(canonical_json(redact(semantic_config, env=False)).encode("utf-8")).hexdigest()[:digits]
     return "-".join([_slug(_lookup(semantic_config, k)) for k in prefix_keys] + [digest])
 
 
