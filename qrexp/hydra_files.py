@@ -50,7 +50,7 @@ def save_job_files(cfg) -> list[Path]:
     if not HydraConfig.initialized():
         return []
     hc = HydraConfig.get()
-    folder = Path(hc.runtime.output_dir) / ".hydra"
+    folder = Path(hc.runtime.output_dir) / (hc.output_subdir or ".hydra")   # over Hydra's, if enabled
     job = OmegaConf.to_container(cfg, resolve=False)
     hydra_node = OmegaConf.to_container(HydraConfig.instance().cfg, resolve=False)
     overrides = [redact_text(o) for o in OmegaConf.to_container(hc.overrides.task)]
