@@ -155,9 +155,15 @@ def parse_permutation(text: str, n: int) -> tuple[list[int], str]:
 
 def sliding_windows(n: int, window: int, step: int) -> list[tuple[int, int]]:
     """Half-open windows [start, end) from the bottom of the list to the top, moved up by ``step``;
-    the last one starts at 0. n=10, window=4, step=2 -> (6,10) (4,8) (2,6) (0,4)."""
+    the last one starts at 0. n=10, window=4, step=2 -> (6,10) (4,8) (2,6) (0,4).
+
+    Raises ValueError unless 1 <= step < window (checked when a RankGPTRanker is built)."""
     if window < 1 or step < 1:
-        raise ValueError(f"window and step must be >= 1, got {window}, {step}")
+        raise ValueError(f"RankGPT window and step must be >= 1, got window={window}, step={step}")
+    if step >= window:
+        raise ValueError(f"RankGPT step={step} must be smaller than window={window}: windows that do not "
+                         "overlap never carry a passage past a window boundary, so the best passage may never "
+                         "reach the top (RankGPT uses window=20, step=10)")
     spans, end = [], n
     while end > 0:
         start = max(end - window, 0)
@@ -188,7 +194,9 @@ class RankGPTRanker(Ranker):
         sliding_windows(1, window, step)
         self.generator, self.window, self.step, self.passes = generator, window, step, passes
         self.max_words, self.input_order = max_words, input_order
-        self.max_new_tokens = max_new_tokens or 5 * window + 20
+        if max_new_tokens is not None and max_new_tokens < 1:
+            raise ValueError(f"RankGPT max_new_tokens must be >= 1 or None, got {max_new_tokens}")
+        self.max_new_tokens = 5 * window + 20 if max_new_tokens is None else max_new_tokens
         self.stats = {"windows": 0, "parse_failures": 0, "partial": 0}
 
     def _start(self, ex: Example) -> list[Doc]:

@@ -89,6 +89,9 @@ def span_attention(query: torch.Tensor, key: torch.Tensor, attention_mask: torch
                       dtype=torch.float32, device=query.device)
     acc = torch.zeros(len(heads), kv_len, dtype=torch.float32, device=query.device)
     full = len(heads) == n_heads and bool((heads_t == torch.arange(n_heads, device=query.device)).all())
+    if attention_mask is not None and attention_mask.shape[-1] < kv_len:
+        raise RuntimeError(f"attention mask covers {attention_mask.shape[-1]} keys, the layer has "
+                           f"{kv_len}; the capture would misalign positions")
     keys = key[0].float()                                               # [KVH, T, D]
     kv_pos = torch.arange(kv_len, device=query.device)
     for r0 in range(s, e, rows_per_block):

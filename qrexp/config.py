@@ -9,6 +9,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .config_check import ConfigError, build
+
 STAGES = ("detect", "evaluate", "pipeline", "report")
 HEAD_SOURCES = ("detected", "published", "full", "random", "niah", "explicit")
 EVAL_KINDS = ("retrieval", "lme", "clipper")
@@ -16,7 +18,9 @@ EVAL_KINDS = ("retrieval", "lme", "clipper")
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = "smollm2-135m"           # label in tables and run ids
+    """The model to load. ``name`` (label in run ids, tables, head files, W&B tags) is derived from
+    ``path`` when unset and must not contradict it (:func:`qrexp.model_names.resolve_name`)."""
+    name: str | None = None              # None: derived from path
     path: str = "smollm2-135m"           # hub id, local folder, .gguf file, or embedded alias
     gguf_file: str | None = None
     revision: str | None = None
@@ -27,6 +31,11 @@ class ModelConfig:
     reference_family: str | None = None
     k: int = 16                          # heads kept: 16 under 10B parameters, 32 for 70B
     published_key: str | None = None     # key of results/heads/published/<key>_<task>.json
+
+    def __post_init__(self) -> None:
+        from .model_names import resolve_name
+        object.__setattr__(self, "name", resolve_name(self.name, self.path, self.gguf_file,
+                                                      self.published_key))
 
 
 @dataclass(frozen=True)
@@ -46,7 +55,7 @@ class DataConfig:
     generate: str | None = None          # built-in generator that writes the files first
     sizes: Mapping[str, int] = field(default_factory=dict)   # generator sizes (defaults if empty)
     limit: int | None = None
-    qrels: bool = False                  # graded qrels from meta["qrels"] instead of gold sets
+    qrels: bool = False                  # graded meta["qrels"] instead of gold sets (detection and metrics)
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,6 @@ class DetectConfig:
     name: str = "detect"
     data: DataConfig = DataConfig()
     objective: str = "qrscore"           # qrscore | ndcg10 | recall1 (| niah for NIAH data)
-    max_new_tokens: int = 16             # NIAH generation length
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,7 @@ class EvalConfig:
     dense_model: str | None = None       # None: the packaged all-MiniLM-L6-v2
     qa: QAConfig = QAConfig()
     detect: DetectConfig | None = None   # heads for this eval detected on other data (e.g. BEIR: NQ)
+    ignore_identical_ids: bool = True    # retrieval: drop a candidate whose id is the query id (BEIR)
 
 
 @dataclass(frozen=True)
@@ -136,17 +145,8 @@ class RunConfig:
     report: ReportConfig = ReportConfig()
 
     def __post_init__(self) -> None:
-        checks = [("stage", self.stage, STAGES), ("heads.source", self.heads.source, HEAD_SOURCES),
-                  ("eval.kind", self.eval.kind, EVAL_KINDS),
-                  ("scoring.aggregation", self.scoring.aggregation, ("paper", "per_head")),
-                  ("logger.kind", self.logger.kind, ("none", "wandb"))]
-        for name, value, allowed in checks:
-            if value not in allowed:
-                raise ValueError(f"config {name}={value!r}: must be one of {', '.join(allowed)}")
-
-
-NESTED_MAPS = {"RunConfig": {"suite": EvalConfig}}
-OPTIONAL_NESTED = {"EvalConfig": {"detect": DetectConfig}}
+        from .config_values import check_values
+        check_values(self)                  # ConfigError (one line) for a value out of range
 
 
 def evals_of(cfg: RunConfig) -> list[RunConfig]:
@@ -155,32 +155,6 @@ def evals_of(cfg: RunConfig) -> list[RunConfig]:
         return [dataclasses.replace(cfg, detect=cfg.eval.detect or cfg.detect)]
     return [dataclasses.replace(cfg, eval=e, suite={}, detect=e.detect or cfg.detect)
             for e in cfg.suite.values()]
-
-
-def from_dict(cls, data: Mapping[str, Any] | None, where: str = "config"):
-    """Build dataclass ``cls`` from a plain mapping; unknown keys are errors naming the path."""
-    data = dict(data or {})
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(fields)}")
-    kwargs = {}
-    for name, value in data.items():
-        f = fields[name]
-        default = f.default if f.default is not dataclasses.MISSING else None
-        if dataclasses.is_dataclass(default):
-            kwargs[name] = from_dict(type(default), value, f"{where}.{name}")
-        elif name in OPTIONAL_NESTED.get(cls.__name__, {}):
-            item = OPTIONAL_NESTED[cls.__name__][name]
-            kwargs[name] = None if value is None else from_dict(item, value, f"{where}.{name}")
-        elif name in NESTED_MAPS.get(cls.__name__, {}):
-            item = NESTED_MAPS[cls.__name__][name]
-            kwargs[name] = {k: from_dict(item, v, f"{where}.{name}.{k}") for k, v in (value or {}).items()}
-        elif isinstance(value, list):
-            kwargs[name] = tuple(value)
-        else:
-            kwargs[name] = value
-    return cls(**kwargs)
 
 
 def to_dict(cfg) -> dict[str, Any]:
@@ -196,9 +170,26 @@ def to_dict(cfg) -> dict[str, Any]:
     return plain(cfg)
 
 
+def from_dict(cls, data: Mapping[str, Any] | None, where: str = ""):
+    """Build dataclass ``cls`` from a plain mapping, every field type-checked (ConfigError if not)."""
+    return build(cls, data, where)
+
+
 def from_hydra(cfg) -> RunConfig:
-    """The one conversion from Hydra's DictConfig (resolved) to the typed RunConfig."""
+    """The one conversion from Hydra's DictConfig (resolved) to the typed RunConfig.
+
+    Raises ConfigError (one line) for a missing value (``???``), an interpolation that cannot be
+    resolved, a value of the wrong type, an unknown key or a value out of range.
+    """
     from omegaconf import OmegaConf
-    data = OmegaConf.to_container(cfg, resolve=True)
+    from omegaconf.errors import OmegaConfBaseException
+    try:
+        data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "?"
+        if "Missing mandatory value" in str(err):
+            raise ConfigError(f"config {key}: no value set (???); set it on the command line, "
+                              f"e.g. {key}=<value>") from None
+        raise ConfigError(f"config {key}: {str(err).splitlines()[0]}") from None
     data.pop("hydra", None)
-    return from_dict(RunConfig, data)
+    return build(RunConfig, data)

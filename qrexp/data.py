@@ -6,10 +6,11 @@ With ``generate`` set, relative paths in ``args`` are resolved inside the genera
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from .config import DataConfig
+from .config import DataConfig, to_dict
 from .locks import FileLock
 from .registry import Registry
 from .store import canonical_json
@@ -39,7 +40,37 @@ def generated_root(cfg: DataConfig, cache_dir: str | Path, seed: int) -> Path:
     return root
 
 
+_memo: dict[str, list[Example]] | None = None
+
+
+@contextmanager
+def load_once() -> Iterator[None]:
+    """Within this block :func:`load_data` loads each (config, cache, seed) once and returns the same
+    examples again (the up-front check and the stages share one load). Nested blocks share the memo."""
+    global _memo
+    outer = _memo
+    _memo = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _memo = outer
+
+
 def load_data(cfg: DataConfig, cache_dir: str | Path, seed: int = 0) -> list[Example]:
+    """The examples of a data config (generated first if needed), the first ``limit`` of them.
+
+    Raises ValueError (file, record, field) for bad data and when no example is left.
+    """
+    key = canonical_json({"data": to_dict(cfg), "cache": str(cache_dir), "seed": seed})
+    if _memo is not None and key in _memo:
+        return _memo[key]
+    examples = _load(cfg, cache_dir, seed)
+    if _memo is not None:
+        _memo[key] = examples
+    return examples
+
+
+def _load(cfg: DataConfig, cache_dir: str | Path, seed: int) -> list[Example]:
     args = dict(cfg.args)
     if cfg.generate:
         root = generated_root(cfg, cache_dir, seed)
@@ -48,6 +79,8 @@ def load_data(cfg: DataConfig, cache_dir: str | Path, seed: int = 0) -> list[Exa
                 args[key] = str(root / args[key])
     examples = load_examples(cfg.loader, **args)
     if cfg.limit is not None:
+        if cfg.limit < 1:
+            raise ValueError(f"data {cfg.name!r}: limit={cfg.limit} must be >= 1, or null for all")
         examples = examples[: cfg.limit]
     if not examples:
         raise ValueError(f"data {cfg.name!r}: the {cfg.loader} loader returned no examples")

@@ -2,14 +2,16 @@
 
 Attention methods (qrhead, icr, random, rethead, published) rank with head sets over the cached
 per-example scores; baselines (bm25, dense, rankgpt) come from qrexp.baselines. Retrieval metrics:
-pytrec_eval over graded qrels for BEIR-style data (queries missing from a run count as 0), and
-recall / recall_any / recall_all at k for long-context units (abstention questions left out).
+pytrec_eval over graded qrels for BEIR-style data, and recall / recall_any / recall_all at k for
+long-context units; the protocol rules in between (missing queries count 0 as ``trec_eval -c``,
+queries without a relevant document left out, identical ids dropped) are in qrexp.protocol.
 """
 from __future__ import annotations
 
 import time
 from typing import Sequence
 
+from . import protocol
 from .config import RunConfig, to_dict
 from .data import load_data
 from .locks import run_lock
@@ -37,6 +39,8 @@ def eval_config(cfg: RunConfig, method: str) -> dict:
     cfg = method_config(cfg, method)
     sem = {"stage": "evaluate", "method": method, "eval": to_dict(cfg.eval), "seed": cfg.seed}
     sem["eval"].pop("methods")
+    if cfg.eval.kind != "retrieval":                    # a field that cannot change the numbers
+        sem["eval"].pop("ignore_identical_ids")
     if method in ATTENTION_METHODS:
         sem.update(model=model_label(cfg), scoring=to_dict(cfg.scoring),
                    heads=heads_spec(cfg, method_heads(cfg, method)))
@@ -68,7 +72,7 @@ def rank_with(cfg: RunConfig, method: str, examples: Sequence[Example], log=prin
         run = scorer.rank(examples, heads, scoring_options(cfg), cfg.progress, desc=f"rank {method}")
         return run, {"heads": "full" if heads is None else heads.format(),
                      "n_heads": r.n_layers * r.n_heads if heads is None else len(heads),
-                     "forwards": scorer.forwards}
+                     "forwards": scorer.forwards, "model": scorer.model_id}   # loaded identity
     return rank_baseline(cfg, method, examples)
 
 
@@ -97,10 +101,18 @@ def gold_sets(examples: Sequence[Example]) -> dict[str, set[str]]:
 
 
 def retrieval_scores(cfg: RunConfig, examples: Sequence[Example], run: Run):
+    """(per query, means); queries with no relevant document are left out (qrexp.protocol)."""
     if cfg.eval.kind == "retrieval":
-        qrels = {ex.qid: dict(ex.meta.get("qrels") or {d: 1 for d in ex.gold}) for ex in examples}
+        qrels = protocol.scored_qrels(examples, cfg.eval.data.qrels)
         return evaluate_run(run, qrels, cfg.eval.measures, missing="zero")
     return retrieval_metrics(run, gold_sets(examples), cfg.eval.ks)
+
+
+def protocol_run(cfg: RunConfig, run: Run) -> tuple[Run, int | None]:
+    """The run that is scored and written: identical query/doc ids dropped when configured."""
+    if cfg.eval.kind == "retrieval" and cfg.eval.ignore_identical_ids:
+        return protocol.drop_identical_ids(run)
+    return run, None
 
 
 def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
@@ -123,8 +135,12 @@ def _evaluate(cfg: RunConfig, method: str, log=print) -> dict:
     metrics, per_query, info = {}, {}, {}
     if method != "full-context":
         run, info = rank_with(cfg, method, examples, log)
+        run, n_dropped = protocol_run(cfg, run)
         per_query, metrics = retrieval_scores(cfg, examples, run)
         write_trec_run(run, store.path(rid, "run.trec"), tag=f"qrexp-{method}")
+        info["protocol"] = protocol.record(cfg.eval.kind, cfg.eval.ignore_identical_ids,
+                                           protocol.data_counts(examples, cfg.eval.kind, cfg.eval.data.qrels),
+                                           len(per_query), n_dropped)
     else:
         run = None
     if method == "full-context" or wants_qa(cfg, method):

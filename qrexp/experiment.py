@@ -9,7 +9,9 @@ import logging
 from typing import Any
 
 from .config import RunConfig, evals_of
+from .data import load_once
 from .evaluation import evaluate
+from .preflight import preflight
 from .redact import redact_text
 from .stages import ATTENTION_METHODS, run_detection
 
@@ -27,7 +29,17 @@ def _log(msg: str) -> None:
 
 
 def run_experiment(cfg: RunConfig) -> dict[str, Any]:
-    """Run the configured stage(s); returns {"detection": path, "metrics": {method: {...}}, "tables": [...]}."""
+    """Run the configured stage(s); returns {"detection": path, "metrics": {method: {...}}, "tables": [...]}.
+
+    The config and the data of every evaluation are checked first (qrexp.preflight): bad input raises
+    InputError before any model loads or run folder is written.
+    """
+    with load_once():
+        preflight(cfg, _log)                    # bad config or data: InputError before any work
+        return _run(cfg)
+
+
+def _run(cfg: RunConfig) -> dict[str, Any]:
     out: dict[str, Any] = {"metrics": {}, "failed": {}}
     if cfg.stage in ("detect", "pipeline") and _needs_detection(cfg):
         out["detection"] = str(run_detection(cfg, _log))

@@ -3,6 +3,12 @@ continuations (real query, null query) batched on its KV cache, with early exit 
 layer needed.
 
 All passes call the full causal LM with ``logits_to_keep=1`` so the LM head costs one position.
+Every reused KV cache is a *full* cache (:func:`full_cache`): each layer keeps every token, also on
+sliding-window / local-attention layers (Mistral, Qwen2 ``use_sliding_window``, Gemma local
+layers, ``config.layer_types``), and the window is applied by the model's own sliding mask over
+that full key axis. The captured key axis is therefore always prefix + continuation, position for
+position, equal to a fresh full forward; :func:`check_cache` and :func:`check_key_axis` assert it
+wherever a cache is read.
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ def prepare_model(model) -> None:
         model.set_attn_implementation(ATTN_NAME)
     if getattr(model, "_qrexp_checked", False):
         return
+    _check_layer_types(model)
     n_layers = model.config.num_hidden_layers
     ids = torch.tensor([[1, 2, 3, 4]], device=model.device) % model.config.vocab_size
     cap = Capture(span=(0, 4))
@@ -32,6 +39,53 @@ def prepare_model(model) -> None:
             f"{type(model).__name__}: layers {missing[:5]} do not call the attention interface; "
             "qrexp cannot read their attention exactly")
     model._qrexp_checked = True
+
+
+SUPPORTED_LAYER_TYPES = ("full_attention", "sliding_attention", "chunked_attention")
+
+
+def full_cache() -> DynamicCache:
+    """A KV cache whose every layer keeps every token.
+
+    ``DynamicCache(config=model.config)`` would give sliding-window layers a
+    ``DynamicSlidingWindowLayer`` that drops all but the last window of the prefix, so a frozen
+    prefix would be short and the captured key axis would no longer line up with document spans
+    (issue 9). Without a config every layer is a plain ``DynamicLayer``; the model still builds its
+    sliding-window mask (its mask functions size it from this cache: kv length = cached + new), so
+    attention equals a fresh full forward. Costs the memory of a full cache on sliding layers.
+    """
+    return DynamicCache()
+
+
+def check_cache(cache, n_tokens: int, where: str) -> None:
+    """Raise RuntimeError unless every initialized layer of ``cache`` holds exactly ``n_tokens``."""
+    for i, layer in enumerate(cache.layers):
+        if getattr(layer, "is_sliding", False):
+            raise RuntimeError(f"{where}: cache layer {i} is a sliding-window layer "
+                               f"({type(layer).__name__}); qrexp needs a full cache")
+        if layer.is_initialized and layer.keys.shape[-2] != n_tokens:
+            raise RuntimeError(f"{where}: cache layer {i} holds {layer.keys.shape[-2]} tokens, "
+                               f"expected {n_tokens}")
+
+
+def check_key_axis(out: dict[int, torch.Tensor], n_keys: int, where: str) -> None:
+    """Raise RuntimeError unless every capture ``out[layer]`` [..., T] has T == ``n_keys``."""
+    for layer, x in out.items():
+        if x.shape[-1] != n_keys:
+            raise RuntimeError(f"{where}: layer {layer} captured {x.shape[-1]} key positions, "
+                               f"expected {n_keys} (prefix + continuation)")
+
+
+def _check_layer_types(model) -> None:
+    cfg = model.config.get_text_config(decoder=True)
+    types = getattr(cfg, "layer_types", None) or ()
+    odd = sorted({t for t in types if t not in SUPPORTED_LAYER_TYPES})
+    if odd:
+        raise NotImplementedError(f"{type(model).__name__}: layer types {odd} (config.layer_types) "
+                                  f"are not supported; qrexp reads {', '.join(SUPPORTED_LAYER_TYPES)}")
+    if getattr(cfg, "kv_sharing_modes", None) or getattr(cfg, "num_kv_shared_layers", 0):
+        raise NotImplementedError(f"{type(model).__name__}: layers sharing another layer's KV cache "
+                                  "are not supported")
 
 
 def last_layer(heads: Heads, n_layers: int) -> int:
@@ -76,6 +130,7 @@ def fresh_pass(model, ids: list[int], span: tuple[int, int], heads: Heads = None
     stop = last_layer(heads, model.config.num_hidden_layers) if early_exit else None
     cap = Capture(span=span, heads=heads, stop_after=stop, rows=rows)
     logits = _run(model, list(ids), cap)
+    check_key_axis(cap.out, len(ids), "fresh pass")
     return cap.out, logits
 
 
@@ -91,8 +146,9 @@ def prefix_passes(model, prefix: list[int], continuations: list[tuple[list[int],
     if not prefix:
         return [fresh_pass(model, ids, span, heads, early_exit, rows) for ids, span in continuations]
     stop = last_layer(heads, model.config.num_hidden_layers) if early_exit else None
-    cache = DynamicCache(config=model.config)
+    cache = full_cache()
     _run(model, list(prefix), Capture(span=None, stop_after=stop), cache)
+    check_cache(cache, len(prefix), "prefix pass")
     cache.layers = [FrozenPrefixLayer.of(layer) for layer in cache.layers]
     lengths = [len(ids) for ids, _ in continuations]
     width, n = max(lengths), len(continuations)
@@ -107,6 +163,8 @@ def prefix_passes(model, prefix: list[int], continuations: list[tuple[list[int],
         except StopForward:
             logits = [None] * n
     t = len(prefix)
+    for b in range(n):
+        check_key_axis(cap.batch_out[b], t + width, f"continuation {b} on a {t}-token prefix")
     return [({layer: x[..., : t + length] for layer, x in cap.batch_out[b].items()}, logits[b])
             for b, length in enumerate(lengths)]
 

@@ -1,6 +1,8 @@
 """Greedy decoding on a KV cache, with per-step attention argmax read-out and head masking.
 
-One prefill over the prompt on a transformers DynamicCache, then one token per forward, every
+One prefill over the prompt on a full KV cache (:func:`qrexp.forward.full_cache`: sliding-window
+layers keep every token too and the model applies its own window mask, so argmax positions index
+the whole prompt + generated tokens), then one token per forward, every
 forward with ``logits_to_keep=1`` (batch size 1). With ``capture_last_row`` each step also reads, for
 every layer and head, the attention row of the query position that predicts the new token (the
 prompt's last position for the first token, the previous generated token after that) and keeps its
@@ -12,10 +14,9 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import torch
-from transformers import DynamicCache
 
 from .capture import Capture
-from .forward import _run, prepare_model
+from .forward import _run, check_cache, check_key_axis, full_cache, prepare_model
 
 MaskHeads = dict[int, list[int]]   # {layer: [head, ...]}
 
@@ -103,12 +104,16 @@ def greedy_generate(model, tokenizer, prompt_ids: Sequence[int], max_new_tokens:
                          f"the model's max_position_embeddings={window}")
     masks = check_mask_heads(mask_heads, n_layers, cfg.num_attention_heads)
     stops = stop_id_set(model, tokenizer, stop_ids)
-    cache = DynamicCache(config=cfg)
+    cache = full_cache()
     step_ids, tokens, argmax, logit_rows, stopped = prompt, [], [], [], False
     for _ in range(max_new_tokens):
         span = (len(step_ids) - 1, len(step_ids)) if capture_last_row else None
         cap = Capture(span=span, mask_heads=masks)
         logits = _run(model, step_ids, cap, cache)                    # [V]
+        seen = len(prompt) + len(tokens)                               # tokens now in the cache
+        check_cache(cache, seen, f"greedy_generate step {len(tokens)}")
+        if capture_last_row:
+            check_key_axis(cap.out, seen, f"greedy_generate step {len(tokens)}")
         token = int(torch.argmax(logits))
         tokens.append(token)
         if capture_last_row:              # out[l]: [H, T], one row; layers may be on several GPUs

@@ -5,8 +5,9 @@ Conventions (the same for every metric in this module):
     (string order), so "a" ranks before "b". pytrec_eval's own tie-break (doc id descending) never
     applies, because runs are re-scored by rank before they reach it.
   * Missing queries: a query that has judgements but no (or an empty) ranking counts as 0 on every
-    measure and the mean is taken over all judged queries (BEIR's convention). ``missing="skip"``
-    reproduces pytrec_eval, which silently drops such queries from both per-query rows and the mean.
+    measure and the mean is taken over all judged queries (``trec_eval -c``). ``missing="skip"``
+    reproduces pytrec_eval and BEIR's EvaluateRetrieval, which drop such queries from both the
+    per-query rows and the mean.
 """
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ def integer_qrels(qrels: Mapping[str, Mapping[str, float]]) -> Qrels:
 
 def measure_names(measures: Iterable[str]) -> list[str]:
     """The output keys pytrec_eval produces for requested measures ("ndcg_cut.5,10" -> two keys)."""
-    probe = pytrec_eval.RelevanceEvaluator({"q": {"d": 1}}, set(measures))
+    probe = pytrec_eval.RelevanceEvaluator({"q": {"d": 1}}, {measures} if isinstance(measures, str)
+                                           else set(measures))
     return sorted(probe.evaluate({"q": {"d": 1.0}})["q"])
 
 
@@ -74,7 +76,7 @@ def evaluate_run(run: Run, qrels: Mapping[str, Mapping[str, float]],
     """
     if missing not in MISSING_POLICIES:
         raise ValueError(f"missing={missing!r}; expected one of {MISSING_POLICIES}")
-    measures = list(measures)
+    measures = [measures] if isinstance(measures, str) else list(measures)   # one name, not its letters
     if not measures:
         raise ValueError("evaluate_run: no measures requested")
     qrels_int = integer_qrels(qrels)
@@ -122,7 +124,7 @@ def retrieval_metrics(run: Run, gold: Mapping[str, Iterable[str]],
     Queries with an empty gold set (e.g. LongMemEval abstention questions) are left out of both;
     queries with gold but no ranking in ``run`` count as 0. The mean is over the kept queries.
     """
-    ks = sorted(set(int(k) for k in ks))
+    ks = sorted({int(ks)} if isinstance(ks, int) else set(int(k) for k in ks))
     if not ks:
         raise ValueError("retrieval_metrics: no cut-offs given")
     per_query: PerQuery = {}

@@ -6,8 +6,10 @@ user cache (``$QREXP_CACHE``, default ``~/.cache/qrexp``), so later loads take s
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -83,23 +85,43 @@ def resolve_source(name_or_path: str, gguf_file: str | None = None) -> ModelSour
     return ModelSource(path=str(p) if p.exists() else name_or_path, gguf_file=gguf_file)
 
 
-def _gguf_cache_dir(src: ModelSource) -> Path:
+GGUF_DIGEST_BYTES = 16 * 2**20   # bytes read from each end of a GGUF file for its cache tag
+
+
+def gguf_digest(path: Path) -> str:
+    """sha256 hex (first 16) of a GGUF file's size, first and last GGUF_DIGEST_BYTES (header,
+    metadata and the first and last tensors' data): the key of its converted copy, so another file
+    of the same name or size never reuses a stale conversion. Reads at most 32 MiB."""
+    size = path.stat().st_size
+    h = hashlib.sha256(str(size).encode("ascii"))
+    with path.open("rb") as f:
+        h.update(f.read(GGUF_DIGEST_BYTES))
+        if size > 2 * GGUF_DIGEST_BYTES:
+            f.seek(size - GGUF_DIGEST_BYTES)
+        h.update(f.read(GGUF_DIGEST_BYTES))
+    return h.hexdigest()[:16]
+
+
+def _gguf_cache_dir(src: ModelSource, revision: str | None = None) -> Path:
     gguf = Path(src.path) / src.gguf_file
-    stat = gguf.stat() if gguf.exists() else None
-    tag = f"{stat.st_size}" if stat else "remote"
+    if gguf.is_file():
+        tag = gguf_digest(gguf)
+    else:   # a hub GGUF: keyed by repository, file and revision
+        tag = "remote-" + hashlib.sha256(f"{src.path}|{src.gguf_file}|{revision}".encode()).hexdigest()[:12]
     name = (src.alias or Path(src.gguf_file).stem).replace("/", "_")
     return cache_root() / "converted" / f"{name}-{tag}"
 
 
-def _convert_gguf(src: ModelSource, target: Path) -> None:
+def _convert_gguf(src: ModelSource, target: Path, revision: str | None = None) -> None:
     """Dequantize a GGUF checkpoint to fp32 and save it as a plain HF folder (atomically)."""
     from safetensors.torch import save_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     log.info("converting %s once (dequantizing GGUF; takes about a minute on CPU)", src.gguf_file)
-    tok = AutoTokenizer.from_pretrained(src.path, gguf_file=src.gguf_file)
+    extra = {"revision": revision} if revision else {}
+    tok = AutoTokenizer.from_pretrained(src.path, gguf_file=src.gguf_file, **extra)
     model = AutoModelForCausalLM.from_pretrained(src.path, gguf_file=src.gguf_file,
-                                                 dtype=torch.float32)
+                                                 dtype=torch.float32, **extra)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     try:
@@ -134,9 +156,9 @@ def load_model(name_or_path: str, *, gguf_file: str | None = None, dtype=None,
     torch_dtype = parse_dtype(dtype, device)
     path, kwargs = src.path, {"revision": revision} if revision else {}
     if src.gguf_file:
-        folder = _gguf_cache_dir(src)
+        folder = _gguf_cache_dir(src, revision)
         if not (folder / "model.safetensors").is_file():
-            _convert_gguf(src, folder)
+            _convert_gguf(src, folder, revision)
         path = str(folder)
     tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
     model = AutoModelForCausalLM.from_pretrained(
@@ -145,14 +167,61 @@ def load_model(name_or_path: str, *, gguf_file: str | None = None, dtype=None,
     if device_map is None:
         model.to(device)
     model.eval()
-    model.qrexp_name = src.alias or name_or_path
+    from .model_names import derive_name
+    model.qrexp_name = src.alias or derive_name(name_or_path, gguf_file)
+    model.qrexp_source = {"path": name_or_path, "gguf_file": src.gguf_file, "revision": revision}
     return model, tokenizer
 
 
+WEIGHT_SAMPLES = 256   # values read from each weight tensor for the fingerprint
+
+
+def _config_identity(config) -> str:
+    """The config as canonical JSON without private fields (``_attn_implementation`` changes when
+    the capture attention is switched on, ``_name_or_path`` with the folder) or the version."""
+    data = {k: v for k, v in config.to_dict().items()
+            if not k.startswith("_") and k not in ("transformers_version", "dtype", "torch_dtype")}
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def sample_positions(n: int, k: int) -> torch.Tensor:
+    """min(k, n) evenly spaced positions in [0, n), first and last included: int64 [min(k, n)]
+    (integer arithmetic: float positions round past the end for tensors over 2**24 values)."""
+    k = min(k, n)
+    if k <= 1:
+        return torch.zeros(k, dtype=torch.long)
+    return torch.arange(k, dtype=torch.long) * (n - 1) // (k - 1)
+
+
+def weights_fingerprint(model, samples: int = WEIGHT_SAMPLES) -> str:
+    """A cheap fingerprint of the loaded weights: sha256 hex over the config (:func:`_config_identity`)
+    and, for every parameter in order, its name, shape, dtype and ``samples`` values taken at evenly
+    spaced flat positions (first and last included), read as fp32 (exact for fp32/bf16/fp16).
+
+    Cost: one small gather per tensor (milliseconds, also for 70B models on GPU); weights are never
+    copied whole. It tells apart checkpoints, fine-tunes, dtypes and conversions; an edit of a few
+    values that misses every sampled position is not seen. Parameters on the meta device (offloaded)
+    contribute name, shape and dtype only.
+    """
+    h = hashlib.sha256(_config_identity(model.config).encode("utf-8"))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            h.update(f"{name}|{tuple(p.shape)}|{p.dtype}|".encode("utf-8"))
+            if p.device.type == "meta" or p.numel() == 0:
+                continue
+            flat = p.detach().reshape(-1)
+            idx = sample_positions(flat.numel(), samples).to(flat.device)
+            h.update(flat[idx].float().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
 def model_fingerprint(model) -> dict:
-    """What identifies a model's numbers: name, revision, dtype, shape."""
+    """What identifies a loaded model's numbers: label and source (path, GGUF file, requested and
+    resolved revision), the weights fingerprint (:func:`weights_fingerprint`), dtype, shape and
+    transformers version."""
     cfg = model.config
-    return {"name": getattr(model, "qrexp_name", getattr(cfg, "_name_or_path", "?")),
-            "revision": getattr(cfg, "_commit_hash", None), "dtype": str(model.dtype),
-            "layers": cfg.num_hidden_layers, "heads": cfg.num_attention_heads,
+    source = getattr(model, "qrexp_source", None) or {"path": getattr(cfg, "_name_or_path", "?")}
+    return {"name": getattr(model, "qrexp_name", None) or str(source.get("path")), **source,
+            "commit": getattr(cfg, "_commit_hash", None), "weights": weights_fingerprint(model),
+            "dtype": str(model.dtype), "layers": cfg.num_hidden_layers, "heads": cfg.num_attention_heads,
             "transformers": importlib.metadata.version("transformers")}

@@ -1,7 +1,9 @@
 """Per-example scoring shared by head detection and retrieval evaluation, cached on disk.
 
 For each example the raw TokenScores of the real and the null query, ``[2, L, H, T_prefix]``, are
-computed once (two forwards sharing the document prefix) and cached; detection's DocScores
+computed once (two forwards sharing the document prefix) and cached under a key of the prompt
+token ids actually scored and the loaded model's weights fingerprint (:func:`scores_key`), with
+the tensor's shape checked against the prompt before use; detection's DocScores
 [D, L, H], every head set's ranking, calibration on/off and any mask sigma are pure functions of
 them, so ablations over heads, k, objectives and calibration cost no forward passes. When a model
 is too large for that (L * H * T above ``token_budget``), per-head DocScores are cached instead and
@@ -18,7 +20,7 @@ from tqdm.auto import tqdm
 from .heads import HeadSet
 from .models import model_fingerprint
 from .retrieve import QRRetriever
-from .score_cache import ScoreCache, fingerprint
+from .score_cache import ScoreCache, scores_key
 from .scoring import calibrate as calibrate_fn
 from .scoring import doc_scores_per_head, headset_doc_scores
 from .types import Example, Prompt, Run
@@ -38,6 +40,11 @@ class ScoringOptions:
     aggregation: str = "paper"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.calibrate, bool):          # "no" is truthy: never calibrate by accident
+            raise ValueError(f"calibrate must be True or False, got {self.calibrate!r}")
+        if self.mask_sigma is not None and (isinstance(self.mask_sigma, bool)
+                                            or not isinstance(self.mask_sigma, (int, float))):
+            raise ValueError(f"mask_sigma must be a number or None, got {self.mask_sigma!r}")
         if self.aggregation not in AGGREGATIONS:
             raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {self.aggregation!r}")
 
@@ -50,28 +57,47 @@ class ExampleScorer:
         self.retriever = retriever
         self.cache = cache
         self.token_budget = token_budget
-        self._prompts: dict[str, Prompt] = {}
+        self._prompts: dict[tuple, Prompt] = {}     # keyed by content, not qid alone
+        self._nulls: dict[tuple, Prompt] = {}
+        self._model_id: dict | None = None
         self.forwards = 0
 
+    @property
+    def model_id(self) -> dict:
+        """The loaded model's identity incl. weights fingerprint (computed once per scorer)."""
+        if self._model_id is None:
+            self._model_id = model_fingerprint(self.retriever.model)
+        return self._model_id
+
     def _key(self, kind: str, ex: Example, **extra) -> str:
+        """Key of what is computed: real and null prompt tokens + spans, model, settings."""
         r = self.retriever
-        prompt = {k: v for k, v in r.settings_dict().items() if k not in ("calibrate", "mask_sigma")}
-        return fingerprint(kind=kind, model=model_fingerprint(r.model), prompt=prompt, example=ex,
-                           **extra)
+        settings = {k: v for k, v in r.settings_dict().items() if k not in ("calibrate", "mask_sigma")}
+        model = {k: v for k, v in self.model_id.items() if k != "name"}   # a label computes nothing
+        return scores_key(kind, [self.prompt(ex), self.null_prompt(ex)], model=model,
+                          settings=settings, **extra)
 
     def prompt(self, ex: Example) -> Prompt:
-        if ex.qid not in self._prompts:
-            self._prompts[ex.qid] = self.retriever.build_prompt(ex.query, ex.docs, ex.qid)
-        return self._prompts[ex.qid]
+        key = _content(ex)
+        if key not in self._prompts:
+            self._prompts[key] = self.retriever.build_prompt(ex.query, ex.docs, ex.qid)
+        return self._prompts[key]
+
+    def null_prompt(self, ex: Example) -> Prompt:
+        """The null-query prompt of ``ex`` (the calibration pass reads it)."""
+        key = _content(ex)
+        if key not in self._nulls:
+            self._nulls[key] = self.retriever.build_prompt(self.retriever.null_query, ex.docs, ex.qid)
+        return self._nulls[key]
 
     def stores_tokens(self, ex: Example) -> bool:
         r = self.retriever
         return r.n_layers * r.n_heads * self.prompt(ex).cont_start <= self.token_budget
 
-    def _cached(self, key: str, compute) -> torch.Tensor:
+    def _cached(self, key: str, compute, shape: tuple[int, ...]) -> torch.Tensor:
         if self.cache is None:
             return compute()
-        return self.cache.get_or_compute(key, compute)
+        return self.cache.get_or_compute(key, compute, shape)
 
     def token_scores(self, ex: Example) -> torch.Tensor:
         """Raw TokenScores of real and null query [2, L, H, T_prefix] (cached)."""
@@ -80,11 +106,16 @@ class ExampleScorer:
             r = self.retriever
             saved, r.calibrate = r.calibrate, True
             try:
-                real, null, _ = r.raw_token_scores(ex.query, ex.docs, ex.qid)
+                real, null, scored = r.raw_token_scores(ex.query, ex.docs, ex.qid)
             finally:
                 r.calibrate = saved
+            if scored.input_ids != self.prompt(ex).input_ids:
+                raise RuntimeError(f"example {ex.qid}: the prompt changed between two builds (a chat "
+                                   "template rendering time-dependent text?); its scores cannot be keyed")
             return torch.stack([real, null]).cpu()
-        return self._cached(self._key("token_scores", ex, null_query=self.retriever.null_query), compute)
+        r = self.retriever
+        shape = (2, r.n_layers, r.n_heads, self.prompt(ex).cont_start)
+        return self._cached(self._key("token_scores", ex), compute, shape)
 
     def _calibrated(self, ex: Example, calibrate: bool) -> torch.Tensor:
         pair = self.token_scores(ex)
@@ -99,8 +130,10 @@ class ExampleScorer:
             self.forwards += 1
             with _variant(self.retriever, opts):
                 return self.retriever.doc_scores(ex.query, ex.docs, ex.qid)
+        r = self.retriever
         return self._cached(self._key("doc_scores", ex, calibrate=opts.calibrate,
-                                      mask_sigma=opts.mask_sigma), compute)
+                                      mask_sigma=opts.mask_sigma), compute,
+                            (len(spans), r.n_layers, r.n_heads))
 
     def headset_scores(self, ex: Example, heads: HeadSet | None,
                        opts: ScoringOptions = ScoringOptions()) -> torch.Tensor:
@@ -133,6 +166,11 @@ class ExampleScorer:
             scores = self.headset_scores(ex, heads, opts)
             run[ex.qid] = {d.doc_id: float(s) for d, s in zip(ex.docs, scores)}
         return run
+
+
+def _content(ex: Example) -> tuple:
+    """What a prompt is built from: qid, query and the documents (ids, titles, texts) in order."""
+    return ex.qid, ex.query, tuple((d.doc_id, d.title, d.text) for d in ex.docs)
 
 
 class _variant:

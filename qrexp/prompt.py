@@ -52,6 +52,16 @@ def doc_block(index: int, doc: Doc) -> str:
     return f"[{index}] {body}"
 
 
+def chat_query(query: str) -> str:
+    """The query as the chat style renders it: stripped of surrounding whitespace.
+
+    Chat templates such as Llama-3.x's apply Jinja's ``trim`` to message content, so a query ending
+    in whitespace would otherwise not appear verbatim in the rendered prompt; stripping it first
+    (str.strip, the same function ``trim`` uses) gives exactly the text the template renders.
+    """
+    return query.strip()
+
+
 def detect_reference_family(tokenizer) -> str:
     vocab = tokenizer.get_vocab()
     for name, fam in REFERENCE_FAMILIES.items():
@@ -96,12 +106,13 @@ class PromptBuilder:
             body, spans, instr, qtext = self._body(query, docs, fam["sep"], fam["prefix"] + INSTRUCTION)
             text, shift, add_special = body + fam["suffix"], 0, True
         else:
-            body, spans, instr, qtext = self._body(query, docs, "\n\n", INSTRUCTION.lstrip())
+            body, spans, instr, qtext = self._body(chat_query(query), docs, "\n\n", INSTRUCTION.lstrip())
             text = self.tokenizer.apply_chat_template([{"role": "user", "content": body}],
                                                       tokenize=False, add_generation_prompt=True)
             shift, add_special = text.find(body), False
             if shift < 0:
-                raise ValueError("the chat template altered the prompt body; use prompt_style='reference'")
+                raise ValueError("the chat template changes the prompt body (beyond trimming its ends); "
+                                 "use model.prompt_style=reference")
         spans = [(s + shift, e + shift) for s, e in spans]
         if self.settings.query_span == "instruction":
             qspan = (instr + shift, len(text))

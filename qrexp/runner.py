@@ -4,9 +4,16 @@
     qrexp experiment=paper/table2 model=llama3.1-8b
     qrexp -m heads=detected,full,random eval=generated_beir
     qrexp stage=report
+
+Bad config or data (qrexp.config_check.ConfigError, qrexp.preflight.InputError) is reported in one
+line on stderr, ``qrexp: error: ...``, before any work, with exit status 2; ``QREXP_DEBUG=1`` raises
+it with its traceback instead. In a sweep (-m) such a job is reported and the other jobs still run;
+the exit status is 2 at the end (a job in another process, e.g. under submitit, fails with the
+error so the launcher records it). Tracebacks are kept for real bugs.
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,11 +21,20 @@ import hydra
 from omegaconf import DictConfig
 
 from .config import from_hydra
+from .config_check import ConfigError
 from .hydra_files import register_resolvers, save_job_files
 from .redact import install_log_redaction, redact_console
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")   # the repo's conf/ (editable install)
 register_resolvers()                                            # ${qrexp_launch:} in conf/config.yaml
+_rejected: list[str] = []                                         # bad-input jobs of this sweep
+_main_pid: int | None = None          # the process of main(); a launcher may pickle these globals by value
+
+
+def _multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
@@ -26,14 +42,32 @@ def _hydra_main(cfg: DictConfig) -> None:
     install_log_redaction()           # also in jobs that launchers (submitit) run in other processes
     save_job_files(cfg)               # Hydra's .hydra/*.yaml, redacted (before the config is checked)
     from .experiment import run_experiment
-    run_experiment(from_hydra(cfg))
+    from .preflight import InputError, one_line
+    try:
+        run_cfg = from_hydra(cfg)
+        run_experiment(run_cfg)
+    except (ConfigError, InputError) as exc:
+        if os.environ.get("QREXP_DEBUG", "") not in ("", "0"):
+            raise
+        print(f"qrexp: error: {one_line(exc)}", file=sys.stderr, flush=True)
+        if not _multirun():
+            sys.exit(2)
+        if _main_pid != os.getpid():    # a launcher's worker process (submitit): the job must fail there
+            raise
+        _rejected.append(one_line(exc))
 
 
 def main() -> None:
     """``qrexp``: console and log lines pass through qrexp.redact (no credential is ever shown)."""
+    global _main_pid
+    _main_pid = os.getpid()
     redact_console()
     install_log_redaction()
     _hydra_main()
+    if _rejected:
+        print(f"qrexp: {len(_rejected)} sweep job(s) stopped on bad input (errors above)",
+              file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 def detect_main() -> None:

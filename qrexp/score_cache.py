@@ -1,10 +1,14 @@
-"""On-disk cache of per-example DocScores [D, L, H], so that changing the detection objective, k,
-head source or evaluation subset never repeats a forward pass.
+"""On-disk cache of per-example score tensors (TokenScores pairs, DocScores [D, L, H]), so that
+changing the detection objective, k, head source or evaluation subset never repeats a forward pass.
 
-Keys are sha256 fingerprints of everything the tensor depends on (model id/revision, prompt
-settings, example content) and nothing it does not (gold labels, objective, k). Files live at
-``<root>/<key[:2]>/<key>.pt``; each is written to a temp file and moved into place (os.replace).
-An unreadable or mismatched file is reported with a warning, deleted and recomputed.
+Keys are sha256 fingerprints of what was computed (:func:`scores_key`): the prompt token ids actually
+scored with their spans (:func:`prompt_digest`, real and null prompt), the loaded model's identity
+with its weights fingerprint (:func:`qrexp.models.model_fingerprint`) and the scoring settings; not
+of the settings alone, since a prompt can change while they do not (an edited tokenizer or chat
+template, a template that renders the date, another transformers version). Gold labels, objective
+and k take no part. Files live at ``<root>/<key[:2]>/<key>.pt``; each is written to a temp file and
+moved into place (os.replace). An unreadable file, or one whose tensor shape does not fit the prompt
+it is read for, is reported with a warning, deleted and recomputed, never served.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import torch
 
 from qrexp.detect import detect
 from qrexp.store import atomic_write_bytes, canonical_json
-from qrexp.types import Example
+from qrexp.types import Example, Prompt
 
 CACHE_FORMAT = "qrexp.doc_scores.v1"
 _KEY = re.compile(r"^[0-9a-f]{64}$")
@@ -51,13 +55,25 @@ def example_content(example: Example) -> dict[str, Any]:
             "docs": [{"id": d.doc_id, "title": d.title, "text": d.text} for d in example.docs]}
 
 
-def doc_scores_key(example: Example, *, model_id: str, revision: str | None, prompt: Any) -> str:
-    """The cache key of one example's DocScores.
+def prompt_digest(prompt: Prompt | None) -> str | None:
+    """sha256 hex of a tokenized prompt as scored: token ids, query span, document spans and the
+    continuation start (None for no prompt, e.g. no null prompt)."""
+    if prompt is None:
+        return None
+    payload = canonical_json({"ids": [int(i) for i in prompt.input_ids],
+                              "query_span": list(prompt.query_span),
+                              "doc_spans": [list(s) for s in prompt.doc_spans],
+                              "cont_start": int(prompt.cont_start)})
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
-    ``prompt`` holds the prompt/scoring settings (style, query span mode, null query, calibrate,
-    mask sigma, ...) as a mapping or dataclass; every field takes part in the key.
-    """
-    return fingerprint(model_id=model_id, revision=revision, prompt=prompt, example=example)
+
+def scores_key(kind: str, prompts: Iterable[Prompt | None], *, model: Mapping[str, Any],
+               settings: Any, **extra: Any) -> str:
+    """The cache key of one example's ``kind`` tensor: the digests of the prompts scored (real,
+    null), the model identity (with its weights fingerprint), the settings (mapping or dataclass)
+    and any ``extra`` options that change the tensor (calibrate, mask sigma)."""
+    return fingerprint(kind=kind, prompts=[prompt_digest(p) for p in prompts], model=model,
+                       settings=settings, **extra)
 
 
 class ScoreCache:
@@ -76,8 +92,9 @@ class ScoreCache:
     def __contains__(self, key: str) -> bool:
         return self.path(key).is_file()
 
-    def get(self, key: str) -> torch.Tensor | None:
-        """The cached tensor, or None if absent or unreadable (then warned about and deleted)."""
+    def get(self, key: str, shape: tuple[int, ...] | None = None) -> torch.Tensor | None:
+        """The cached tensor, or None if absent, unreadable or (``shape`` given) of another shape
+        than the prompt it is read for needs; such a file is warned about and deleted."""
         path = self.path(key)
         try:
             raw = path.read_bytes()
@@ -92,6 +109,9 @@ class ScoreCache:
                 problem = f"stored under key {str(rec.get('key'))[:12]}..."
             elif not isinstance(rec.get("doc_scores"), torch.Tensor):
                 problem = "field 'doc_scores' is not a tensor"
+            elif shape is not None and tuple(rec["doc_scores"].shape) != tuple(shape):
+                problem = (f"holds a tensor of shape {list(rec['doc_scores'].shape)}, the prompt "
+                           f"needs {list(shape)}")
         except Exception as e:  # truncated / garbage file: torch raises several types
             problem = f"unreadable ({type(e).__name__}: {str(e)[:80]})"
         if problem:
@@ -111,14 +131,21 @@ class ScoreCache:
         torch.save(record, buf)
         return atomic_write_bytes(self.path(key), buf.getvalue())
 
-    def get_or_compute(self, key: str, fn: Callable[[], torch.Tensor]) -> torch.Tensor:
-        """Cached value for ``key``; on a miss call ``fn()`` once, store and return it."""
-        value = self.get(key)
+    def get_or_compute(self, key: str, fn: Callable[[], torch.Tensor],
+                       shape: tuple[int, ...] | None = None) -> torch.Tensor:
+        """Cached value for ``key``; on a miss call ``fn()`` once, store and return it.
+
+        ``shape``: the shape the value must have (checked on read and on compute; a computed value
+        of another shape raises RuntimeError and is not stored)."""
+        value = self.get(key, shape)
         if value is not None:
             self.hits += 1
             return value
         self.misses += 1
         value = fn()
+        if shape is not None and tuple(value.shape) != tuple(shape):
+            raise RuntimeError(f"score cache: computed a tensor of shape {list(value.shape)} for key "
+                               f"{key[:12]}..., expected {list(shape)}")
         self.put(key, value)
         return value
 

@@ -38,8 +38,10 @@ def store_of(cfg: RunConfig) -> RunStore:
 def _load(model_cfg):
     from .models import load_model
     m = model_cfg
-    return load_model(m.path, gguf_file=m.gguf_file, dtype=m.dtype, device=m.device,
-                      device_map=m.device_map, revision=m.revision)
+    model, tok = load_model(m.path, gguf_file=m.gguf_file, dtype=m.dtype, device=m.device,
+                            device_map=m.device_map, revision=m.revision)
+    model.qrexp_name = m.name            # checked against the path when the config was built
+    return model, tok
 
 
 def scorer_of(cfg: RunConfig) -> ExampleScorer:
@@ -65,9 +67,14 @@ def scoring_options(cfg: RunConfig) -> ScoringOptions:
 
 
 def model_label(cfg: RunConfig) -> dict:
+    """The model part of run ids and run folders: the label (derived from / checked against the path
+    by ModelConfig), path, GGUF file (when set), revision, dtype and prompt style."""
     m = cfg.model
-    return {"name": m.name, "path": m.path, "revision": m.revision, "dtype": m.dtype,
-            "prompt_style": m.prompt_style}
+    label = {"name": m.name, "path": m.path, "revision": m.revision, "dtype": m.dtype,
+             "prompt_style": m.prompt_style}
+    if m.gguf_file:
+        label["gguf_file"] = m.gguf_file
+    return label
 
 
 def tracker_factory(cfg: RunConfig):
@@ -141,7 +148,7 @@ def _run_detection(cfg: RunConfig, log=print) -> Path:
     publish_heads(cfg, rid)
     top = det.heads.format()
     store.finish(rid, {"top_heads": top}, len(examples), detection_config(cfg),
-                 extra={"forwards": scorer.forwards})
+                 extra={"forwards": scorer.forwards, "model": scorer.model_id})
     with tracker_factory(cfg)(rid, detection_config(cfg), job_type="detect") as tracker:
         tracker.log_image("head_scores", det.files["heatmap"])
         tracker.log_artifact(f"heads-{rid}", "heads", heads_file)
@@ -160,7 +167,7 @@ def method_heads(cfg: RunConfig, method: str) -> HeadsConfig:
 
 def heads_spec(cfg: RunConfig, hc: HeadsConfig) -> dict:
     """Semantic description of a head set, for run ids and logs."""
-    k = hc.k or cfg.model.k
+    k = cfg.model.k if hc.k is None else hc.k         # heads.k=0 is refused when the config is built
     spec = {"source": hc.source}
     if hc.source == "detected":
         spec.update(k=k, detect=cfg.detect.name, objective=cfg.detect.objective,
@@ -180,7 +187,7 @@ def heads_spec(cfg: RunConfig, hc: HeadsConfig) -> dict:
 def resolve_heads(cfg: RunConfig, hc: HeadsConfig, n_layers: int, n_heads: int,
                   log=print) -> HeadSet | None:
     """HeadSet for a head config (None = every head), running detection if needed."""
-    k = hc.k or cfg.model.k
+    k = cfg.model.k if hc.k is None else hc.k         # heads.k=0 is refused when the config is built
     if hc.source == "full":
         return None
     if hc.source == "random":

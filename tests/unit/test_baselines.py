@@ -157,3 +157,31 @@ def test_rankgpt_first_stage_input_order_and_titles():
     assert run == {"q": {"b": 2.0, "a": 1.0}}
     with pytest.raises(ValueError, match="needs meta\\['first_stage'\\]"):
         RankGPTRanker(gen, input_order="first_stage").rank([_example(2)])
+
+
+class Oracle(Generator):
+    """Test double that knows the answer: ranks the passage reading "passage 0" first, others in order."""
+
+    def generate(self, prompts, max_new_tokens):
+        replies = []
+        for msgs in prompts:
+            shown = [m["content"] for m in msgs[3:-1:2]]            # "[i] passage k"
+            best = [i for i, text in enumerate(shown, 1) if text.endswith(" passage 0")]
+            replies.append(" > ".join(f"[{i}]" for i in best + [i for i in range(1, len(shown) + 1)
+                                                                    if i not in best]))
+        return replies
+
+
+@pytest.mark.parametrize("window,step", [(3, 3), (3, 5), (20, 20)])
+def test_rankgpt_step_not_below_window_is_refused(window, step):
+    with pytest.raises(ValueError, match=f"step={step} must be smaller than window={window}"):
+        RankGPTRanker(Scripted([]), window=window, step=step)
+    with pytest.raises(ValueError, match="must be smaller than window"):
+        sliding_windows(10, window, step)
+
+
+def test_rankgpt_overlapping_windows_carry_the_best_passage_to_the_top():
+    # the best passage starts last of 7 (given order reversed); windows (4,7) (2,5) (0,3) carry it up
+    docs = [Doc(f"d{i}", f"passage {i}") for i in reversed(range(7))]
+    run = RankGPTRanker(Oracle(), window=3, step=2).rank([Example("q", "which one?", docs)])
+    assert max(run["q"], key=run["q"].get) == "d0" and run["q"]["d0"] == 7.0

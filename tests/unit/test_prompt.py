@@ -74,3 +74,34 @@ def test_reference_style_needs_a_known_family():
     from organisms import word_tokenizer
     with pytest.raises(ValueError, match="use prompt_style='chat'"):
         PromptBuilder(word_tokenizer(10), PromptSettings("reference"))
+
+
+# A Llama-3.x-style chat template: message content goes through Jinja's ``trim`` (as Meta's does).
+LLAMA3_TRIM = ("{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>"
+               "\n\n{{ m['content'] | trim }}<|eot_id|>{% endfor %}{% if add_generation_prompt %}"
+               "<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}")
+
+
+def test_chat_template_that_trims_gets_the_query_stripped():
+    from organisms import LLAMA3_SPECIALS
+    tok = bpe_tokenizer(specials=LLAMA3_SPECIALS, chat_template=LLAMA3_TRIM, bos="<|begin_of_text|>")
+    # the premise: this template does not render a body ending in whitespace verbatim
+    raw = tok.apply_chat_template([{"role": "user", "content": "x " + QUERY + "  \n"}], tokenize=False)
+    assert QUERY + "  \n" not in raw and QUERY + "<|eot_id|>" in raw
+    builder = PromptBuilder(tok, PromptSettings("chat", query_span="query"))
+    padded = builder.build(" " + QUERY + " \t\n", DOCS, "q1")         # raised before the fix
+    clean = builder.build(QUERY, DOCS, "q1")
+    assert padded == clean
+    body = builder._body(QUERY, [Doc.from_any(d) for d in DOCS], "\n\n", "Here are some paragraphs:")[0]
+    expected = tok.apply_chat_template([{"role": "user", "content": body}], tokenize=False,
+                                       add_generation_prompt=True)
+    assert padded.text == expected                                      # exactly what the template renders
+    s, e = padded.query_span
+    assert tok.decode(padded.input_ids[s:e]).strip() == QUERY
+    assert padded.text.endswith(QUERY + "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
+
+
+def test_chat_template_that_rewrites_the_body_is_a_clear_error():
+    tok = bpe_tokenizer(chat_template="{% for m in messages %}{{ m['content'] | upper }}{% endfor %}")
+    with pytest.raises(ValueError, match="prompt_style=reference"):
+        PromptBuilder(tok, PromptSettings("chat")).build(QUERY, DOCS)

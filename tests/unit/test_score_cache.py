@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from qrexp.detect import detect, rank_heads, relevance_of
-from qrexp.score_cache import (ScoreCache, cached_doc_scores, detect_from_cache, doc_scores_key,
-                               example_content, fingerprint, iter_doc_scores)
-from qrexp.types import Doc, Example
+from qrexp.score_cache import (ScoreCache, cached_doc_scores, detect_from_cache, example_content,
+                               fingerprint, iter_doc_scores, prompt_digest, scores_key)
+from qrexp.types import Doc, Example, Prompt
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,9 +32,24 @@ def _fake_forward(ex: Example) -> torch.Tensor:
     return s
 
 
-def _key(ex, **changes):
-    return doc_scores_key(ex, model_id="org/tiny", revision="abc123",
-                          prompt=dataclasses.replace(PromptSettings(), **changes))
+def _prompt(ex: Example) -> Prompt:
+    """A stand-in tokenization (one id per character) with real spans, no tokenizer needed."""
+    ids, spans = [], []
+    for d in ex.docs:
+        start = len(ids)
+        ids += [ord(c) for c in f"{d.title}: {d.text}"]
+        spans.append((start, len(ids)))
+    c = len(ids)
+    ids += [ord(ch) for ch in ex.query]
+    return Prompt("", tuple(ids), (c, len(ids)), tuple(spans), tuple(d.doc_id for d in ex.docs), c)
+
+
+MODEL = {"path": "org/tiny", "commit": "abc123", "weights": "0f" * 32}
+
+
+def _key(ex, model=MODEL, **changes):
+    return scores_key("doc_scores", [_prompt(ex)], model=model,
+                      settings=dataclasses.replace(PromptSettings(), **changes))
 
 
 def test_fingerprint_is_canonical_and_sensitive():
@@ -44,8 +59,8 @@ def test_fingerprint_is_canonical_and_sensitive():
     base = _key(ex)
     variants = [_key(ex, style="icr"), _key(ex, query_span="query"), _key(ex, null_query=""),
                 _key(ex, calibrate=False), _key(ex, mask_sigma=3.0),
-                doc_scores_key(ex, model_id="org/tiny", revision="def456", prompt=PromptSettings()),
-                doc_scores_key(ex, model_id="org/other", revision="abc123", prompt=PromptSettings())]
+                _key(ex, model={**MODEL, "commit": "def456"}), _key(ex, model={**MODEL, "weights": "1"}),
+                scores_key("token_scores", [_prompt(ex)], model=MODEL, settings=PromptSettings())]
     assert len({base, *variants}) == len(variants) + 1
     reordered = dataclasses.replace(ex, docs=ex.docs[::-1])
     retitled = dataclasses.replace(ex, docs=(Doc(ex.docs[0].doc_id, ex.docs[0].text, "new"),) + ex.docs[1:])
@@ -53,6 +68,19 @@ def test_fingerprint_is_canonical_and_sensitive():
     # gold labels and answers do not change DocScores, so they do not change the key
     assert _key(dataclasses.replace(ex, gold={"d0-3"}, answer="x")) == base
     assert example_content(ex)["docs"][0] == {"id": "d0-0", "title": "t0", "text": "text 0"}
+
+
+def test_key_covers_the_tokens_and_spans_scored():
+    """Same example and settings, other token ids or spans (an edited tokenizer or template): other key."""
+    ex = _examples(1)[0]
+    p = _prompt(ex)
+    key = lambda *prompts: scores_key("token_scores", prompts, model=MODEL, settings=PromptSettings())
+    retokenized = dataclasses.replace(p, input_ids=p.input_ids[:-1] + (p.input_ids[-1] + 1,))
+    shifted = dataclasses.replace(p, doc_spans=((0, 3),) + p.doc_spans[1:])
+    null = dataclasses.replace(p, input_ids=p.input_ids[: p.cont_start] + (78, 47, 65))
+    keys = {key(p), key(retokenized), key(shifted), key(p, null), key(p, None)}
+    assert len(keys) == 5
+    assert prompt_digest(p) == prompt_digest(dataclasses.replace(p, text="other text", doc_ids=("x",)))
 
 
 def test_get_or_compute_calls_fn_once(tmp_path):
@@ -87,6 +115,21 @@ def test_damaged_file_is_recomputed(tmp_path, damage):
         got = cache.get_or_compute(key, lambda: calls.append(1) or value)
     assert calls == [1] and torch.equal(got, value)
     assert torch.equal(cache.get(key), value)  # the rewritten file is sound
+
+
+def test_tensor_of_another_length_is_never_served(tmp_path):
+    """A cached tensor whose key-axis length does not fit the prompt is deleted and recomputed."""
+    cache = ScoreCache(tmp_path)
+    key = fingerprint(x=1)
+    cache.put(key, torch.zeros(2, 3, 4, 57))                       # 57 positions cached
+    right = torch.ones(2, 3, 4, 68)                                # the prompt has 68
+    with pytest.warns(RuntimeWarning, match=r"shape \[2, 3, 4, 57\], the prompt needs \[2, 3, 4, 68\]"):
+        got = cache.get_or_compute(key, lambda: right, shape=(2, 3, 4, 68))
+    assert torch.equal(got, right) and (cache.hits, cache.misses) == (0, 1)
+    assert torch.equal(cache.get(key, (2, 3, 4, 68)), right)
+    with pytest.raises(RuntimeError, match=r"computed a tensor of shape \[1\]"):
+        cache.get_or_compute(fingerprint(x=2), lambda: torch.zeros(1), shape=(2,))
+    assert fingerprint(x=2) not in cache
 
 
 def test_cached_and_uncached_detection_agree(tmp_path):

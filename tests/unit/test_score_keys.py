@@ -1,0 +1,116 @@
+"""The per-example score cache is keyed by what was computed (issue 9, section 1): the prompt token
+ids scored and the loaded weights, so an edited chat template or tokenizer with identical settings,
+or other weights, never reuse old scores; a cached tensor that does not fit the prompt is not served."""
+import copy
+
+import pytest
+import torch
+
+from organisms import CHATML, bpe_tokenizer, tiny_model
+from qrexp import QRRetriever
+from qrexp.forward import prepare_model
+from qrexp.models import model_fingerprint, weights_fingerprint
+from qrexp.pipeline import ExampleScorer
+from qrexp.score_cache import ScoreCache
+from qrexp.types import Doc, Example
+
+EXAMPLES = [Example(f"q{i}", q, (Doc("a", "Marta Novak lives in Oslo."), Doc("b", "John Reyes owns a parrot.")),
+                    gold={"a"}) for i, q in enumerate(["Which city does Marta live in?", "What pet does John have?"])]
+EDITED = CHATML.replace("<|im_start|>assistant\n", "<|im_start|>assistant\nAnswer:")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model("llama", len(bpe_tokenizer()))
+
+
+def _scorer(model, cache, template=CHATML):
+    tok = bpe_tokenizer(chat_template=template)
+    return ExampleScorer(QRRetriever(model, tok), cache)
+
+
+def _direct(model, template, ex):
+    """Token scores [2, L, H, T_prefix] straight from the retriever, no cache."""
+    r = QRRetriever(model, bpe_tokenizer(chat_template=template))
+    real, null, _ = r.raw_token_scores(ex.query, ex.docs, ex.qid)
+    return torch.stack([real, null])
+
+
+def test_edited_chat_template_never_reuses_old_scores(model, tmp_path):
+    cache = ScoreCache(tmp_path)
+    old = _scorer(model, cache)
+    first = [old.token_scores(ex) for ex in EXAMPLES]
+    assert old.forwards == 2
+    again = _scorer(model, cache)
+    assert all(torch.equal(a, again.token_scores(ex)) for a, ex in zip(first, EXAMPLES))
+    assert again.forwards == 0                                       # same tokens: served
+
+    edited = _scorer(model, cache, EDITED)                           # identical settings
+    assert edited.retriever.settings_dict() == old.retriever.settings_dict()
+    for ex in EXAMPLES:
+        assert edited.prompt(ex).input_ids != old.prompt(ex).input_ids
+        assert edited._key("token_scores", ex) != old._key("token_scores", ex)
+        got = edited.token_scores(ex)
+        assert (got - _direct(model, EDITED, ex)).abs().max() < 1e-6
+    assert edited.forwards == 2                                       # recomputed, not reused
+
+
+def test_other_weights_give_other_keys(model, tmp_path):
+    cache = ScoreCache(tmp_path)
+    base = _scorer(model, cache)
+    ex = EXAMPLES[0]
+    base.token_scores(ex)
+    twin = copy.deepcopy(model)
+    assert weights_fingerprint(twin) == weights_fingerprint(model)
+    with torch.no_grad():
+        twin.model.layers[0].self_attn.q_proj.weight.mul_(1.01)
+    assert weights_fingerprint(twin) != weights_fingerprint(model)
+    other = _scorer(twin, cache)
+    assert other._key("token_scores", ex) != base._key("token_scores", ex)
+    assert (other.token_scores(ex) - _direct(twin, CHATML, ex)).abs().max() < 1e-6
+    assert other.forwards == 1
+
+
+def test_weights_fingerprint_ignores_attention_switch_and_sees_dtype(tmp_path):
+    tok = bpe_tokenizer()
+    a, b = tiny_model("llama", len(tok), seed=0), tiny_model("llama", len(tok), seed=0)
+    before = weights_fingerprint(a)
+    prepare_model(a)                                                # switches _attn_implementation
+    assert weights_fingerprint(a) == before == weights_fingerprint(b)
+    assert weights_fingerprint(tiny_model("llama", len(tok), seed=1)) != before
+    assert weights_fingerprint(copy.deepcopy(b).to(torch.bfloat16)) != before
+    ident = model_fingerprint(a)
+    assert ident["weights"] == before and ident["layers"] == 4 and ident["heads"] == 8
+
+
+def test_cached_tensor_of_wrong_length_is_recomputed(model, tmp_path):
+    cache = ScoreCache(tmp_path)
+    scorer = _scorer(model, cache)
+    ex = EXAMPLES[1]
+    right = scorer.token_scores(ex)
+    key = scorer._key("token_scores", ex)
+    cache.put(key, right[..., :-3])                                  # a short tensor under the key
+    fresh = _scorer(model, cache)
+    with pytest.warns(RuntimeWarning, match="the prompt needs"):
+        got = fresh.token_scores(ex)
+    assert torch.equal(got, right) and fresh.forwards == 1
+
+
+def test_same_qid_other_content_is_not_served_from_memory(model, tmp_path):
+    """The scorer's in-memory prompts are keyed by content: a reused qid with other docs is rebuilt."""
+    scorer = _scorer(model, ScoreCache(tmp_path))
+    a = EXAMPLES[0]
+    b = Example(a.qid, a.query, (Doc("c", "Paris is the capital of France."),) + a.docs, gold={"c"})
+    first, second = scorer.token_scores(a), scorer.token_scores(b)
+    assert scorer.prompt(b).doc_ids == ("c", "a", "b") and scorer.forwards == 2
+    assert first.shape[-1] < second.shape[-1]
+    assert (second - _direct(model, CHATML, b)).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("n,k", [(28311552, 256), (7, 256), (1, 256), (1000, 2)])
+def test_sampled_positions_stay_inside_large_tensors(n, k):
+    """SmolLM2's embedding has 28311552 values: float positions rounded past the end there."""
+    from qrexp.models import sample_positions
+    pos = sample_positions(n, k)
+    assert len(pos) == min(n, k) and int(pos[0]) == 0 and int(pos[-1]) == n - 1
+    assert bool((pos[1:] > pos[:-1]).all())
