@@ -1,7 +1,7 @@
 """Per-run lock files, so that concurrent jobs (two identical sweeps, a SLURM array) never compute
 the same run twice: the second waits for the first and then reuses its finished run folder.
 
-A lock is the file ``<runs root>/.locks/<run id>.lock`` holding the owner's ``{"pid", "host",
+A lock is the file ``<out_dir>/.locks/<run id>.lock`` (beside, not inside, ``runs/``) holding the owner's ``{"pid", "host",
 "since", "token"}``. Mutual exclusion comes from ``fcntl.flock`` on that file (released by the kernel
 when the owner exits or is killed, also over NFS with lockd); the file is removed on release, so a
 lock file whose flock is free was left by an owner that died: it is reported as stale (with that
@@ -141,5 +141,6 @@ class FileLock:
 
 def run_lock(runs_root: str | os.PathLike, run_id: str, log: Callable[[str], None] = print,
              **options) -> FileLock:
-    """The lock of one run: ``<runs_root>/.locks/<run_id>.lock`` (see :class:`FileLock`)."""
-    return FileLock(Path(runs_root) / LOCK_DIR / f"{run_id}.lock", log=log, **options)
+    """The lock of one run: ``<runs_root>/../.locks/<run_id>.lock`` (see :class:`FileLock`); outside
+    the runs folder, so that every entry of ``runs/`` stays a run folder."""
+    return FileLock(Path(runs_root).parent / LOCK_DIR / f"{run_id}.lock", log=log, **options)

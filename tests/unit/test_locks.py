@@ -60,14 +60,17 @@ def _compute_or_reuse(root: str, rid: str, out: str) -> None:
 
 def test_identical_jobs_compute_once_and_the_others_reuse(tmp_path):
     outs = [tmp_path / f"out{i}.json" for i in range(3)]
-    procs = [CTX.Process(target=_compute_or_reuse, args=(str(tmp_path), "run-a1b2", str(o))) for o in outs]
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    procs = [CTX.Process(target=_compute_or_reuse, args=(str(runs), "run-a1b2", str(o))) for o in outs]
     for p in procs:
         p.start()
     for p in procs:
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0, 0]
     results = [json.loads(o.read_text()) for o in outs]
-    assert len((tmp_path / "computations.txt").read_text().split()) == 1
+    assert len((runs / "computations.txt").read_text().split()) == 1
+    assert sorted(p.name for p in runs.iterdir()) == ["computations.txt", "run-a1b2"]   # no lock files
     assert sorted(r["how"] for r in results) == ["computed", "reused", "reused"]
     assert {r["value"] for r in results} == {0.1 + 0.2}
     waiters = [r for r in results if r["how"] == "reused"]
