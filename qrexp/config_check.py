@@ -58,7 +58,12 @@ def build(cls, data: Any, where: str = ""):
     hints = _hints(cls)
     kwargs = {name: coerce(hints[name], value, f"{where}.{name}" if where else name)
               for name, value in data.items()}
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except ValueError as err:                      # a __post_init__ check: one line, as every other
+        raise ConfigError(f"config {' '.join(str(err).split())}") from None
 
 
 def coerce(tp: Any, value: Any, where: str, expected: str | None = None) -> Any:

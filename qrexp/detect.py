@@ -5,8 +5,9 @@ and averages a per-example quantity over all examples. Relevance is a BoolTensor
 an integer tensor of graded labels >= 0; "gold" means relevance > 0.
 
 Ranking ties inside an example (equal document scores for one head) go to the document that comes
-first in example order; this is what ``torch.sort(stable=True)`` gives and what ndcg10 and recall1
-both use. (trec_eval breaks ties by doc id, descending, so it can differ from us only on ties.)
+first in the order given; this is what ``torch.sort(stable=True)`` gives and what ndcg10 and recall1
+both use. qrexp.head_detection passes documents in doc id order, so ties follow the evaluation's
+rule (qrexp.tasks.trec.ranked: doc id ascending).
 """
 from __future__ import annotations
 
@@ -146,8 +147,17 @@ def write_detection(path: str | Path, ranked: list[tuple[Head, float]], provenan
                     objective: str, model: str, n_examples: int, k: int) -> tuple[Path, Path]:
     """Write <stem>.paper.json ([["layer-head", score], ...], best first) and <stem>.json (ours).
 
-    ``ranked`` must cover the full L x H grid (as rank_heads returns). Returns (ours, paper) paths.
+    ``ranked`` must cover the full L x H grid (as rank_heads returns). Scores are written rounded
+    to qrexp.heads_io.SIGNIFICANT digits and re-ranked after rounding (ties by (layer, head)), so
+    equal numbers give equal bytes and the file's order is the one read_detection recomputes.
+    Returns (ours, paper) paths.
     """
+    from qrexp.heads_io import round_score
+    for (l, h), score in ranked:
+        if not math.isfinite(score):
+            raise ValueError(f"{path}: head {l}-{h} has non-finite score {score}")
+    ranked = sorted(((tuple(head), round_score(score)) for head, score in ranked),
+                    key=lambda entry: (-entry[1], entry[0]))
     heads = [h for h, _ in ranked]
     if not heads:
         raise ValueError(f"{path}: empty ranking")
@@ -192,7 +202,7 @@ def read_detection(path: str | Path) -> tuple[list[tuple[Head, float]], torch.Te
         if "scores" not in data:
             raise ValueError(f"{path}: missing field 'scores'")
         try:
-            scores = torch.tensor(data["scores"], dtype=torch.float32)
+            scores = torch.tensor(data["scores"], dtype=torch.float64)   # the written decimals, exactly
         except (TypeError, ValueError) as e:
             raise ValueError(f"{path}: field 'scores' is not an L x H number grid ({e})") from None
         if scores.dim() != 2:
@@ -207,7 +217,7 @@ def read_detection(path: str | Path) -> tuple[list[tuple[Head, float]], torch.Te
         ranked.append((parse_head(row[0], f"{path} entry {i}"), float(row[1])))
     n_layers = max(l for (l, _), _ in ranked) + 1
     n_heads = max(h for (_, h), _ in ranked) + 1
-    scores = torch.full((n_layers, n_heads), float("nan"))
+    scores = torch.full((n_layers, n_heads), float("nan"), dtype=torch.float64)
     for (l, h), s in ranked:
         scores[l, h] = s
     return ranked, scores

@@ -16,10 +16,11 @@ from .config import RunConfig, to_dict
 from .data import load_data
 from .locks import run_lock
 from .metrics import evaluate_run, retrieval_metrics
+from .run_logging import check_tracker_inputs, finish_run, reuse_run
 from .stages import (ATTENTION_METHODS, cache_dir, heads_spec, method_config, method_heads, model_label,
-                     resolve_heads, scorer_of, scoring_options, store_of, tracker_factory)
+                     resolve_heads, scorer_of, scoring_options, store_of)
 from .store import run_id
-from .tasks.trec import write_trec_run
+from .tasks.trec import write_trec_qrels, write_trec_run
 from .types import Example, Run
 
 BASELINES = ("bm25", "dense", "rankgpt", "chance", "full-context")
@@ -100,11 +101,19 @@ def gold_sets(examples: Sequence[Example]) -> dict[str, set[str]]:
     return {ex.qid: set() if ex.meta.get("abstention") else set(ex.gold) for ex in examples}
 
 
+def eval_qrels(cfg: RunConfig, examples: Sequence[Example]) -> dict[str, dict[str, int]]:
+    """The judgements metrics are computed against (and qrels.trec holds): the scored qrels of
+    qrexp.protocol (retrieval; queries without a relevant document left out) or gold units = 1
+    (long-context recall; abstention questions and questions without gold left out)."""
+    if cfg.eval.kind == "retrieval":
+        return protocol.scored_qrels(examples, cfg.eval.data.qrels)
+    return {qid: {d: 1 for d in sorted(gold)} for qid, gold in gold_sets(examples).items() if gold}
+
+
 def retrieval_scores(cfg: RunConfig, examples: Sequence[Example], run: Run):
     """(per query, means); queries with no relevant document are left out (qrexp.protocol)."""
     if cfg.eval.kind == "retrieval":
-        qrels = protocol.scored_qrels(examples, cfg.eval.data.qrels)
-        return evaluate_run(run, qrels, cfg.eval.measures, missing="zero")
+        return evaluate_run(run, eval_qrels(cfg, examples), cfg.eval.measures, missing="zero")
     return retrieval_metrics(run, gold_sets(examples), cfg.eval.ks)
 
 
@@ -117,18 +126,26 @@ def protocol_run(cfg: RunConfig, run: Run) -> tuple[Run, int | None]:
 
 def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
     """Evaluate one method (skipped when its run folder is finished; a concurrent job computing the
-    same run is waited for, then its result reused: qrexp.locks); returns its metrics."""
+    same run is waited for, then its result reused: qrexp.locks); returns its metrics.
+
+    Writes run.trec (scores encode the evaluated ranking, see qrexp.tasks.trec), qrels.trec (the
+    judgements scored against), per_query.jsonl, heads.txt, the tracker files, and metrics.json
+    last. A finished run reused under logger=wandb without a W&B run is logged from its folder.
+    """
     with run_lock(store_of(cfg).root, eval_id(cfg, method), log):
         return _evaluate(cfg, method, log)
 
 
 def _evaluate(cfg: RunConfig, method: str, log=print) -> dict:
+    check_tracker_inputs(cfg)
     store, rid = store_of(cfg), eval_id(cfg, method)
-    if store.is_finished(rid):
+    sem = eval_config(cfg, method)
+    record = store.finished_record(rid, warn=log)
+    if record is not None:
         log(f"[evaluate] {rid}: finished earlier, skipping")
         store.mark_used(rid, cfg.name)
-        return store.read_metrics(rid)["metrics"]
-    sem = eval_config(cfg, method)
+        reuse_run(cfg, store, rid, sem, "evaluate", record, log)
+        return record["metrics"]
     store.start(rid, sem)
     t0 = time.time()
     examples = load_data(cfg.eval.data, cache_dir(cfg), cfg.seed)
@@ -138,6 +155,7 @@ def _evaluate(cfg: RunConfig, method: str, log=print) -> dict:
         run, n_dropped = protocol_run(cfg, run)
         per_query, metrics = retrieval_scores(cfg, examples, run)
         write_trec_run(run, store.path(rid, "run.trec"), tag=f"qrexp-{method}")
+        write_trec_qrels(eval_qrels(cfg, examples), store.path(rid, "qrels.trec"))
         info["protocol"] = protocol.record(cfg.eval.kind, cfg.eval.ignore_identical_ids,
                                            protocol.data_counts(examples, cfg.eval.kind, cfg.eval.data.qrels),
                                            len(per_query), n_dropped)
@@ -153,15 +171,9 @@ def _evaluate(cfg: RunConfig, method: str, log=print) -> dict:
     store.write_jsonl(rid, "per_query.jsonl", rows)
     if "heads" in info:
         store.write_text(rid, "heads.txt", info["heads"] + "\n")
-    store.finish(rid, metrics, len(examples), {**sem, "experiment": cfg.name}, extra=info)
     store.mark_used(rid, cfg.name)
-    with tracker_factory(cfg)(rid, sem, job_type="evaluate") as tracker:
-        tracker.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
-        if rows:
-            import pandas as pd
-            tracker.log_table("per_query", pd.DataFrame(rows))
-        if "heads" in info:
-            tracker.log_artifact(f"heads-{rid}", "heads", store.path(rid, "heads.txt"))
+    finish_run(cfg, store, rid, sem, "evaluate", metrics, len(examples), {**sem, "experiment": cfg.name},
+               extra=info)
     shown = {k: round(v, 4) for k, v in metrics.items() if k in _headline(cfg)}
     log(f"[evaluate] {rid}: {shown} ({time.time() - t0:.1f}s, n={len(examples)})")
     return metrics

@@ -13,6 +13,7 @@ from .data import load_once
 from .evaluation import evaluate
 from .preflight import preflight
 from .redact import redact_text
+from .run_logging import check_tracker_inputs
 from .stages import ATTENTION_METHODS, run_detection
 
 log_ = logging.getLogger("qrexp")
@@ -32,10 +33,12 @@ def run_experiment(cfg: RunConfig) -> dict[str, Any]:
     """Run the configured stage(s); returns {"detection": path, "metrics": {method: {...}}, "tables": [...]}.
 
     The config and the data of every evaluation are checked first (qrexp.preflight): bad input raises
-    InputError before any model loads or run folder is written.
+    InputError before any model loads or run folder is written, and so do tracker inputs W&B would
+    refuse (qrexp.run_logging.check_tracker_inputs).
     """
     with load_once():
         preflight(cfg, _log)                    # bad config or data: InputError before any work
+        check_tracker_inputs(cfg)               # W&B would refuse a tag: InputError before any work
         return _run(cfg)
 
 

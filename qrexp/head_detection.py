@@ -10,6 +10,7 @@ import torch
 
 from .detect import detect, relevance_of, write_detection
 from .heads import HeadSet, rank_heads, top_k
+from .heads_io import round_scores
 from .models import model_fingerprint
 from .pipeline import ExampleScorer, ScoringOptions
 from .plots import plot_head_scores
@@ -19,7 +20,7 @@ from .types import Example, Head, Qrels
 @dataclass
 class Detection:
     objective: str
-    scores: torch.Tensor                  # HeadScores [L, H]
+    scores: torch.Tensor                  # HeadScores [L, H], float64 rounded as in the written files
     ranked: list[tuple[Head, float]]
     heads: HeadSet                        # the top-k
     n_examples: int
@@ -37,9 +38,13 @@ def detect_heads(scorer: ExampleScorer, examples: Sequence[Example], objective: 
     """
     if not examples:
         raise ValueError("head detection needs at least one example")
-    doc_scores = scorer.iter_doc_scores(examples, opts, progress, desc=f"detect ({objective})")
-    relevance = (relevance_of(ex, qrels) for ex in examples)
-    scores = detect(objective, doc_scores, relevance)
+    # docs in doc id order: the objectives' stable sorts then break ties as evaluation does
+    # (qrexp.tasks.trec.ranked: doc id ascending); qrscore is a sum and does not depend on it
+    orders = [torch.tensor(sorted(range(len(ex.docs)), key=lambda i: ex.doc_ids[i])) for ex in examples]
+    doc_scores = (s[o] for s, o in zip(scorer.iter_doc_scores(examples, opts, progress,
+                                                              desc=f"detect ({objective})"), orders))
+    relevance = (relevance_of(ex, qrels)[o] for ex, o in zip(examples, orders))
+    scores = round_scores(detect(objective, doc_scores, relevance))   # as written: byte-stable files
     ranked = rank_heads(scores)
     heads = top_k(scores, k, name or f"{objective}-top{k}")
     files: dict[str, Path] = {}

@@ -17,6 +17,7 @@ from typing import Iterable, Mapping
 
 import pytrec_eval
 
+from qrexp.tasks.trec import ranked
 from qrexp.types import Qrels, Run
 
 DEFAULT_MEASURES = ("ndcg_cut_10", "recall_100")
@@ -27,11 +28,8 @@ Means = dict[str, float]
 
 
 def rank_docs(scores: Mapping[str, float], qid: str = "?") -> list[str]:
-    """Doc ids sorted by score descending, ties broken by doc id ascending."""
-    for doc_id, score in scores.items():
-        if isinstance(score, float) and math.isnan(score):
-            raise ValueError(f"run: query {qid!r}, doc {doc_id!r}: score is NaN")
-    return sorted(scores, key=lambda d: (-scores[d], str(d)))
+    """Doc ids sorted by score descending, ties broken by doc id ascending (qrexp.tasks.trec.ranked)."""
+    return ranked(scores, qid)
 
 
 def _by_rank(run: Run) -> dict[str, dict[str, float]]:

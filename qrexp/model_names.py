@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .config_check import ConfigError
+
 # label -> hub id / embedded alias; the name and path fields of conf/model/<label>.yaml
 KNOWN_MODELS = {
     "smollm2-135m": "smollm2-135m",
@@ -50,15 +52,15 @@ def derive_name(path: str, gguf_file: str | None = None) -> str:
 
 def resolve_name(name: str | None, path: str, gguf_file: str | None = None,
                  published_key: str | None = None) -> str:
-    """The label to use for the model at ``path``; raises ValueError (one line, naming the fields
-    and the fix) when ``name`` or ``published_key`` contradicts the path."""
+    """The label to use for the model at ``path``; raises ConfigError (a ValueError: one line,
+    naming the fields and the fix) when ``name`` or ``published_key`` contradicts the path."""
     if not path or path == "???":
-        raise ValueError("model.path is not set: give a hub id, local folder, .gguf file or "
+        raise ConfigError("model.path is not set: give a hub id, local folder, .gguf file or "
                          f"embedded alias (e.g. model=hf model.path=Qwen/Qwen2.5-0.5B-Instruct)")
     derived = derive_name(path, gguf_file)
     local = is_local(path)
     if published_key and not local and published_key != derived:
-        raise ValueError(f"model.published_key={published_key!r} holds the heads of "
+        raise ConfigError(f"model.published_key={published_key!r} holds the heads of "
                          f"{KNOWN_MODELS.get(published_key, published_key)!r}, not of model.path={path!r}; "
                          "set model.published_key=null (or the model group of that path)")
     if name is None or name == "":
@@ -69,4 +71,4 @@ def resolve_name(name: str | None, path: str, gguf_file: str | None = None,
     target = KNOWN_MODELS.get(name) or (name if "/" in name else None)
     hint = (f"to run {target} use model=hf model.path={target}; to run {path} drop model.name"
             if target else "drop model.name (it is derived from model.path)")
-    raise ValueError(f"model.name={name!r} contradicts model.path={path!r}, which loads {derived!r}: {hint}")
+    raise ConfigError(f"model.name={name!r} contradicts model.path={path!r}, which loads {derived!r}: {hint}")

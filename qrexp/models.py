@@ -124,6 +124,8 @@ def _convert_gguf(src: ModelSource, target: Path, revision: str | None = None) -
                                                  dtype=torch.float32, **extra)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    from .store import current_umask
+    os.chmod(tmp, 0o777 & ~current_umask())        # mkdtemp's 0700 would hide a shared cache
     try:
         config = model.config
         for attr in ("quantization_config", "gguf_file"):

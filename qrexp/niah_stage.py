@@ -7,8 +7,10 @@ from pathlib import Path
 from .config import RunConfig, to_dict
 from .detect import rank_heads, write_detection
 from .niah_score import case_from_example, niah_retrieval_scores
+from .heads_io import round_scores
 from .plots import plot_head_scores
 from .locks import run_lock
+from .run_logging import finish_run
 from .stages import _load, begin_detection, model_label, publish_heads, store_of
 from .store import run_id
 from .tasks.niah import NEEDLES, niah_grid
@@ -45,14 +47,16 @@ def _run_niah_detection(cfg: RunConfig, log=print) -> Path:
     if result.n_correct == 0:
         raise RuntimeError(f"NIAH detection {rid}: the model answered none of {result.n_runs} runs "
                            "correctly, so no head can be scored; use longer max_new_tokens or shorter contexts")
-    ranked = rank_heads(result.scores)
+    scores = round_scores(result.scores)                # as written: byte-stable head files
+    ranked = rank_heads(scores)
     write_detection(heads_file, ranked, {"run_id": rid, "niah": to_dict(n)}, objective="niah",
                     model=cfg.model.name, n_examples=result.n_correct, k=cfg.model.k)
-    plot_head_scores(result.scores, store.path(rid, "heads.png"), k=cfg.model.k,
+    plot_head_scores(scores, store.path(rid, "heads.png"), k=cfg.model.k,
                      title=f"NIAH copy score ({result.n_correct}/{result.n_runs} runs correct)")
-    publish_heads(cfg, rid)
+    publish_heads(cfg, rid, log)
     top = ",".join(f"{l}-{h}" for (l, h), _ in ranked[: cfg.model.k])
-    store.finish(rid, {"top_heads": top, "n_correct": result.n_correct, "n_runs": result.n_runs},
-                 result.n_runs, niah_config(cfg))
+    finish_run(cfg, store, rid, niah_config(cfg), "detect-niah",
+               {"top_heads": top, "n_correct": result.n_correct, "n_runs": result.n_runs},
+               result.n_runs, niah_config(cfg))
     log(f"[detect-niah] {rid}: {result.n_correct}/{result.n_runs} answered; top heads {top}")
     return heads_file

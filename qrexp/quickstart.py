@@ -8,6 +8,7 @@ import argparse
 import time
 
 from .retrieve import QRRetriever
+from .tasks.trec import ranked as rank_order
 from .types import Doc
 
 PEOPLE = [
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     hits = 0
     for query, gold in questions:
         scores = retriever.score_docs(query, DOCS)
-        ranked = sorted(scores, key=scores.get, reverse=True)
+        ranked = rank_order(scores)
         hits += ranked[0] == gold
         print(f"\nQuery: {query}")
         for rank, doc_id in enumerate(ranked[:3], 1):

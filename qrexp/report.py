@@ -4,7 +4,8 @@ A table is pure data: a TableSpec says which runs fill which cell. Cell (row, co
 ``metric * scale`` of the run whose config matches ``filters``, ``row_key == row``,
 ``col_key == col`` (when a col_key is given) and ``column_filters[col]``; the metric may be set
 per column (``column_metrics``). Several matching runs are allowed only if they agree. Missing
-cells stay NaN and render as an en dash, never as 0. The paper's numbers live in
+cells stay NaN and render as an en dash, never as 0. Runs that disagree raise an error naming the
+config keys they differ in and the override or filter that selects one. The paper's numbers live in
 results/paper/<table>.yaml and load with ``paper_numbers``.
 """
 from __future__ import annotations
@@ -24,6 +25,8 @@ from qrexp.store import atomic_write_text
 MISSING = "–"
 SOURCES = ("ours", "paper", "delta")
 PAPER_DIR = Path(__file__).resolve().parents[1] / "results" / "paper"
+# config keys a report narrows to the values of the config it runs with (qrexp.report_scope)
+SCOPE_PREFIXES = ("eval.data.", "eval.qa.limit", "model.name", "seed")
 
 
 @dataclass(frozen=True)
@@ -73,9 +76,24 @@ def _cell(runs: pd.DataFrame, metric: str, where: str, table: str) -> float:
     values = runs[_column(runs, metric, "metrics", table)].astype(float)
     distinct = {round(v, 12) for v in values if not math.isnan(v)}
     if len(distinct) > 1:
-        raise ValueError(f"table {table}, {where}: runs {list(runs['run_id'])} disagree on {metric}; "
-                         "add a filter")
+        keys = differing_keys(runs)
+        hint = ("; ".join(f"they differ in {k} ({', '.join(v)}): select one with "
+                          + (f"the override {k}=<value>" if k.startswith(SCOPE_PREFIXES)
+                             else f"the table filter {{{k}: <value>}}") for k, v in keys.items())
+                or "their configs are equal: remove the duplicate run folder")
+        raise ValueError(f"table {table}, {where}: runs {list(runs['run_id'])} disagree on {metric}; {hint}")
     return distinct.pop() if distinct else math.nan
+
+
+def differing_keys(runs: pd.DataFrame) -> dict[str, list[str]]:
+    """{config key: its distinct labels} for the config keys on which ``runs`` differ."""
+    out: dict[str, list[str]] = {}
+    for column in runs.columns:
+        if str(column).startswith("config."):
+            labels = sorted({_label(v) for v in runs[column]})
+            if len(labels) > 1:
+                out[str(column)[len("config."):]] = labels
+    return out
 
 
 def _ordered(given: Sequence[str], paper: Sequence[str], seen: Sequence[str]) -> list[str]:

@@ -2,7 +2,8 @@
 short interpretation line that checks the spec's claims (e.g. "qrhead > icr") on our numbers.
 
 Spec keys: the TableSpec fields, plus ``paper_table`` / ``paper_model`` (reference numbers from
-results/paper), ``claims``: [[row_a, ">", row_b, column], ...], and ``select``.
+results/paper), ``claims``: [[row_a, ">", row_b, column], ...], ``select``, and ``model`` (the model
+the table is made for; default ``paper_model``: runs of another model go to ``<name>-<model>``).
 """
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ import pandas as pd
 
 from .config import RunConfig
 from .report import TableSpec, _label, build_table, paper_numbers, to_markdown, write_table
+from .run_table import load_runs
 from .stages import store_of
-from .store import load_runs
 
-_EXTRA_KEYS = ("paper_table", "paper_model", "claims", "select", "row_label")
+_EXTRA_KEYS = ("paper_table", "paper_model", "claims", "select", "row_label", "model")
 
 
 def experiment_run_ids(cfg: RunConfig) -> list[str]:
@@ -105,24 +106,50 @@ def check_claims(table: pd.DataFrame, claims: list, digits: int, runs: pd.DataFr
 
 
 def write_report(cfg: RunConfig, log=print) -> list[Path]:
-    all_runs = load_runs(store_of(cfg).root)
+    """Write each table of ``cfg.report.tables`` to ``<out>/<name>[-<model>][-limit<N>].{md,tex,csv}``.
+
+    A table with no finished run for this config is skipped with a log line (a committed table is
+    never replaced by dashes). ``select: all`` tables keep the runs of this config's data, model
+    and seed (qrexp.report_scope), and say under the table how many runs of other configs were
+    left out. Returns the Markdown paths written.
+    """
+    from .report_scope import narrow_to_config, paper_model_for, table_stem
+    all_runs = load_runs(store_of(cfg).root, warn=log)
     mine = experiment_run_ids(cfg)
     own = all_runs[all_runs["run_id"].isin(mine)] if not all_runs.empty else all_runs
     out_dir = Path(cfg.report.out or Path(cfg.out_dir) / "tables")
     written = []
     for data in cfg.report.tables:
+        data, paper_note = dict(data), ""
+        made_for = data.get("model") or data.get("paper_model")
+        if data.get("paper_table"):
+            data["paper_model"], paper_note = paper_model_for(data["paper_table"], data.get("paper_model"),
+                                                              cfg.model.name)
         spec, claims, select, row_label = spec_from_dict(data)
+        spec = dataclasses.replace(spec, name=table_stem(spec.name, cfg, made_for))
         runs = all_runs if select == "all" else own
         if "experiment" in spec.filters and not runs.empty:      # runs are shared between experiments
             name = spec.filters["experiment"]
             runs = runs[runs["used_by"].map(lambda used: name in used)]
             spec = dataclasses.replace(spec, filters={k: v for k, v in spec.filters.items() if k != "experiment"})
+        scope_note = ""
+        if select == "all":
+            runs, scope_note = narrow_to_config(runs, cfg, spec, row_label)
         if row_label and not runs.empty:
             runs = runs.assign(row_label=[_format_label(row_label, r) for _, r in runs.iterrows()])
         table = build_table(runs, spec)
+        ours = table[table.index.get_level_values("source") == "ours"]
+        if ours.empty or ours.isna().all().all():
+            target = out_dir / f"{spec.name}.md"
+            kept = f"{target} left as it is" if target.is_file() else "nothing written"
+            log(f"[report] {spec.name}: no finished runs of this config fill the table; {kept}")
+            continue
         notes = check_claims(table, claims, spec.digits, runs, spec, store_of(cfg).root)
         n = _sample_sizes(runs, spec)
-        text = (f"Sample sizes: {n}.\n" if n else "") + "".join(f"- {line}\n" for line in notes)
+        text = (f"Sample sizes: {n}.\n" if n else "")
+        text += f"Runs: {scope_note}.\n" if scope_note else ""
+        text += f"Note: {paper_note}.\n" if paper_note else ""
+        text += "".join(f"- {line}\n" for line in notes)
         paths = write_table(table, spec, out_dir, notes=text)    # built in memory, written once
         log(f"[report] {paths['md']}\n{to_markdown(table, spec)}" + (f"\n{text}" if text else ""))
         written.append(paths["md"])

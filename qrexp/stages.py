@@ -6,7 +6,6 @@ config, so a finished stage is skipped on rerun and an interrupted sweep resumes
 from __future__ import annotations
 
 import dataclasses
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,8 +17,7 @@ from .heads import HeadSet
 from .pipeline import ExampleScorer, ScoringOptions
 from .score_cache import ScoreCache
 from .locks import run_lock
-from .store import RunStore, atomic_write_bytes, run_id
-from .tracking import open_tracker
+from .store import RunStore, run_id
 
 ATTENTION_METHODS = {"qrhead": None, "icr": "full", "icr-uncal": "full", "random": "random",
                      "rethead": "niah", "published": "published"}
@@ -77,22 +75,6 @@ def model_label(cfg: RunConfig) -> dict:
     return label
 
 
-def tracker_factory(cfg: RunConfig):
-    """Opens a tracker for a run folder: local files always, W&B when logger=wandb."""
-    @contextmanager
-    def factory(rid: str, config: dict, job_type: str):
-        wandb = None
-        if cfg.logger.kind == "wandb":
-            tags = [cfg.model.name, cfg.eval.name, str(config.get("method", job_type)), cfg.name]
-            wandb = {"project": cfg.logger.project, "group": cfg.name, "job_type": job_type,
-                     "tags": tags, "config": config, "mode": cfg.logger.mode, "name": rid}
-            if cfg.logger.entity:
-                wandb["entity"] = cfg.logger.entity
-        with open_tracker(store_of(cfg), rid, wandb) as tracker:
-            yield tracker
-    return factory
-
-
 # ---------------------------------------------------------------------------------- detection
 def detection_config(cfg: RunConfig) -> dict:
     """What a QR detection depends on (the run id hashes this)."""
@@ -105,25 +87,31 @@ def detection_id(cfg: RunConfig) -> str:
 
 
 def begin_detection(cfg: RunConfig, rid: str, config: dict, tag: str, log) -> tuple[RunStore, Path, bool]:
-    """(store, heads file, done): a finished detection run is reused, else its folder is started."""
+    """(store, heads file, done): a finished detection run is reused (and logged to W&B if W&B has
+    no record of it), else its folder is started. Tracker inputs are checked first."""
+    from .run_logging import check_tracker_inputs, reuse_run
+    check_tracker_inputs(cfg)
     store = store_of(cfg)
     heads_file = store.path(rid, "heads.json")
-    if store.is_finished(rid):
+    record = store.finished_record(rid, warn=log)
+    if record is not None:
         log(f"[{tag}] {rid}: finished earlier, reusing {heads_file}")
+        reuse_run(cfg, store, rid, config, tag, record, log)
         return store, heads_file, True
     store.start(rid, config)
     return store, heads_file, False
 
 
-def publish_heads(cfg: RunConfig, rid: str) -> None:
-    """Copy a detection run's heads (ours, paper format, heat map) to <out_dir>/heads/detected/<run id>.*"""
-    folder = Path(cfg.out_dir) / "heads" / "detected"
-    folder.mkdir(parents=True, exist_ok=True)
+def publish_heads(cfg: RunConfig, rid: str, log=print) -> None:
+    """Copy a detection run's heads (ours, paper format, heat map) to <out_dir>/heads/detected/<run id>.*
+
+    Files already there that hold the same heads and scores are kept byte for byte (see
+    qrexp.heads_io.publish_detection), so rerunning a detection never rewrites tracked head files
+    with float noise; different content replaces them with a log line.
+    """
+    from .heads_io import publish_detection
     store = store_of(cfg)
-    for suffix in (".json", ".paper.json", ".png"):
-        source = store.path(rid, f"heads{suffix}")
-        if source.is_file():
-            atomic_write_bytes(folder / f"{rid}{suffix}", source.read_bytes())
+    publish_detection(store.path(rid, "heads.json"), Path(cfg.out_dir) / "heads" / "detected" / rid, log)
 
 
 def run_detection(cfg: RunConfig, log=print) -> Path:
@@ -134,6 +122,7 @@ def run_detection(cfg: RunConfig, log=print) -> Path:
 
 
 def _run_detection(cfg: RunConfig, log=print) -> Path:
+    from .run_logging import finish_run
     rid = detection_id(cfg)
     store, heads_file, done = begin_detection(cfg, rid, detection_config(cfg), "detect", log)
     if done:
@@ -145,13 +134,10 @@ def _run_detection(cfg: RunConfig, log=print) -> Path:
                        qrels=qrels, out_stem=heads_file, name=f"{cfg.detect.name}-{cfg.detect.objective}",
                        provenance={"run_id": rid, "detect": to_dict(cfg.detect)},
                        progress=cfg.progress)
-    publish_heads(cfg, rid)
+    publish_heads(cfg, rid, log)
     top = det.heads.format()
-    store.finish(rid, {"top_heads": top}, len(examples), detection_config(cfg),
-                 extra={"forwards": scorer.forwards, "model": scorer.model_id})
-    with tracker_factory(cfg)(rid, detection_config(cfg), job_type="detect") as tracker:
-        tracker.log_image("head_scores", det.files["heatmap"])
-        tracker.log_artifact(f"heads-{rid}", "heads", heads_file)
+    finish_run(cfg, store, rid, detection_config(cfg), "detect", {"top_heads": top}, len(examples),
+               detection_config(cfg), extra={"forwards": scorer.forwards, "model": scorer.model_id})
     log(f"[detect] {rid}: top-{cfg.model.k} {cfg.detect.objective} heads {top}")
     return heads_file
 

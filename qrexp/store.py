@@ -1,34 +1,29 @@
-"""The run store: one self-describing folder per run, atomic writes, provenance, and a pandas view.
+"""The run store: one self-describing folder per run, atomic writes and provenance (the pandas view
+of a store is qrexp.run_table).
 
 Layout: ``<root>/<run_id>/`` holds whatever the pipeline writes (config.json, per_query.jsonl,
-run.trec, heads.json, ...) and, last, ``metrics.json``; a run is finished iff metrics.json exists.
+run.trec, heads.json, ...) and, as its last write, ``metrics.json``: a run is finished iff a valid
+metrics.json exists (qrexp.run_logging keeps that order; a corrupt one means "recompute").
 """
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
 import math
 import os
-import platform
 import re
-import subprocess
-import sys
 import tempfile
+import threading
 import time
-from importlib import metadata
+import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
+from qrexp.provenance import TRACKED_PACKAGES, git_state, provenance  # noqa: F401 (re-exported)
 from qrexp.redact import is_secret_name, redact
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 METRICS_FILE = "metrics.json"
 USED_BY_FILE = "used_by.json"
-TRACKED_PACKAGES = ("qrexp", "torch", "transformers", "accelerate", "pytrec-eval-terrier", "wandb",
-                    "pandas", "numpy", "hydra-core", "omegaconf", "datasets", "ir_datasets", "bm25s")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]*$")
 
 
@@ -57,12 +52,28 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(_jsonable(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it, under a lock)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to a temp file in the same folder, fsync, then os.replace onto ``path``."""
+    """Write ``data`` to a temp file in the same folder, fsync, then os.replace onto ``path``.
+
+    The file gets the mode a plain ``open(path, "w")`` would give (0o666 minus the umask), not
+    mkstemp's 0o600, so results in a shared folder stay readable by the group.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -119,52 +130,6 @@ def strip_secrets(config: Any) -> Any:
     return redact(config, drop_keys=True)
 
 
-# ----------------------------------------------------------------------------- provenance
-def _git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(["git", *args], cwd=Path(__file__).resolve().parent, capture_output=True,
-                             text=True, timeout=10, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip()
-
-
-def git_state() -> dict[str, Any]:
-    """{"git_sha": HEAD of the repo holding this package or None, "git_dirty": tracked edits or None}."""
-    sha = _git("rev-parse", "HEAD")
-    if not sha:
-        return {"git_sha": None, "git_dirty": None}
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    return {"git_sha": sha, "git_dirty": None if status is None else bool(status)}
-
-
-def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str | None]:
-    versions: dict[str, str | None] = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:  # e.g. qrexp run from a checkout, not installed
-            versions[name] = getattr(sys.modules.get(name.replace("-", "_")), "__version__", None)
-    return versions
-
-
-def current_device() -> str:
-    """The CUDA device name if torch is already loaded and sees a GPU, else "cpu" (never imports torch)."""
-    torch = sys.modules.get("torch")
-    try:
-        if torch is not None and torch.cuda.is_available():
-            return str(torch.cuda.get_device_name(0))
-    except Exception:  # noqa: BLE001 - a broken CUDA setup must not lose the results
-        pass
-    return "cpu"
-
-
-def provenance(device: str | None = None) -> dict[str, Any]:
-    return {**git_state(), "packages": package_versions(), "python": platform.python_version(),
-            "platform": platform.platform(), "device": device or current_device(),
-            "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-
-
 # ----------------------------------------------------------------------------- the store
 class RunStore:
     """Run folders under ``root``; every write is atomic."""
@@ -184,17 +149,37 @@ class RunStore:
             raise ValueError(f"run store: file name {name!r} must stay inside the run folder")
         return self.run_dir(run_id) / rel
 
-    def is_finished(self, run_id: str) -> bool:
-        return (self.run_dir(run_id) / METRICS_FILE).is_file()
+    def finished_record(self, run_id: str, warn=None) -> dict[str, Any] | None:
+        """The metrics.json record of a finished run, or None when the run is not finished.
+
+        A metrics.json that does not parse or lacks a field is not a finish marker: ``warn``
+        (default: warnings.warn) gets one line and the run counts as unfinished (it is recomputed).
+        """
+        path = self.path(run_id, METRICS_FILE)
+        if not path.is_file():
+            return None
+        try:
+            record = _check_record(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, UnicodeDecodeError) as err:
+            message = f"{path}: corrupt metrics.json ({err}); the run will be recomputed"
+            (warn or (lambda m: warnings.warn(m, stacklevel=3)))(message)
+            return None
+        return record
+
+    def is_finished(self, run_id: str, warn=None) -> bool:
+        return self.finished_record(run_id, warn) is not None
 
     def read_metrics(self, run_id: str) -> dict[str, Any]:
-        """The metrics.json record of a finished run."""
-        return json.loads(self.path(run_id, METRICS_FILE).read_text(encoding="utf-8"))
+        """The metrics.json record of a finished run (ValueError naming the file if corrupt)."""
+        path = self.path(run_id, METRICS_FILE)
+        try:
+            return _check_record(json.loads(path.read_text(encoding="utf-8")))
+        except ValueError as err:
+            raise ValueError(f"{path}: corrupt metrics.json ({err})") from None
 
     def mark_used(self, run_id: str, experiment: str) -> None:
         """Record that ``experiment`` uses this run (a finished run can serve several experiments)."""
-        path = self.path(run_id, USED_BY_FILE)
-        used = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+        used = read_used_by(self.run_dir(run_id))
         if experiment not in used:
             self.write_json(run_id, USED_BY_FILE, sorted(used + [experiment]))
 
@@ -202,6 +187,9 @@ class RunStore:
         """Create the folder, write config.json (secrets stripped) and start the wall clock."""
         folder = self.run_dir(run_id)
         folder.mkdir(parents=True, exist_ok=True)
+        stale = folder / METRICS_FILE      # a corrupt marker (finished_record said so) goes first
+        if stale.is_file() and self.finished_record(run_id, warn=lambda m: None) is None:
+            stale.unlink()
         if config is not None:
             self.write_json(run_id, "config.json", strip_secrets(config))
         self._started[run_id] = time.monotonic()
@@ -224,7 +212,8 @@ class RunStore:
     def finish(self, run_id: str, metrics: Mapping[str, Any], n: int, config: Mapping[str, Any],
                extra: Mapping[str, Any] | None = None, wall_time_s: float | None = None,
                device: str | None = None) -> Path:
-        """Write metrics.json (metrics, n, config, provenance); this marks the run finished.
+        """Write metrics.json (metrics, n, config, provenance); this marks the run finished, so it
+        must be the run's last write (after every artifact and tracker call a resume would skip).
 
         ``wall_time_s`` defaults to the time since ``start(run_id)`` in this process, else None.
         """
@@ -236,38 +225,39 @@ class RunStore:
         return self.write_json(run_id, METRICS_FILE, record)
 
 
-# ----------------------------------------------------------------------------- analysis
-def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}} -> {"a.b": 1}; lists become tuples so cells stay hashable."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten(value, name + "."))
-        else:
-            flat[name] = tuple(value) if isinstance(value, list) else value
-    return flat
+def read_used_by(folder: Path, warn=None) -> list[str]:
+    """The experiments recorded in ``folder/used_by.json``; a corrupt file counts as none (one
+    line to ``warn``, default warnings.warn) and is rewritten by the next ``mark_used``."""
+    path = Path(folder) / USED_BY_FILE
+    if not path.is_file():
+        return []
+    try:
+        used = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(used, list) and all(isinstance(u, str) for u in used):
+            return used
+        problem = "not a list of experiment names"
+    except (ValueError, UnicodeDecodeError) as err:
+        problem = str(err)
+    (warn or (lambda m: warnings.warn(m, stacklevel=3)))(f"{path}: corrupt used_by.json ({problem}); ignored")
+    return []
 
 
-def load_runs(root: str | os.PathLike) -> pd.DataFrame:
-    """One row per finished run: run_id, n, wall_time_s, timestamp, git_sha, git_dirty, device,
-    then ``config.<dotted key>``, ``metrics.<name>`` and ``extra.<dotted key>`` columns, and
-    ``used_by`` (the experiments that used the run)."""
-    import pandas as pd
+_RECORD_FIELDS = {"metrics": Mapping, "n": int, "config": Mapping}
 
-    rows = []
-    for path in sorted(Path(root).glob(f"*/{METRICS_FILE}")):
-        try:
-            rec = json.loads(path.read_text(encoding="utf-8"))
-            row = {"run_id": rec.get("run_id", path.parent.name), "n": rec["n"]}
-            for field in ("wall_time_s", "timestamp", "git_sha", "git_dirty", "device"):
-                row[field] = rec.get(field)
-            row.update(flatten(rec["config"], "config."))
-            row.update(flatten(rec["metrics"], "metrics."))
-            row.update(flatten(rec.get("extra") or {}, "extra."))
-            used = path.parent / USED_BY_FILE
-            row["used_by"] = json.loads(used.read_text(encoding="utf-8")) if used.is_file() else []
-        except (ValueError, KeyError, TypeError, AttributeError) as err:
-            raise ValueError(f"{path}: not a valid metrics.json ({type(err).__name__}: {err})") from None
-        rows.append(row)
-    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["run_id", "n"])
+
+def _check_record(record: Any) -> dict[str, Any]:
+    """A metrics.json record with its required fields, else ValueError naming the field."""
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+    for name, kind in _RECORD_FIELDS.items():
+        if not isinstance(record.get(name), kind):
+            raise ValueError(f"field {name!r} missing or not a {kind.__name__}")
+    return record
+
+
+def __getattr__(name: str) -> Any:
+    """``flatten`` and ``load_runs`` live in qrexp.run_table (the pandas view); old imports work."""
+    if name in ("flatten", "load_runs"):
+        from qrexp import run_table
+        return getattr(run_table, name)
+    raise AttributeError(f"module 'qrexp.store' has no attribute {name!r}")

@@ -132,6 +132,10 @@ class WandbTracker(Tracker):
                  name: str | None = None) -> None:
         if mode not in WANDB_MODES:
             raise ValueError(f"wandb mode {mode!r}; expected one of {WANDB_MODES}")
+        tags = [str(t) for t in tags]
+        for tag in tags:                      # checked before wandb.init, which would half-start a run
+            if not 1 <= len(tag) <= 64:
+                raise ValueError(f"W&B tag {tag!r} is {len(tag)} characters; W&B allows 1-64")
         import wandb
 
         self._wandb = wandb

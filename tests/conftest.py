@@ -20,3 +20,14 @@ def chat_tokenizer():
 def llama3_tok():
     from organisms import llama3_tokenizer
     return llama3_tokenizer()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_run_file_reproduces_its_metrics(tmp_path_factory):
+    """After the session: re-score every run.trec any test wrote (with its qrels.trec, pytrec_eval)
+    and require metrics.json and per_query.jsonl to match (issue 9: run files reproduce metrics)."""
+    yield
+    from run_files import rescore_run_folder, scored_run_folders
+    problems = [p for folder in scored_run_folders(tmp_path_factory.getbasetemp())
+                for p in rescore_run_folder(folder)]
+    assert not problems, "run.trec does not reproduce metrics.json:\n" + "\n".join(problems[:20])

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     env = {**os.environ, "IR_DATASETS_HOME": str(out / "ird"), "HF_HUB_OFFLINE": "1",
-           "PYTHONUNBUFFERED": "1"}
+           "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}  # this checkout
     proc = subprocess.run([sys.executable, "-m", "qrexp.runner", "experiment=demo", f"out_dir={out}",
                            "progress=false"], env=env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]

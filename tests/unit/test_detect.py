@@ -129,7 +129,8 @@ def test_relevance_of_example():
 
 
 def test_detection_files_round_trip(tmp_path):
-    scores = torch.randn(4, 5, generator=torch.Generator().manual_seed(1))
+    from qrexp.heads_io import round_scores
+    scores = round_scores(torch.randn(4, 5, generator=torch.Generator().manual_seed(1)))  # as written
     scores[2, 3] = scores[0, 1]  # a tie: order by (layer, head)
     ranked = rank_heads(scores)
     ours, paper = write_detection(tmp_path / "det" / "llama_nq.json", ranked,
