@@ -94,6 +94,7 @@ class QAConfig:
     judge_model: str | None = None
     methods: tuple[str, ...] = ()        # methods whose rankings feed QA (empty: every method)
     limit: int | None = None             # answer only the first N questions (CPU demos)
+    overflow: str = "error"              # prompt + new tokens > model window: error | truncate_middle
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class EvalConfig:
     qa: QAConfig = QAConfig()
     detect: DetectConfig | None = None   # heads for this eval detected on other data (e.g. BEIR: NQ)
     ignore_identical_ids: bool = True    # retrieval: drop a candidate whose id is the query id (BEIR)
+    claim_queries: str = "per_claim"     # CLIPPER: per_claim (paper: each claim its own query) | per_pair
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,9 @@ def from_hydra(cfg) -> RunConfig:
     """
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
+
+    from .naming import register_resolvers
+    register_resolvers()                 # ${dataset:...} labels (qrexp.naming)
     try:
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except OmegaConfBaseException as err:

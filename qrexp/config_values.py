@@ -10,6 +10,9 @@ import math
 
 from .config import EVAL_KINDS, HEAD_SOURCES, STAGES, EvalConfig, RunConfig
 from .config_check import ConfigError
+from .naming import check_label
+from .qa_clipper import CLAIM_QUERIES
+from .qa_window import OVERFLOW_POLICIES
 
 
 def _one_of(name: str, value, allowed) -> None:
@@ -26,8 +29,20 @@ def _at_least(name: str, value, low, optional: bool = False, high=None) -> None:
         raise ConfigError(f"config {name}={value!r}: must be {bound}{extra}")
 
 
+def _label(where: str, value) -> None:
+    """Labels name data sets, never paths (qrexp.naming)."""
+    try:
+        check_label(where, value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _check_eval(where: str, e: EvalConfig, seen_detect: list) -> None:
     _one_of(f"{where}.kind", e.kind, EVAL_KINDS)
+    _label(f"{where}.name", e.name)
+    _label(f"{where}.data.name", e.data.name)
+    _one_of(f"{where}.claim_queries", e.claim_queries, CLAIM_QUERIES)
+    _one_of(f"{where}.qa.overflow", e.qa.overflow, OVERFLOW_POLICIES)
     for name in ("methods", "measures", "ks"):
         if not getattr(e, name):
             raise ConfigError(f"config {where}.{name}: empty; list at least one")
@@ -73,3 +88,5 @@ def check_values(cfg: RunConfig) -> None:
         _check_eval(f"suite.{label}", e, detects)
     for where, d in detects:
         _at_least(f"{where}.data.limit", d.data.limit, 1, optional=True)
+        _label(f"{where}.name", d.name)
+        _label(f"{where}.data.name", d.data.name)

@@ -13,12 +13,13 @@ from typing import Sequence
 
 from . import protocol
 from .config import RunConfig, to_dict
-from .data import load_data
+from .data import data_paths, data_semantics, load_identified, load_once
 from .locks import run_lock
 from .metrics import evaluate_run, retrieval_metrics
 from .run_logging import check_tracker_inputs, finish_run, reuse_run
 from .stages import (ATTENTION_METHODS, cache_dir, heads_spec, method_config, method_heads, model_label,
                      resolve_heads, scorer_of, scoring_options, store_of)
+from .qa_clipper import claim_examples
 from .store import run_id
 from .tasks.trec import write_trec_qrels, write_trec_run
 from .types import Example, Run
@@ -36,12 +37,20 @@ def check_method(method: str) -> None:
 
 
 def eval_config(cfg: RunConfig, method: str) -> dict:
+    """What an evaluation run depends on (its run id hashes this): no paths, the data's fingerprint.
+
+    Loads the evaluation data (memoized, qrexp.data) and, for detected heads, the detection data.
+    """
     check_method(method)
     cfg = method_config(cfg, method)
     sem = {"stage": "evaluate", "method": method, "eval": to_dict(cfg.eval), "seed": cfg.seed}
     sem["eval"].pop("methods")
+    sem["eval"].pop("detect")            # heads detected elsewhere enter through heads.detection
+    sem["eval"]["data"] = data_semantics(cfg.eval.data, cache_dir(cfg), cfg.seed)
     if cfg.eval.kind != "retrieval":                    # a field that cannot change the numbers
         sem["eval"].pop("ignore_identical_ids")
+    if cfg.eval.kind != "clipper":
+        sem["eval"].pop("claim_queries")
     if method in ATTENTION_METHODS:
         sem.update(model=model_label(cfg), scoring=to_dict(cfg.scoring),
                    heads=heads_spec(cfg, method_heads(cfg, method)))
@@ -132,11 +141,12 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
     judgements scored against), per_query.jsonl, heads.txt, the tracker files, and metrics.json
     last. A finished run reused under logger=wandb without a W&B run is logged from its folder.
     """
-    with run_lock(store_of(cfg).root, eval_id(cfg, method), log):
-        return _evaluate(cfg, method, log)
+    with load_once():                    # the run id and the run share one load of the data
+        with run_lock(store_of(cfg).root, eval_id(cfg, method), log):
+            return _evaluate(cfg, method, log)
 
 
-def _evaluate(cfg: RunConfig, method: str, log=print) -> dict:
+def _evaluate(cfg: RunConfig, method: str, log) -> dict:
     check_tracker_inputs(cfg)
     store, rid = store_of(cfg), eval_id(cfg, method)
     sem = eval_config(cfg, method)
@@ -148,10 +158,14 @@ def _evaluate(cfg: RunConfig, method: str, log=print) -> dict:
         return record["metrics"]
     store.start(rid, sem)
     t0 = time.time()
-    examples = load_data(cfg.eval.data, cache_dir(cfg), cfg.seed)
-    metrics, per_query, info = {}, {}, {}
+    examples, fingerprint = load_identified(cfg.eval.data, cache_dir(cfg), cfg.seed)
+    if cfg.eval.kind == "clipper" and cfg.eval.claim_queries == "per_claim":
+        examples = claim_examples(examples)          # each claim is its own query (paper protocol)
+    metrics, per_query = {}, {}
+    info: dict = {"data": {"fingerprint": fingerprint, "paths": data_paths(cfg.eval.data)}}
     if method != "full-context":
-        run, info = rank_with(cfg, method, examples, log)
+        run, ranked_info = rank_with(cfg, method, examples, log)
+        info.update(ranked_info)
         run, n_dropped = protocol_run(cfg, run)
         per_query, metrics = retrieval_scores(cfg, examples, run)
         write_trec_run(run, store.path(rid, "run.trec"), tag=f"qrexp-{method}")

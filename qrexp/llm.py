@@ -4,8 +4,9 @@ A prompt is either plain text or a list of chat messages ``[{"role", "content"},
 decodes greedily (temperature 0) and returns only the newly generated text, one string per prompt.
 
 * :class:`HFGenerator` runs a transformers causal LM in-process: message lists go through the
-  tokenizer's chat template (with the assistant header), plain text is tokenized as is; prompts are
-  batched with left padding.
+  tokenizer's chat template (with the assistant header), plain text is tokenized as is, a list of
+  token ids is used as given; prompts are batched with left padding. ``window`` is the model's
+  context length (``max_position_embeddings``), for callers that check prompt lengths first.
 * :class:`OpenAIGenerator` talks to any OpenAI-compatible ``/v1/chat/completions`` server (OpenAI,
   vLLM, llama.cpp, ...) with urllib. The API key is read from an environment variable at each request
   and is sent only in the Authorization header: it is never stored, logged or returned. Credentials
@@ -32,7 +33,7 @@ import torch
 from .redact import redact_text, redact_url
 
 Messages = list[dict[str, str]]
-PromptLike = str | Messages
+PromptLike = str | Messages | list[int]
 log = logging.getLogger(__name__)
 
 
@@ -66,6 +67,7 @@ class HFGenerator(Generator):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
         self.name = str(getattr(model.config, "_name_or_path", "") or type(model).__name__)
+        self.window: int | None = getattr(model.config, "max_position_embeddings", None)
 
     def stop_ids(self) -> set[int]:
         """The model's generation stop ids (the tokenizer's eos when the model names none)."""
@@ -74,7 +76,10 @@ class HFGenerator(Generator):
         return set(eos) if isinstance(eos, (list, tuple)) else set() if eos is None else {eos}
 
     def encode(self, prompt: PromptLike) -> list[int]:
-        """Token ids of one prompt (chat template for message lists, with the generation prompt)."""
+        """Token ids of one prompt (chat template for message lists, with the generation prompt;
+        a list of ints is already token ids)."""
+        if isinstance(prompt, list) and prompt and all(isinstance(t, int) for t in prompt):
+            return list(prompt)
         if isinstance(prompt, str):
             return list(self.tokenizer(prompt, add_special_tokens=True)["input_ids"])
         text = self.tokenizer.apply_chat_template(as_messages(prompt), tokenize=False, add_generation_prompt=True)

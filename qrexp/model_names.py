@@ -60,7 +60,7 @@ def resolve_name(name: str | None, path: str, gguf_file: str | None = None,
     derived = derive_name(path, gguf_file)
     local = is_local(path)
     if published_key and not local and published_key != derived:
-        raise ConfigError(f"model.published_key={published_key!r} holds the heads of "
+        raise ConfigError(f"config model.published_key={published_key!r} holds the heads of "
                          f"{KNOWN_MODELS.get(published_key, published_key)!r}, not of model.path={path!r}; "
                          "set model.published_key=null (or the model group of that path)")
     if name is None or name == "":
@@ -71,4 +71,4 @@ def resolve_name(name: str | None, path: str, gguf_file: str | None = None,
     target = KNOWN_MODELS.get(name) or (name if "/" in name else None)
     hint = (f"to run {target} use model=hf model.path={target}; to run {path} drop model.name"
             if target else "drop model.name (it is derived from model.path)")
-    raise ConfigError(f"model.name={name!r} contradicts model.path={path!r}, which loads {derived!r}: {hint}")
+    raise ConfigError(f"config model.name={name!r} contradicts model.path={path!r}, which loads {derived!r}: {hint}")

@@ -1,12 +1,11 @@
-"""Long-context QA on retrieved units: top-k selection, answer prompts, judging and accuracy.
+"""Long-context QA on retrieved units: top-k selection, LongMemEval answer prompts, judging and accuracy.
 
 * LongMemEval: the top-k rounds go back in date order, grouped by session, in the prompt format of
   the QRHead / LongMemEval generation code (JSON turns per session, "Current Date", greedy, 500 new
   tokens); responses are judged yes/no with LongMemEval's per-question-type prompts (evaluate_qa.py,
   judge output capped at 10 tokens, label = "yes" in the lower-cased reply).
-* CLIPPER: the top-k chapters in chapter order, joined by three newlines, in the TRUE/FALSE claim
-  verification prompt (1000 new tokens); the verdict is read from the <answer> tag; the metric is pair
-  accuracy (true claim judged TRUE and its false twin judged FALSE).
+* CLIPPER claim verification: qrexp.qa_clipper (each claim its own query, first <answer> tag, pair
+  accuracy).
 * Full-context baseline: pass ``run=None`` to use every unit.
 Prompt texts (qrexp.qa_prompts) are carried over verbatim from those repositories.
 """
@@ -18,19 +17,16 @@ from statistics import mean
 from typing import Any, Mapping, Sequence
 
 from qrexp.llm import Generator, Messages
-from qrexp.qa_prompts import (CLIPPER_TEMPLATE, LME_ABSTENTION_TEMPLATE, LME_ANSWER_TEMPLATE,
-                               LME_JUDGE_TEMPLATES, LME_SESSION_TEMPLATE)
+from qrexp.qa_clipper import chapter_order
+from qrexp.qa_prompts import (LME_ABSTENTION_TEMPLATE, LME_ANSWER_TEMPLATE, LME_JUDGE_TEMPLATES,
+                               LME_SESSION_TEMPLATE)
 from qrexp.tasks.lme import date_order
 from qrexp.tasks.trec import ranked
 from qrexp.types import Example, Run
 
 ORDERS = ("date", "chapter", "rank")
-LME_MAX_NEW_TOKENS, CLIPPER_MAX_NEW_TOKENS, JUDGE_MAX_NEW_TOKENS = 500, 1000, 10
+LME_MAX_NEW_TOKENS, JUDGE_MAX_NEW_TOKENS = 500, 10
 
-CLAIMS = ("true_claim", "false_claim")
-
-_CHAPTER_ID = re.compile(r"ch(\d+)")
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.I | re.S)
 _ROLE_LINE = re.compile(r"(user|assistant|system): ", re.S)
 
 
@@ -62,15 +58,8 @@ def select_units(example: Example, ranking: Mapping[str, float] | None, k: int |
     return chosen
 
 
-def chapter_order(example: Example, doc_ids: Sequence[str]) -> list[str]:
-    """CLIPPER chapter ids ``ch<k>`` sorted by chapter number k."""
-    bad = [d for d in doc_ids if not _CHAPTER_ID.fullmatch(d)]
-    if bad:
-        raise ValueError(f"example {example.qid}: chapter order needs ids 'ch<k>', got {bad[:3]}")
-    return sorted(doc_ids, key=lambda d: int(d[2:]))
-
-
-def _ranking(run: Run | None, example: Example) -> Mapping[str, float] | None:
+def ranking_of(run: Run | None, example: Example) -> Mapping[str, float] | None:
+    """The example's {unit id: score} in ``run`` (None for ``run=None``: full context); KeyError if absent."""
     if run is None:
         return None
     if example.qid not in run:
@@ -120,10 +109,15 @@ def lme_answer_prompt(example: Example, doc_ids: Sequence[str]) -> Messages:
     return [{"role": "user", "content": text}]
 
 
+def lme_prompts(examples: Sequence[Example], run: Run | None, k: int | None) -> list[Messages]:
+    """The answer prompt of every question over its top-``k`` rounds of ``run`` (``run=None``: full history)."""
+    return [lme_answer_prompt(ex, select_units(ex, ranking_of(run, ex), k, "date")) for ex in examples]
+
+
 def lme_generate(examples: Sequence[Example], run: Run | None, k: int | None, generator: Generator,
                  max_new_tokens: int = LME_MAX_NEW_TOKENS) -> dict[str, str]:
     """{qid: hypothesis} from the top-``k`` rounds of ``run`` (``run=None``: full history)."""
-    prompts = [lme_answer_prompt(ex, select_units(ex, _ranking(run, ex), k, "date")) for ex in examples]
+    prompts = lme_prompts(examples, run, k)
     return dict(zip((ex.qid for ex in examples), generator.generate(prompts, max_new_tokens)))
 
 
@@ -186,55 +180,3 @@ def lme_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def _mean(values: Sequence[float]) -> float | None:
     return float(mean(values)) if values else None
-
-
-# ---------------------------------------------------------------- CLIPPER
-
-def clipper_prompt(example: Example, doc_ids: Sequence[str], claim: str) -> Messages:
-    """The claim-verification chat prompt for ``claim`` ("true_claim" / "false_claim") over the chapters."""
-    if claim not in CLAIMS:
-        raise ValueError(f"unknown claim {claim!r} (known: {', '.join(CLAIMS)})")
-    text_of = {d.doc_id: d.text for d in example.docs}
-    unknown = [d for d in doc_ids if d not in text_of]
-    if unknown:
-        raise KeyError(f"example {example.qid}: unknown chapter id(s) {unknown[:3]}")
-    context = "\n\n\n".join(text_of[d] for d in chapter_order(example, doc_ids))
-    return [{"role": "user", "content": CLIPPER_TEMPLATE.format(context, example.meta[claim])}]
-
-
-def parse_answer_tag(text: str) -> str | None:
-    """"TRUE" / "FALSE" from the last <answer>...</answer> tag (case-insensitive, content stripped);
-    None when there is no tag or its content is neither word."""
-    tags = _ANSWER_TAG.findall(text)
-    value = tags[-1].strip().upper() if tags else None
-    return value if value in ("TRUE", "FALSE") else None
-
-
-def clipper_generate(examples: Sequence[Example], run: Run | None, k: int | None, generator: Generator,
-                     max_new_tokens: int = CLIPPER_MAX_NEW_TOKENS) -> list[dict[str, Any]]:
-    """Verify both claims of every pair on its top-``k`` chapters; one row per pair (see pair_accuracy)."""
-    prompts, rows = [], []
-    for ex in examples:
-        chapters = select_units(ex, _ranking(run, ex), k, "chapter")
-        prompts += [clipper_prompt(ex, chapters, "true_claim"), clipper_prompt(ex, chapters, "false_claim")]
-        rows.append({"qid": ex.qid, "chapters": chapters})
-    replies = generator.generate(prompts, max_new_tokens)
-    for i, row in enumerate(rows):
-        true_reply, false_reply = replies[2 * i], replies[2 * i + 1]
-        row.update(true_response=true_reply, false_response=false_reply,
-                   true_pred=parse_answer_tag(true_reply), false_pred=parse_answer_tag(false_reply))
-        row["correct"] = row["true_pred"] == "TRUE" and row["false_pred"] == "FALSE"
-    return rows
-
-
-def pair_accuracy(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Fraction of pairs with true_pred "TRUE" and false_pred "FALSE"; unparsed verdicts (None) are wrong
-    and counted per response ("parse_failures") and per pair ("pairs_with_parse_failure")."""
-    if not rows:
-        raise ValueError("pair_accuracy: no rows")
-    fails = [(r["true_pred"] is None) + (r["false_pred"] is None) for r in rows]
-    return {"n": len(rows),
-            "pair_accuracy": _mean([r["true_pred"] == "TRUE" and r["false_pred"] == "FALSE" for r in rows]),
-            "true_accuracy": _mean([r["true_pred"] == "TRUE" for r in rows]),
-            "false_accuracy": _mean([r["false_pred"] == "FALSE" for r in rows]),
-            "parse_failures": sum(fails), "pairs_with_parse_failure": sum(f > 0 for f in fails)}

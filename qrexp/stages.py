@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import heads as heads_mod
 from .config import HeadsConfig, RunConfig, to_dict
-from .data import load_data
+from .data import data_semantics, load_data
 from .head_detection import detect_heads
 from .heads import HeadSet
 from .pipeline import ExampleScorer, ScoringOptions
@@ -77,9 +77,10 @@ def model_label(cfg: RunConfig) -> dict:
 
 # ---------------------------------------------------------------------------------- detection
 def detection_config(cfg: RunConfig) -> dict:
-    """What a QR detection depends on (the run id hashes this)."""
+    """What a QR detection depends on (the run id hashes this): no paths, the data's fingerprint."""
+    detect = {**to_dict(cfg.detect), "data": data_semantics(cfg.detect.data, cache_dir(cfg), cfg.seed)}
     return {"stage": "detect", "model": model_label(cfg), "scoring": to_dict(cfg.scoring),
-            "detect": to_dict(cfg.detect), "seed": cfg.seed}
+            "detect": detect, "seed": cfg.seed}
 
 
 def detection_id(cfg: RunConfig) -> str:
@@ -132,7 +133,7 @@ def _run_detection(cfg: RunConfig, log=print) -> Path:
     qrels = {ex.qid: dict(ex.meta["qrels"]) for ex in examples} if cfg.detect.data.qrels else None
     det = detect_heads(scorer, examples, cfg.detect.objective, cfg.model.k, scoring_options(cfg),
                        qrels=qrels, out_stem=heads_file, name=f"{cfg.detect.name}-{cfg.detect.objective}",
-                       provenance={"run_id": rid, "detect": to_dict(cfg.detect)},
+                       provenance={"run_id": rid, "detect": detection_config(cfg)["detect"]},   # no paths
                        progress=cfg.progress)
     publish_heads(cfg, rid, log)
     top = det.heads.format()

@@ -137,6 +137,9 @@ def register_local_beir(folder: str | os.PathLike, split: str = "test") -> str:
     return did
 
 
+_LOCAL_STAMP = re.compile(r"^(local-beir/.+)-[0-9a-f]{10}(?=/)")   # the path/mtime digest: not data identity
+
+
 def dataset_id(source: str | os.PathLike, split: str = "test") -> str:
     """Resolve a short name, a local BEIR folder or an ir_datasets id (in that order) to an id."""
     if isinstance(source, str) and source in BEIR_IDS:
@@ -269,7 +272,7 @@ def load_beir(source: str | os.PathLike, run: str | os.PathLike | Mapping[str, M
             docs.append(Doc(doc_id=doc_id, text=truncate_text(doc.text, truncate_words),
                             title=getattr(doc, "title", None) or None))
         judged = qrels[qid]
-        meta = {"dataset": did, "qrels": dict(judged), "first_stage": {d: scores[d] for d in top},
+        meta = {"dataset": _LOCAL_STAMP.sub(r"\1", did), "qrels": dict(judged), "first_stage": {d: scores[d] for d in top},
                 "order": order, "top_k": top_k, "truncate_words": truncate_words}
         examples.append(Example(qid=qid, query=queries[qid], docs=tuple(docs),
                                 gold=frozenset(d for d in top if judged.get(d, 0) > 0), meta=meta))

@@ -41,7 +41,7 @@ def test_a_single_method_is_promoted_to_a_list():
     ("eval.ks=[3,x]", "config eval.ks[1]='x': expected an integer, got a string"),
     ("model.name=123", "config model.name=123: expected a string or null, got an integer; quote it"),
     ("model.name=llama3.1-8b", "config model.name='llama3.1-8b' contradicts model.path='smollm2-135m'"),
-    ("+eval.foo=1", "config eval.foo: unknown key (allowed in eval: data, dense_model, detect,"),
+    ("+eval.foo=1", "config eval.foo: unknown key (allowed in eval: claim_queries, data, dense_model, detect,"),
     ("+detect.max_new_tokens=16", "config detect.max_new_tokens: unknown key"),
     ("eval.methods=[]", "config eval.methods: empty; list at least one"),
     ("scoring.query_span=querry", "config scoring.query_span='querry': must be one of instruction, query"),

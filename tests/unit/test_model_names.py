@@ -32,7 +32,7 @@ def test_derive_name(path, gguf, name):
 
 
 def test_issue_instances_are_errors_before_work():
-    with pytest.raises(ValueError, match=r"^model.name='meta-llama/Llama-3.1-8B-Instruct' contradicts "
+    with pytest.raises(ValueError, match=r"^config model.name='meta-llama/Llama-3.1-8B-Instruct' contradicts "
                                          r"model.path='smollm2-135m', which loads 'smollm2-135m': to run "
                                          r"meta-llama/Llama-3.1-8B-Instruct use model=hf "):
         _compose("model.name=meta-llama/Llama-3.1-8B-Instruct")

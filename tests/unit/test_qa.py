@@ -1,13 +1,12 @@
-"""Long-context QA: unit selection and ordering, LongMemEval prompts and judging, CLIPPER verdicts and
-pair accuracy, all checked against hand-written expectations (fixtures tests/data/lme_tiny.json, clipper/)."""
+"""Long-context QA: unit selection and ordering, LongMemEval prompts and judging, all checked against
+hand-written expectations (fixtures tests/data/lme_tiny.json, clipper/). CLIPPER: test_qa_clipper.py."""
 from pathlib import Path
 
 import pytest
 
 from qrexp.llm import Generator
-from qrexp.qa import (LME_ABSTENTION_TEMPLATE, LME_JUDGE_TEMPLATES, clipper_generate, clipper_prompt,
-                      evaluate_lme, lme_answer_prompt, lme_generate, lme_judge_prompt, pair_accuracy,
-                      parse_answer_tag, parse_yes_no, select_units, unit_turns)
+from qrexp.qa import (LME_ABSTENTION_TEMPLATE, LME_JUDGE_TEMPLATES, evaluate_lme, lme_answer_prompt,
+                      lme_generate, lme_judge_prompt, parse_yes_no, select_units, unit_turns)
 from qrexp.tasks.clipper import load_clipper
 from qrexp.tasks.lme import load_lme
 from qrexp.types import Doc, Example
@@ -164,66 +163,3 @@ def test_lme_generate_full_context_and_top_k(lme):
     assert lme_generate([ex], run, 2, gen) == {"gpt4_0f1e2d3c": "1 sessions"}
     with pytest.raises(KeyError, match="run has no ranking for example gpt4_0f1e2d3c"):
         lme_generate([ex], {}, 2, gen)
-
-
-# ---------------------------------------------------------------- CLIPPER
-
-@pytest.mark.parametrize("text, verdict", [
-    ("<explanation>...</explanation>\n<answer>TRUE</answer>", "TRUE"),
-    ("<ANSWER> false </Answer>", "FALSE"),
-    ("<answer>\nTrue\n</answer>", "TRUE"),
-    ("<answer>TRUE</answer> on reflection <answer>FALSE</answer>", "FALSE"),     # the last tag wins
-    ("The statement is TRUE.", None),
-    ("<answer>maybe</answer>", None),
-    ("<answer>TRUE", None),
-    ("", None),
-])
-def test_parse_answer_tag(text, verdict):
-    assert parse_answer_tag(text) == verdict
-
-
-def test_pair_accuracy_by_hand():
-    rows = [{"true_pred": "TRUE", "false_pred": "FALSE"},      # correct pair
-            {"true_pred": "TRUE", "false_pred": "TRUE"},       # false claim accepted
-            {"true_pred": None, "false_pred": "FALSE"},        # unparsed: wrong, counted
-            {"true_pred": None, "false_pred": None}]
-    assert pair_accuracy(rows) == {"n": 4, "pair_accuracy": 0.25, "true_accuracy": 0.5, "false_accuracy": 0.5,
-                                   "parse_failures": 3, "pairs_with_parse_failure": 2}
-    with pytest.raises(ValueError, match="no rows"):
-        pair_accuracy([])
-
-
-def _book():
-    docs = [Doc(f"ch{k}", f"Text of chapter {k}.", f"Chapter {k}") for k in (1, 2, 10)]
-    meta = {"true_claim": "Ann sails.", "false_claim": "Ann flies."}
-    return Example("b-0", "Ann sails.", docs, {"ch10"}, "TRUE", meta)
-
-
-def test_clipper_prompt_by_hand():
-    (msg,) = clipper_prompt(_book(), ["ch10", "ch1"], "false_claim")
-    assert msg["content"] == (
-        "You are provided with a context and a statement. Your task is to carefully read the context and then "
-        "determine whether the statement is true or false.  \n\nAnswer TRUE if the statement is true in its "
-        "entirety based on the context provided.\nAnswer FALSE if any part of the statement is false based on the "
-        "context provided.\n\n<context>Text of chapter 1.\n\n\nText of chapter 10.</context>\n\n\n<statement>Ann "
-        "flies.</statement>\n\n<question>Based on the context provided, is the above statement TRUE or FALSE?"
-        "</question>\n\nFirst provide an explanation of your decision-making process, and then provide your final "
-        "answer. Use the following format:\n\n<explanation>YOUR EXPLANATION</explanation>\n<answer>YOUR ANSWER"
-        "</answer>")
-    with pytest.raises(ValueError, match="unknown claim"):
-        clipper_prompt(_book(), ["ch1"], "claim")
-    with pytest.raises(KeyError, match="unknown chapter id"):
-        clipper_prompt(_book(), ["ch3"], "true_claim")
-
-
-def test_clipper_generate_top_k_and_full_context():
-    def reply(text):
-        context = text.split("<context>")[1].split("</context>")[0]
-        return "<answer>TRUE</answer>" if "Ann sails" in text or "chapter 2" in context else "<answer>FALSE</answer>"
-    gen = Scripted(reply)
-    rows = clipper_generate([_book()], {"b-0": {"ch10": 0.9, "ch2": 0.1, "ch1": 0.5}}, 2, gen)
-    assert rows[0]["chapters"] == ["ch1", "ch10"] and gen.calls[0][1] == 1000
-    assert (rows[0]["true_pred"], rows[0]["false_pred"], rows[0]["correct"]) == ("TRUE", "FALSE", True)
-    full = clipper_generate([_book()], None, None, gen)        # chapter 2 now in context: the false claim passes
-    assert full[0]["chapters"] == ["ch1", "ch2", "ch10"] and full[0]["false_pred"] == "TRUE"
-    assert pair_accuracy(rows + full)["pair_accuracy"] == 0.5
