@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from .config import DataConfig, to_dict
+from .locks import FileLock
 from .registry import Registry
 from .store import canonical_json
 from .tasks import load_examples
@@ -42,7 +43,9 @@ def generated_root(cfg: DataConfig, cache_dir: str | Path, seed: int) -> Path:
         tag += "-" + hashlib.sha256(canonical_json(dict(cfg.sizes)).encode()).hexdigest()[:8]
     root = Path(cache_dir) / "generated" / tag
     if not (root / "manifest.json").is_file():
-        GENERATORS.get(cfg.generate)(root, seed, dict(cfg.sizes))
+        with FileLock(root.parent / ".locks" / f"{tag}.lock"):     # concurrent jobs generate once
+            if not (root / "manifest.json").is_file():
+                GENERATORS.get(cfg.generate)(root, seed, dict(cfg.sizes))
     return root
 
 

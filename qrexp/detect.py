@@ -19,8 +19,10 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import torch
 
 from qrexp.heads import format_head, parse_head, rank_heads
+from qrexp.redact import redact
 from qrexp.registry import Registry
 from qrexp.store import atomic_write_text
+from qrexp.tasks.jsonio import read_text
 from qrexp.types import Example, Head
 
 __all__ = ["OBJECTIVES", "detect", "qrscore", "ndcg10", "recall1", "per_head_ndcg", "rank_heads",
@@ -177,13 +179,13 @@ def write_detection(path: str | Path, ranked: list[tuple[Head, float]], provenan
     _write_json(ours, {
         "objective": objective, "model": model, "n_examples": int(n_examples), "k": int(k),
         "heads": [format_head(h) for h in heads[:k]], "scores": grid,
-        "provenance": dict(provenance)})
+        "provenance": redact(dict(provenance))})          # configs without credentials
     return ours, paper
 
 
 def _load_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
+        return json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: invalid JSON ({e})") from None
 

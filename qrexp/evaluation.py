@@ -15,6 +15,7 @@ from typing import Sequence
 from . import protocol
 from .config import RunConfig, to_dict
 from .data import data_paths, data_semantics, load_identified, load_once
+from .locks import run_lock
 from .measures import normalise_all, normalise_keys
 from .metrics import evaluate_run, retrieval_metrics
 from .run_logging import check_tracker_inputs, finish_run, reuse_run
@@ -141,14 +142,16 @@ def protocol_run(cfg: RunConfig, run: Run) -> tuple[Run, int | None]:
 
 
 def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
-    """Evaluate one method (skipped when its run folder is finished); returns its metrics.
+    """Evaluate one method (skipped when its run folder is finished; a concurrent job computing the
+    same run is waited for, then its result reused: qrexp.locks); returns its metrics.
 
     Writes run.trec (scores encode the evaluated ranking, see qrexp.tasks.trec), qrels.trec (the
     judgements scored against), per_query.jsonl, heads.txt, the tracker files, and metrics.json
     last. A finished run reused under logger=wandb without a W&B run is logged from its folder.
     """
     with load_once():                    # the run id and the run share one load of the data
-        return _evaluate(cfg, method, log)
+        with run_lock(store_of(cfg).root, eval_id(cfg, method), log):
+            return _evaluate(cfg, method, log)
 
 
 def _evaluate(cfg: RunConfig, method: str, log) -> dict:

@@ -12,6 +12,7 @@ from .config import RunConfig, evals_of
 from .data import load_once
 from .evaluation import eval_id, evaluate
 from .preflight import preflight
+from .redact import redact_text
 from .run_logging import check_tracker_inputs
 from .stages import ATTENTION_METHODS, run_detection, store_of
 from .summary import format_counts, format_table, one_line, row_of
@@ -20,7 +21,9 @@ log_ = logging.getLogger("qrexp")
 
 
 def _log(msg: str) -> None:
-    """To the logging system when configured (Hydra logs to console and file), else stdout."""
+    """To the logging system when configured (Hydra logs to console and file), else stdout;
+    credentials redacted (qrexp.redact)."""
+    msg = redact_text(msg)
     if logging.getLogger().handlers:
         log_.info(msg)
     else:

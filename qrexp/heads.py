@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from qrexp.tasks.jsonio import read_text
 from qrexp.types import Head
 
 PUBLISHED_DIR = Path(__file__).resolve().parents[1] / "results" / "heads" / "published"
@@ -124,7 +125,7 @@ def published(model_key: str, task: str, root: str | Path | None = None) -> Head
         raise KeyError(f"no published head set {model_key}/{task} in {folder}{hint} "
                        f"(known: {', '.join(known) or 'none'})")
     try:
-        rec = json.loads(path.read_text())
+        rec = json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: invalid JSON ({e})") from None
     for field in ("heads", "n_layers", "n_heads"):

@@ -10,18 +10,24 @@ decodes greedily (temperature 0) and returns only the newly generated text, one 
 * :class:`OpenAIGenerator` talks to any OpenAI-compatible ``/v1/chat/completions`` server (OpenAI,
   vLLM, llama.cpp, ...) through the ``openai`` client (its retries and time-outs). The API key is read
   from an environment variable at each call and is sent only in the Authorization header: it is never
-  stored, logged or returned.
+  stored, logged or returned. Credentials in the URL (``http://user:TOKEN@host/v1``) become a Basic
+  Authorization header (when no key is set); messages and logs show the URL redacted (``shown_url``,
+  qrexp.redact).
 """
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import threading
+import urllib.parse
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
 import torch
+
+from .redact import redact_text, redact_url
 
 Messages = list[dict[str, str]]
 PromptLike = str | Messages | list[int]
@@ -145,11 +151,13 @@ class OpenAIGenerator(Generator):
                  timeout: float = 120.0, max_retries: int = 5, temperature: float = 0.0,
                  workers: int = 1) -> None:
         if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
+            raise ValueError(f"base_url must start with http:// or https://, got {redact_url(base_url)!r}")
         if max_retries < 0 or workers < 1 or timeout <= 0:
             raise ValueError("max_retries must be >= 0, workers >= 1 and timeout > 0")
-        self.base_url = base_url.rstrip("/")
-        self.url = self.base_url + "/chat/completions"
+        # credentials in the URL (http://user:TOKEN@host/v1) go to a Basic Authorization header and
+        # stay in memory; messages and logs show ``shown_url`` (qrexp.redact)
+        self.url, self._userinfo_auth = _endpoint(base_url)
+        self.shown_url = redact_url(self.url)
         self.name = self.model = model
         self.api_key_env, self.timeout, self.max_retries = api_key_env, timeout, max_retries
         self.temperature, self.workers = temperature, workers
@@ -157,7 +165,7 @@ class OpenAIGenerator(Generator):
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"OpenAIGenerator(url={self.url!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"
+        return f"OpenAIGenerator(url={self.shown_url!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"
 
     def _key(self) -> str | None:
         return (os.environ.get(self.api_key_env) or None) if self.api_key_env else None
@@ -175,13 +183,21 @@ class OpenAIGenerator(Generator):
         def on_response(response) -> None:
             if response.status_code == 429 or response.status_code >= 500:
                 response.read()
-                log.warning("%s: attempt failed (HTTP %d: %s)", self.url, response.status_code,
+                log.warning("%s: attempt failed (HTTP %d: %s)", self.shown_url, response.status_code,
                             _redact(response.text[:300], key))
 
         http = httpx.Client(timeout=self.timeout, event_hooks={"request": [on_request], "response": [on_response]})
-        client = openai.OpenAI(api_key=key or "unused", base_url=self.base_url, timeout=self.timeout,
-                               max_retries=self.max_retries, http_client=http)
-        extra = None if key else {"Authorization": openai.Omit()}      # no key: no Authorization header
+        parts = urllib.parse.urlsplit(self.url)         # the client appends /chat/completions itself
+        base = urllib.parse.urlunsplit(parts._replace(path=parts.path.removesuffix("/chat/completions"), query=""))
+        query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True)) or None
+        client = openai.OpenAI(api_key=key or "unused", base_url=base, timeout=self.timeout,
+                               max_retries=self.max_retries, http_client=http, default_query=query)
+        if key:                                          # Bearer <key> from the environment
+            extra = None
+        elif self._userinfo_auth:                        # user:password from the URL
+            extra = {"Authorization": f"Basic {self._userinfo_auth}"}
+        else:                                            # no key: no Authorization header
+            extra = {"Authorization": openai.Omit()}
         before = self.stats["requests"]
 
         def complete(msgs: Messages) -> str:
@@ -208,20 +224,33 @@ class OpenAIGenerator(Generator):
             detail = _redact(exc.response.text[:300], key)
             code = exc.status_code
             if code == 429 or code >= 500:
-                raise RuntimeError(f"{self.url}: giving up after {self.max_retries + 1} attempts; "
+                raise RuntimeError(f"{self.shown_url}: giving up after {self.max_retries + 1} attempts; "
                                    f"last error HTTP {code}: {detail}") from None
             hint = f" (is ${self.api_key_env} set?)" if code in (401, 403) else ""
-            raise RuntimeError(f"{self.url}: HTTP {code}{hint}: {detail}") from None
+            raise RuntimeError(f"{self.shown_url}: HTTP {code}{hint}: {detail}") from None
         except openai.APIConnectionError as exc:            # includes time-outs
-            raise RuntimeError(f"{self.url}: giving up after {self.max_retries + 1} attempts; last error "
+            raise RuntimeError(f"{self.shown_url}: giving up after {self.max_retries + 1} attempts; last error "
                                f"{type(exc).__name__}: {_redact(str(exc), key)}") from None
         try:
             content = reply.choices[0].message.content
         except (IndexError, AttributeError, TypeError):
-            raise ValueError(f"{self.url}: response lacks choices[0].message.content: "
+            raise ValueError(f"{self.shown_url}: response lacks choices[0].message.content: "
                              f"{_redact(str(reply)[:200], key)}") from None
         return "" if content is None else str(content)
 
 
 def _redact(text: str, key: str | None) -> str:
-    return text.replace(key, "***") if key else text
+    return redact_text(text.replace(key, "***") if key else text)
+
+
+def _endpoint(base_url: str) -> tuple[str, str | None]:
+    """(``<base_url>/chat/completions`` without ``user:password@``, query kept; base64
+    ``user:password`` for a Basic Authorization header, or None)."""
+    parts = urllib.parse.urlsplit(base_url)
+    parts = parts._replace(path=parts.path.rstrip("/") + "/chat/completions")
+    if "@" not in parts.netloc:
+        return urllib.parse.urlunsplit(parts), None
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user, _, password = userinfo.partition(":")
+    pair = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=host)), base64.b64encode(pair.encode()).decode()

@@ -9,8 +9,9 @@ from .detect import rank_heads, write_detection
 from .niah_score import case_from_example, niah_retrieval_scores
 from .heads_io import round_scores
 from .plots import plot_head_scores
+from .locks import run_lock
 from .run_logging import finish_run
-from .stages import _load, begin_detection, model_label, publish_heads
+from .stages import _load, begin_detection, model_label, publish_heads, store_of
 from .store import run_id
 from .tasks.niah import NEEDLES, niah_grid
 
@@ -25,7 +26,13 @@ def niah_id(cfg: RunConfig) -> str:
 
 
 def run_niah_detection(cfg: RunConfig, log=print) -> Path:
-    """Score every head by NIAH copy-paste retrieval (skipped when finished); returns heads JSON."""
+    """Score every head by NIAH copy-paste retrieval (skipped when finished, waited for and reused
+    when a concurrent job runs it: qrexp.locks); returns heads JSON."""
+    with run_lock(store_of(cfg).root, niah_id(cfg), log):
+        return _run_niah_detection(cfg, log)
+
+
+def _run_niah_detection(cfg: RunConfig, log=print) -> Path:
     rid = niah_id(cfg)
     store, heads_file, done = begin_detection(cfg, rid, niah_config(cfg), "detect-niah", log)
     if done:

@@ -231,10 +231,13 @@ def to_csv(table: pd.DataFrame) -> str:
     return table.round(8).reset_index().to_csv(index=False, na_rep="")
 
 
-def write_table(table: pd.DataFrame, spec: TableSpec, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Atomically write <out_dir>/<name>.md, .tex and .csv; returns {"md": path, ...}."""
+def write_table(table: pd.DataFrame, spec: TableSpec, out_dir: str | os.PathLike,
+                notes: str = "") -> dict[str, Path]:
+    """Atomically write <out_dir>/<name>.md (the table, then ``notes``), .tex and .csv, each built
+    whole in memory and written once (concurrent writers never mix); returns {"md": path, ...}."""
     out = Path(out_dir)
-    texts = {"md": to_markdown(table, spec), "tex": to_latex(table, spec), "csv": to_csv(table)}
+    md = to_markdown(table, spec) + (f"\n{notes}" if notes else "")
+    texts = {"md": md, "tex": to_latex(table, spec), "csv": to_csv(table)}
     return {ext: atomic_write_text(out / f"{spec.name}.{ext}", text) for ext, text in texts.items()}
 
 

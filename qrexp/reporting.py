@@ -17,10 +17,9 @@ import pandas as pd
 
 from .config import RunConfig
 from .measures import canonical_key
-from .report import TableSpec, _label, build_table, column_label, paper_numbers, write_table
-from .stages import store_of
+from .report import TableSpec, _label, build_table, column_label, paper_numbers, to_markdown, write_table
 from .run_table import load_runs
-from .store import atomic_write_text
+from .stages import store_of
 
 _EXTRA_KEYS = ("paper_table", "paper_model", "claims", "select", "row_label", "model")
 
@@ -147,17 +146,14 @@ def write_report(cfg: RunConfig, log=print) -> list[Path]:
             kept = f"{target} left as it is" if target.is_file() else "nothing written"
             log(f"[report] {spec.name}: no finished runs of this config fill the table; {kept}")
             continue
-        paths = write_table(table, spec, out_dir)
         notes = check_claims(table, claims, spec.digits, runs, spec, store_of(cfg).root)
         n = _sample_sizes(runs, spec)
-        if notes or n or scope_note or paper_note:
-            md = paths["md"].read_text()
-            md += "\n" + (f"Sample sizes: {n}.\n" if n else "")
-            md += f"Runs: {scope_note}.\n" if scope_note else ""
-            md += f"Note: {paper_note}.\n" if paper_note else ""
-            md += "".join(f"- {line}\n" for line in notes)
-            atomic_write_text(paths["md"], md)
-        log(f"[report] {paths['md']}\n{paths['md'].read_text()}")
+        text = (f"Sample sizes: {n}.\n" if n else "")
+        text += f"Runs: {scope_note}.\n" if scope_note else ""
+        text += f"Note: {paper_note}.\n" if paper_note else ""
+        text += "".join(f"- {line}\n" for line in notes)
+        paths = write_table(table, spec, out_dir, notes=text)    # built in memory, written once
+        log(f"[report] {paths['md']}\n{to_markdown(table, spec)}" + (f"\n{text}" if text else ""))
         written.append(paths["md"])
     return written
 

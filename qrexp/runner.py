@@ -24,8 +24,11 @@ import hydra
 from omegaconf import DictConfig
 
 from .config_check import ConfigError
+from .hydra_files import register_resolvers, save_job_files
+from .redact import install_log_redaction, redact_console
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")   # the repo's conf/ (editable install)
+register_resolvers()                                            # ${qrexp_launch:} in conf/config.yaml
 _rejected: list[str] = []                                         # bad-input jobs of this sweep
 _main_pid: int | None = None          # the process of main(); a launcher may pickle these globals by value
 
@@ -38,6 +41,8 @@ def _multirun() -> bool:
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
+    install_log_redaction()           # also in jobs that launchers (submitit) run in other processes
+    save_job_files(cfg)               # Hydra's .hydra/*.yaml, redacted (before the config is checked)
     from .hydra_summary import run_job
     from .preflight import InputError, one_line
     try:
@@ -59,7 +64,8 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """``qrexp list [what]`` (qrexp.listing); ``qrexp view [overrides]`` is ``qrexp stage=view
-    [overrides]``; else a Hydra run or sweep; a sweep ends with its summary."""
+    [overrides]``; else a Hydra run or sweep; a sweep ends with its summary. Console and log lines
+    pass through qrexp.redact (no credential is ever shown)."""
     global _main_pid
     if len(sys.argv) > 1 and sys.argv[1] == "list":
         from .listing import main as list_main
@@ -68,6 +74,8 @@ def main() -> None:
     _main_pid = os.getpid()
     if sys.argv[1:2] == ["view"]:
         sys.argv[1] = "stage=view"
+    redact_console()
+    install_log_redaction()
     from .hydra_summary import print_sweep_summary
     try:
         _hydra_main()

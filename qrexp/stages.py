@@ -16,6 +16,7 @@ from .head_detection import detect_heads
 from .heads import HeadSet
 from .pipeline import ExampleScorer, ScoringOptions
 from .score_cache import ScoreCache
+from .locks import run_lock
 from .store import RunStore, run_id
 from .window import fit_window
 
@@ -116,7 +117,13 @@ def publish_heads(cfg: RunConfig, rid: str, log=print) -> None:
 
 
 def run_detection(cfg: RunConfig, log=print) -> Path:
-    """Detect heads (skipped when finished); returns the path of our heads JSON."""
+    """Detect heads (skipped when finished; a concurrent job detecting the same run is waited for,
+    then its result reused: qrexp.locks); returns the path of our heads JSON."""
+    with run_lock(store_of(cfg).root, detection_id(cfg), log):
+        return _run_detection(cfg, log)
+
+
+def _run_detection(cfg: RunConfig, log=print) -> Path:
     from .run_logging import finish_run
     rid = detection_id(cfg)
     store, heads_file, done = begin_detection(cfg, rid, detection_config(cfg), "detect", log)

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from qrexp.provenance import TRACKED_PACKAGES, git_state, provenance  # noqa: F401 (re-exported)
+from qrexp.redact import is_secret_name, redact
 
 METRICS_FILE = "metrics.json"
 USED_BY_FILE = "used_by.json"
-SECRET_WORDS = ("key", "token", "secret", "password")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]*$")
 
 
@@ -112,23 +112,22 @@ def run_id(semantic_config: Mapping[str, Any], prefix_keys: Sequence[str] = (), 
     """``<slug of each prefix key value>-<first digits of sha256(canonical JSON)>``.
 
     ``prefix_keys`` are dotted paths ("model.name") used only for readability; the hash covers the
-    whole config. The caller leaves out paths, logger and output settings.
+    whole config with credentials redacted (a rotated token keeps the run). The caller leaves out
+    paths, logger and output settings.
     """
-    digest = hashlib.sha256(canonical_json(semantic_config).encode("utf-8")).hexdigest()[:digits]
+    digest = hashlib.sha256(canonical_json(redact(semantic_config, env=False)).encode("utf-8")).hexdigest()[:digits]
     return "-".join([_slug(_lookup(semantic_config, k)) for k in prefix_keys] + [digest])
 
 
 def is_secret_key(name: str) -> bool:
-    return any(word in str(name).lower() for word in SECRET_WORDS)
+    """A credential-like name (``qrexp.redact.is_secret_name``: api_key, hf_token; not max_new_tokens)."""
+    return is_secret_name(name)
 
 
 def strip_secrets(config: Any) -> Any:
-    """A copy of a nested config without keys whose name contains key/token/secret/password."""
-    if isinstance(config, Mapping):
-        return {k: strip_secrets(v) for k, v in config.items() if not is_secret_key(k)}
-    if isinstance(config, (list, tuple)):
-        return [strip_secrets(v) for v in config]
-    return config
+    """A copy of a nested config without credential-named keys, with URL userinfo, token query
+    values and environment secrets masked in every string (``qrexp.redact.redact``)."""
+    return redact(config, drop_keys=True)
 
 
 # ----------------------------------------------------------------------------- the store

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+from qrexp.redact import redacted_argv
 from qrexp.store import RunStore, strip_secrets
 
 if TYPE_CHECKING:
@@ -143,9 +144,10 @@ class WandbTracker(Tracker):
         if dir is not None:
             Path(dir).mkdir(parents=True, exist_ok=True)
         clean = json.loads(json.dumps(strip_secrets(dict(config or {})), default=str))
-        self.run = wandb.init(project=project, group=group, job_type=job_type, tags=list(tags),
-                              config=clean, mode=mode, dir=None if dir is None else str(dir),
-                              name=name, reinit="finish_previous")
+        with redacted_argv():   # W&B stores sys.argv (Hydra overrides) in the run's metadata
+            self.run = wandb.init(project=project, group=group, job_type=job_type, tags=list(tags),
+                                  config=clean, mode=mode, dir=None if dir is None else str(dir),
+                                  name=name, reinit="finish_previous")
         self.mode = mode
         self.finished = False
 

@@ -17,6 +17,7 @@ Gold = candidates with qrel > 0; ``meta["qrels"]`` keeps every judgement of the 
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -26,6 +27,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Mapping
 
+from qrexp.tasks.jsonio import check_id, open_text, read_text, skip_bom
 from qrexp.tasks.lucene_bm25 import bm25_candidates
 from qrexp.tasks.trec import ranked, read_trec_run
 from qrexp.types import Doc, Example, Qrels, Run
@@ -74,7 +76,7 @@ def _validate_jsonl(path: Path, fields: tuple[str, ...]) -> None:
     would keep one of the two silently.
     """
     first_line: dict[str, int] = {}
-    with path.open(encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for i, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -88,6 +90,7 @@ def _validate_jsonl(path: Path, fields: tuple[str, ...]) -> None:
             for f in fields:
                 if not isinstance(row.get(f), str):
                     raise ValueError(f"{where}: missing or non-string field {f!r}")
+            check_id(row["_id"], where, "_id")
             if row["_id"] in first_line:
                 raise ValueError(f"{where}: duplicate _id (first on line {first_line[row['_id']]}); "
                                  "give every record its own _id")
@@ -95,13 +98,13 @@ def _validate_jsonl(path: Path, fields: tuple[str, ...]) -> None:
 
 
 def _validate_qrels(path: Path) -> None:
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = read_text(path).splitlines()
     if not lines or lines[0].strip() != "query-id\tcorpus-id\tscore":
         raise ValueError(f"{path} line 1: expected the header 'query-id<TAB>corpus-id<TAB>score'")
     first_line: dict[tuple[str, str], int] = {}
     for i, line in enumerate(lines[1:], start=2):
-        cols = line.split()
-        if line.strip() and (len(cols) != 3 or not re.fullmatch(r"-?\d+", cols[2])):
+        cols = line.split("\t") if "\t" in line else line.split()
+        if line.strip() and (len(cols) != 3 or not re.fullmatch(r"-?\d+", cols[2].strip())):
             raise ValueError(f"{path} line {i}: expected 'query-id corpus-id score' with an integer score")
         if cols:
             pair = (cols[0], cols[1])
@@ -109,6 +112,19 @@ def _validate_qrels(path: Path) -> None:
                 raise ValueError(f"{path} line {i}: query {cols[0]} judges doc {cols[1]} again "
                                  f"(first on line {first_line[pair]})")
             first_line[pair] = i
+        for name, value in zip(("query-id", "corpus-id"), cols[:2] if line.strip() else ()):
+            check_id(value, f"{path} line {i}", name)
+
+
+def _BomlessDownload(base):
+    """ir_datasets' LocalDownload whose stream skips a leading UTF-8 byte-order mark (its qrels
+    parser compares the header line verbatim)."""
+    class BomlessDownload(base):
+        @contextlib.contextmanager
+        def stream(self):
+            with super().stream() as f:
+                yield skip_bom(f)
+    return BomlessDownload
 
 
 def register_local_beir(folder: str | os.PathLike, split: str = "test") -> str:
@@ -132,7 +148,7 @@ def register_local_beir(folder: str | os.PathLike, split: str = "test") -> str:
         _validate_jsonl(files[0], ("_id", "title", "text"))
         _validate_jsonl(files[1], ("_id", "text"))
         _validate_qrels(files[2])
-        corpus, queries, qrels = (LocalDownload(p, mkdir=False) for p in files)
+        corpus, queries, qrels = (_BomlessDownload(LocalDownload)(p, mkdir=False) for p in files)
         ir_datasets.registry.register(did, Dataset(
             BeirDocs(f"local/{name}", corpus, BeirTitleDoc),
             BeirQueries(f"local/{name}", queries, GenericQuery),

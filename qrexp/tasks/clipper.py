@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from qrexp.tasks.clipper_claims import SourceIndex, read_claim_csvs
-from qrexp.tasks.jsonio import Rec, choice_filter, read_json, read_records
+from qrexp.tasks.jsonio import Rec, check_id, choice_filter, read_json, read_records, read_text
 from qrexp.types import Doc, Example
 
 CLAIM_TYPES = ("single", "multiple")
@@ -100,7 +100,7 @@ class ChapterSource:
                 raise ValueError(f"{f}: chapter files must be named <number>.txt")
             if int(f.stem) in out:
                 raise ValueError(f"{f}: chapter {int(f.stem)} has two files in {folder}")
-            out[int(f.stem)] = f.read_text(encoding="utf-8").removeprefix("\ufeff")
+            out[int(f.stem)] = read_text(f)
         if not out:
             raise ValueError(f"{folder}: no <number>.txt chapter files")
         return out
@@ -121,8 +121,8 @@ class ChapterSource:
 
 
 def _pair_key(rec: Rec) -> tuple[str, str, str]:
-    book = rec.get("book_name", (str, int))
-    return str(book), rec.get("true_claim", str), rec.get("false_claim", str)
+    book = check_id(rec.get("book_name", (str, int)), rec.where, "book_name")   # part of the qid
+    return book, rec.get("true_claim", str), rec.get("false_claim", str)
 
 
 def _rows(rows: str | os.PathLike) -> list[Rec]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any, Iterable
 
-from qrexp.tasks.jsonio import Rec, read_records, write_json, write_jsonl
+from qrexp.tasks.jsonio import Rec, check_id, read_records, write_json, write_jsonl
 from qrexp.types import Doc, Example
 
 _CORE = ("idx", "question", "paragraphs", "gt_docs", "num_gold_docs", "answer", "meta")
@@ -37,7 +37,8 @@ def _paragraph(rec: Rec, i: int, para: Any) -> Doc:
     title = para.get("title")
     if title is not None and not isinstance(title, str):
         raise rec.error(f"field {field + '.title'!r} must be str or null, got {type(title).__name__}")
-    return Doc(doc_id=str(para["idx"]), text=para["paragraph_text"], title=title)
+    return Doc(doc_id=check_id(para["idx"], rec.where, field + ".idx"), text=para["paragraph_text"],
+               title=title)
 
 
 def instance_to_example(rec: Rec) -> Example:
@@ -54,6 +55,8 @@ def instance_to_example(rec: Rec) -> Example:
     bad = [g for g in gold if not isinstance(g, _ID) or isinstance(g, bool)]
     if bad:
         raise rec.error(f"field 'gt_docs' must list str or int ids, got {bad[0]!r}")
+    for i, g in enumerate(gold):
+        check_id(g, rec.where, f"gt_docs[{i}]")
     answer = rec.get("answer", default=None)
     meta = dict(rec.get("meta", dict, default={}))
     meta.update({k: v for k, v in rec.data.items() if k not in _CORE})

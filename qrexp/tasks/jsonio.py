@@ -59,18 +59,50 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
 
 
-def _read_text(path: str | os.PathLike) -> str:
+BOM = b"\xef\xbb\xbf"          # the UTF-8 byte-order mark (Windows editors, many public data dumps)
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A whole UTF-8 text file as str, a leading byte-order mark dropped (CRLF line ends are left to
+    ``splitlines``). The one text reader of every data loader (JSON, JSONL, TSV, TREC, chapters).
+
+    Raises FileNotFoundError / ValueError naming the file (and the byte offset of bad UTF-8)."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: file not found") from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
+def open_text(path: str | os.PathLike):
+    """Open a UTF-8 text file for streaming line by line, a leading byte-order mark dropped."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    return open(path, encoding="utf-8-sig")
+
+
+def skip_bom(stream):
+    """A binary buffered stream positioned after a leading UTF-8 byte-order mark, if any (for
+    readers that take bytes, e.g. ir_datasets' BEIR parsers)."""
+    if stream.peek(len(BOM))[: len(BOM)] == BOM:
+        stream.read(len(BOM))
+    return stream
+
+
+def check_id(value: Any, where: str, field: str) -> str:
+    """``str(value)`` if it can be a TREC id (non-empty, no whitespace: run.trec and qrels files are
+    whitespace-separated), else ``ValueError("<where>: field '<field>' ...")`` at load time."""
+    text = str(value)
+    if not text or any(c.isspace() for c in text):
+        raise ValueError(f"{where}: field {field!r} = {text!r} is empty or contains whitespace; "
+                         "ids are written to TREC run files, which cannot hold it")
+    return text
+
+
 def read_json(path: str | os.PathLike) -> Any:
     """Parse a whole JSON file; a syntax error names the file, line and column."""
-    text = _read_text(path)
+    text = read_text(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -79,7 +111,7 @@ def read_json(path: str | os.PathLike) -> Any:
 
 def _jsonl_items(path: str | os.PathLike, hint: str = "") -> list[tuple[int, Any]]:
     out = []
-    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
+    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -98,7 +130,7 @@ def is_json_array(path: str | os.PathLike) -> bool:
     """True if the file's first non-blank character opens a JSON array (else it is read as JSONL)."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: file not found")
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
         while True:
             chunk = fh.read(4096)
             if not chunk:
@@ -117,7 +149,8 @@ def _where(path: str | os.PathLike, label: str, data: Any, id_field: str | None)
 def read_records(path: str | os.PathLike, id_field: str | None = None) -> list[Rec]:
     """Read a JSON array of objects or a JSONL file of objects into located records.
 
-    ``id_field`` (e.g. "question_id") is quoted in error locations when the record has it.
+    ``id_field`` (e.g. "question_id") is quoted in error locations when the record has it, and its
+    value is refused if it holds whitespace (:func:`check_id`). A leading byte-order mark is skipped.
     """
     if Path(path).suffix.lower() != ".jsonl" and is_json_array(path):
         items = read_json(path)
@@ -131,6 +164,8 @@ def read_records(path: str | os.PathLike, id_field: str | None = None) -> list[R
         where = _where(path, label, item, id_field)
         if not isinstance(item, Mapping):
             raise ValueError(f"{where}: expected a JSON object, got {type(item).__name__}")
+        if id_field and item.get(id_field) is not None:
+            check_id(item[id_field], where, id_field)
         records.append(Rec(item, where))
     return records
 

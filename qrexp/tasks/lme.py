@@ -33,7 +33,7 @@ import warnings
 from collections import Counter
 from typing import Any, Iterable, Sequence
 
-from qrexp.tasks.jsonio import Rec, choice_filter, read_records
+from qrexp.tasks.jsonio import Rec, check_id, choice_filter, read_records
 from qrexp.types import Doc, Example
 
 QUESTION_TYPES = ("single-session-user", "single-session-assistant", "single-session-preference",
@@ -79,6 +79,8 @@ def _check_parallel(rec: Rec) -> tuple[list[str], list[str], list[Any]]:
         bad = [v for v in values if not isinstance(v, str)]
         if bad:
             raise rec.error(f"field {name!r} must list strings, got {bad[0]!r}")
+    for i, sid in enumerate(ids):                    # unit ids are <session id>_r<k>
+        check_id(sid, rec.where, f"haystack_session_ids[{i}]")
     return ids, dates, sessions
 
 

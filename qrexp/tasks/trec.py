@@ -15,7 +15,7 @@ from typing import Mapping
 
 import numpy as np
 
-from qrexp.tasks.jsonio import write_text
+from qrexp.tasks.jsonio import read_text, write_text
 from qrexp.types import Run
 
 
@@ -58,10 +58,7 @@ def rank_scores(scores: Mapping[str, float], qid: str = "?") -> list[tuple[str, 
 def read_trec_run(path: str | os.PathLike) -> Run:
     """Parse a TREC run file; a malformed line raises an error naming the file and line number."""
     run: Run = {}
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: run file not found") from None
+    text = read_text(path)                      # UTF-8, a byte-order mark dropped
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue

@@ -189,3 +189,23 @@ def test_timeout_is_retried_then_reported(server):
         assert 1.0 <= time.time() - t0 < 60 and gen.stats == {"requests": 2, "retries": 1}   # 2 cores shared: loose
     finally:
         silent.close()
+
+
+def test_url_credentials_become_basic_auth_and_are_never_shown(server, monkeypatch, caplog):
+    """http://user:TOKEN@host/v1: the request goes to host with a Basic header; the token appears
+    in no message, log line or repr (only shown_url, redacted)."""
+    import base64
+    token = "tok-in-url-5f2a9c"
+    monkeypatch.delenv("QREXP_TEST_KEY", raising=False)
+    url = server.base_url.replace("http://", f"http://judge:{token}@") + "?api_key=qk-77aa"
+    gen = OpenAIGenerator(url, "m", api_key_env="QREXP_TEST_KEY", max_retries=1)
+    server.failures = [(500, "retry me"), (400, "bad")]
+    with caplog.at_level(logging.WARNING, logger="qrexp.llm"), pytest.raises(RuntimeError) as info:
+        gen.generate(["x"], 2)
+    sent = server.requests[0]["headers"]["authorization"]
+    assert sent == "Basic " + base64.b64encode(f"judge:{token}".encode()).decode()
+    assert server.requests[0]["path"] == "/v1/chat/completions?api_key=qk-77aa"
+    assert gen.shown_url == server.base_url + "/chat/completions?api_key=***"
+    for text in (str(info.value), caplog.text, repr(gen)):
+        assert token not in text and "qk-77aa" not in text
+    assert "api_key=***" in str(info.value) and "HTTP 400" in str(info.value)
