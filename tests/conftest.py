@@ -31,3 +31,15 @@ def every_run_file_reproduces_its_metrics(tmp_path_factory):
     problems = [p for folder in scored_run_folders(tmp_path_factory.getbasetemp())
                 for p in rescore_run_folder(folder)]
     assert not problems, "run.trec does not reproduce metrics.json:\n" + "\n".join(problems[:20])
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory):
+    """A saved tiny random Llama + BPE tokenizer folder (tests/organisms.py), for `model.path=` in
+    command-line and run tests."""
+    from organisms import bpe_tokenizer, tiny_model
+    folder = tmp_path_factory.mktemp("tiny-model")
+    tok = bpe_tokenizer()
+    tiny_model("llama", len(tok)).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder

@@ -13,16 +13,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from organisms import bpe_tokenizer, tiny_model
-    folder = tmp_path_factory.mktemp("tiny-model")
-    tok = bpe_tokenizer()
-    tiny_model("llama", len(tok)).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
-
-
 def qrexp(tmp, tiny_dir, *args, extra_env=None):
     env = {k: v for k, v in os.environ.items() if k != "QREXP_DEBUG"}
     env.update({"QREXP_TEST_DATA": str(DATA), "IR_DATASETS_HOME": str(tmp / "ird"), "HF_HUB_OFFLINE": "1",

@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 from qrexp.config import evals_of, from_hydra
 from qrexp.evaluation import eval_id
 from qrexp.locks import run_lock
-from test_framework import CONF, DATA, ROOT, TEST_CONF, qrexp, tiny_dir  # noqa: F401
+from test_framework import CONF, DATA, ROOT, TEST_CONF, qrexp  # noqa: F401
 
 COMPUTED = re.compile(r"\[evaluate\] (\S+): \{")              # a run computed (not skipped)
 

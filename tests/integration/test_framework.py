@@ -39,16 +39,6 @@ def test_every_group_option_composes(group, tmp_path):
         assert isinstance(cfg, RunConfig), option
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from organisms import bpe_tokenizer, tiny_model
-    folder = tmp_path_factory.mktemp("tiny-model")
-    tok = bpe_tokenizer()
-    tiny_model("llama", len(tok)).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
-
-
 def qrexp(tmp, *args, check=True):
     env = {**os.environ, "QREXP_TEST_DATA": str(DATA), "IR_DATASETS_HOME": str(tmp / "ird"),
            "HF_HUB_OFFLINE": "1", "WANDB_SILENT": "true", "PYTHONUNBUFFERED": "1",

@@ -11,16 +11,6 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).parents[2]
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from organisms import bpe_tokenizer, tiny_model
-    folder = tmp_path_factory.mktemp("tiny-model")
-    tok = bpe_tokenizer()
-    tiny_model("llama", len(tok)).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
-
-
 def rehearse(tmp, table, *args):
     env = {**os.environ, "IR_DATASETS_HOME": str(tmp / "ird"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "rehearse.py"), table, "--out", str(tmp),

@@ -16,16 +16,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from organisms import bpe_tokenizer, tiny_model
-    folder = tmp_path_factory.mktemp("tiny-model")
-    tok = bpe_tokenizer()
-    tiny_model("llama", len(tok)).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
-
-
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch, tmp_path):
     monkeypatch.setenv("QREXP_TEST_DATA", str(DATA))

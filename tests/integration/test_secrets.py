@@ -5,7 +5,7 @@ and the console are searched for the planted values: zero hits."""
 import json
 import os
 
-from test_framework import qrexp, tiny_dir  # noqa: F401  (tiny_dir is a fixture)
+from test_framework import qrexp
 
 URL_USER, URL_TOKEN, QUERY_TOKEN = "judgeuser", "urltok-93b1c7d2e4", "qtok-5e6f7a8b9c"
 ENV_SECRETS = {"OPENAI_API_KEY": "sk-envplanted-0a1b2c3d4e", "HF_TOKEN": "hf_envplanted_9z8y7x6w",

@@ -1,6 +1,5 @@
 """BEIR loader: local folder through ir_datasets offline, run candidates, protocol fields, BM25, TREC files."""
 import json
-import math
 import os
 import shutil
 import subprocess
