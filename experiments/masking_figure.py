@@ -1,7 +1,7 @@
 """Paper Fig. 1 on a real model: NIAH accuracy over context length x needle depth with no heads
 masked, the top-k detected QRHeads masked, and k random heads masked (three heat maps).
 
-    python experiments/masking_figure.py --heads results/heads/detected/smollm2-135m-generated-lme-qrscore-94b64a3f32.json \
+    python experiments/masking_figure.py --heads results/heads/detected/smollm2-135m-generated-lme-qrscore-704dcbce51.json \
         [--model smollm2-135m] [--k 16] [--lengths 300 600 1200] [--depths 0.1 0.5 0.9] [--out results/figures/masking]
 """
 from __future__ import annotations
