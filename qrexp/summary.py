@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from .measures import canonical_key, is_measure, normalise_all, sort_key
+from .redact import redact
 
 MISSING = "–"
 JOB_RECORD = "qrexp_summary.json"          # one per sweep job, in the job's Hydra output folder
@@ -104,9 +105,11 @@ def one_line(exc: BaseException) -> str:
 # ------------------------------------------------------------------------------------ sweeps
 def write_job_record(folder: str | Path, overrides: Sequence[str], rows: Sequence[RunRow],
                      error: str | None) -> Path:
-    """Write <folder>/qrexp_summary.json (atomically): the job's overrides, rows and failure (if any)."""
+    """Write <folder>/qrexp_summary.json (atomically): the job's overrides, rows and failure (if any),
+    credentials redacted (qrexp.redact: URL userinfo, token-like values, secret environment values)."""
     from .store import atomic_write_text
-    record = {"overrides": list(overrides), "rows": [dataclasses.asdict(r) for r in rows], "error": error}
+    record = redact({"overrides": list(overrides), "rows": [dataclasses.asdict(r) for r in rows], "error": error},
+                    drop_keys=False)
     return atomic_write_text(Path(folder) / JOB_RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
