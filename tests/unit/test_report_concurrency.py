@@ -1,19 +1,22 @@
 """Report tables written by several processes at once (jobs of concurrent sweeps) come out whole:
 the same bytes as a table written alone, one "Sample sizes" line, no appended duplicates."""
 import multiprocessing as mp
+from pathlib import Path
 
-from qrexp.config import EvalConfig, ReportConfig, RunConfig
+from qrexp.config import DataConfig, EvalConfig, ReportConfig, RunConfig
 from qrexp.reporting import write_report
 from qrexp.store import RunStore, run_id
 
 SPEC = {"name": "conc", "title": "Concurrent", "row_key": "method", "col_key": "scoring.calibrate",
         "metric": "ndcg_cut_10", "filters": {"eval.name": "fx"}, "select": "all", "scale": 100,
         "digits": 1, "claims": [["icr", ">", "random", "True"]]}
+DATA = DataConfig(name="fx", loader="instances",       # run ids hash the data's content: it must load
+                  args={"path": str(Path(__file__).resolve().parents[1] / "data" / "instances_tiny.json")})
 VALUES = {("icr", True): 0.75, ("icr", False): 0.5, ("random", True): 0.25, ("random", False): 0.125}
 
 
 def _config(out_dir) -> RunConfig:
-    return RunConfig(out_dir=str(out_dir), eval=EvalConfig(name="fx", methods=("icr", "random")),
+    return RunConfig(out_dir=str(out_dir), eval=EvalConfig(name="fx", methods=("icr", "random"), data=DATA),
                      report=ReportConfig(tables=(SPEC,)))
 
 
@@ -37,8 +40,8 @@ def test_concurrent_report_writers_leave_the_solo_table(tmp_path):
     _fill(solo)
     write_report(_config(solo), log=lambda m: None)
     expected = (solo / "tables" / "conc.md").read_text()
-    assert expected.count("Sample sizes: False n=4, True n=4.") == 1
-    assert "| icr | ours | 50.0 | 75.0 |" in expected
+    assert expected.count("Sample sizes: scoring.calibrate=False n=4, scoring.calibrate=True n=4.") == 1
+    assert "| icr | 50.0 | 75.0 |" in expected
     assert "icr > random on True: holds (75.0 vs 25.0)" in expected
 
     shared = tmp_path / "shared"

@@ -83,7 +83,7 @@ def test_runs_that_still_disagree_name_the_key_and_how_to_select(tmp_path):
     with pytest.raises(ValueError) as err:
         write_report(config(tmp_path), log=lambda line: None)
     message = str(err.value)
-    assert "disagree on recall@5" in message and "\n" not in message
+    assert "disagree on R@5" in message and "\n" not in message
     assert "they differ in scoring.mask_sigma (1, 2)" in message
     assert "the table filter {scoring.mask_sigma: <value>}" in message
 
