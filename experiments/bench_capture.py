@@ -18,10 +18,10 @@ import time
 import psutil
 import torch
 
-from qrexp.heads import HeadSet
-from qrexp.models import load_model
-from qrexp.retrieve import QRRetriever
-from qrexp.tasks.niah import filler_sentences
+from qrexp.heads.sets import HeadSet
+from qrexp.engine.models import load_model
+from qrexp.engine.retriever import QRRetriever
+from qrexp.data.niah import filler_sentences
 from qrexp.types import Doc
 
 

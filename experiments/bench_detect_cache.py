@@ -15,8 +15,8 @@ import time
 
 import torch
 
-from qrexp.detect import OBJECTIVES, rank_heads
-from qrexp.score_cache import ScoreCache, detect_from_cache, fingerprint
+from qrexp.heads.objectives import OBJECTIVES, rank_heads
+from qrexp.engine.score_cache import ScoreCache, detect_from_cache, fingerprint
 
 
 def build_cache(root: str, n: int, docs: int, layers: int, heads: int, seed: int):

@@ -11,13 +11,13 @@ import argparse
 import tempfile
 import time
 
-from qrexp.config import DataConfig
-from qrexp.data import load_data
-from qrexp.head_detection import detect_heads
-from qrexp.models import load_model
-from qrexp.pipeline import ExampleScorer
-from qrexp.retrieve import QRRetriever
-from qrexp.score_cache import ScoreCache
+from qrexp.experiment.config import DataConfig
+from qrexp.experiment.data import load_data
+from qrexp.experiment.detect import detect_heads
+from qrexp.engine.models import load_model
+from qrexp.engine.scorer import ExampleScorer
+from qrexp.engine.retriever import QRRetriever
+from qrexp.engine.score_cache import ScoreCache
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import time
 import torch
 from transformers import AutoModelForCausalLM, LlamaConfig
 
-from qrexp.forward import fresh_pass, prefix_passes, prepare_model
+from qrexp.engine.forward import fresh_pass, prefix_passes, prepare_model
 
 LLAMA_8B = dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
                 num_key_value_heads=8, vocab_size=128256, max_position_embeddings=131072,

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from qrexp.forward import prepare_model
-from qrexp.heads import detected
-from qrexp.intervene import cells_from_examples, masking_figure
-from qrexp.models import load_model
-from qrexp.tasks.niah import NEEDLES, niah_grid
+from qrexp.engine.forward import prepare_model
+from qrexp.heads.sets import detected
+from qrexp.evals.intervene import cells_from_examples, masking_figure
+from qrexp.engine.models import load_model
+from qrexp.data.niah import NEEDLES, niah_grid
 
 
 def main() -> None:

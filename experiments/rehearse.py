@@ -1,4 +1,4 @@
-"""Rehearse a paper table on tiny real-format data before the real GPU run (qrexp.rehearsal).
+"""Rehearse a paper table on tiny real-format data before the real GPU run (qrexp.experiment.rehearsal).
 
     python experiments/rehearse.py table2 [--model smollm2-135m] [--out results/rehearsal] [extra overrides]
 
@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qrexp.rehearsal import TABLES, rehearsal_overrides, write_rehearsal_data
+from qrexp.experiment.rehearsal import TABLES, rehearsal_overrides, write_rehearsal_data
 
 
 def main() -> int:
@@ -26,7 +26,7 @@ def main() -> int:
     data = write_rehearsal_data(out / "data")
     overrides = rehearsal_overrides(args.table, data, [f"model={args.model}", *args.overrides, *extra])
     multirun = ["-m"] if args.table in ("table5", "table6", "table8") else []
-    cmd = [sys.executable, "-m", "qrexp.runner", *multirun, *overrides, f"out_dir={out}"]
+    cmd = [sys.executable, "-m", "qrexp.experiment.cli", *multirun, *overrides, f"out_dir={out}"]
     print(" ".join(cmd), flush=True)
     return subprocess.run(cmd).returncode
 

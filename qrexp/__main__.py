@@ -1,3 +1,3 @@
-from .runner import main
+from qrexp.experiment.cli import main
 
 main()

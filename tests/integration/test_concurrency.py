@@ -9,16 +9,16 @@ import time
 
 from hydra import compose, initialize_config_dir
 
-from qrexp.config import evals_of, from_hydra
-from qrexp.evaluation import eval_id
-from qrexp.locks import run_lock
+from qrexp.experiment.config import evals_of, from_hydra
+from qrexp.experiment.evaluate import eval_id
+from qrexp.io.locks import run_lock
 from test_framework import CONF, DATA, ROOT, TEST_CONF, qrexp  # noqa: F401
 
 COMPUTED = re.compile(r"\[evaluate\] (\S+): \{")              # a run computed (not skipped)
 
 
 def _sweep_cmd(tmp, tiny):
-    return [sys.executable, "-m", "qrexp.runner", "-m", f"hydra.searchpath=[file://{TEST_CONF}]",
+    return [sys.executable, "-m", "qrexp.experiment.cli", "-m", f"hydra.searchpath=[file://{TEST_CONF}]",
             f"out_dir={tmp / 'out'}", "progress=false", "model=tiny", f"model.path={tiny}",
             "eval=fixture_beir", "eval.methods=[icr],[random]", "scoring.calibrate=true,false",
             "model.k=3", "report=fixture"]

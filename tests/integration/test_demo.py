@@ -16,7 +16,7 @@ def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     env = {**os.environ, "IR_DATASETS_HOME": str(out / "ird"), "HF_HUB_OFFLINE": "1",
            "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}  # this checkout
-    proc = subprocess.run([sys.executable, "-m", "qrexp.runner", "experiment=demo", f"out_dir={out}",
+    proc = subprocess.run([sys.executable, "-m", "qrexp.experiment.cli", "experiment=demo", f"out_dir={out}",
                            "progress=false"], env=env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     runs = {}
@@ -65,10 +65,10 @@ def test_detected_heads_retrieve_well_above_chance_on_held_out_data(demo):
     """Per-head R@1 of the top detected heads, from the demo's score cache (no new forward pass)."""
     import torch
     from hydra import compose, initialize_config_dir
-    from qrexp.config import evals_of, from_hydra
-    from qrexp.data import load_data
-    from qrexp.heads import detected
-    from qrexp.stages import cache_dir, detection_id, scorer_of, scoring_options, store_of
+    from qrexp.experiment.config import evals_of, from_hydra
+    from qrexp.experiment.data import load_data
+    from qrexp.heads.sets import detected
+    from qrexp.experiment.stages import cache_dir, detection_id, scorer_of, scoring_options, store_of
     out, _, _ = demo
     conf = str(Path(__file__).resolve().parents[2] / "conf")
     with initialize_config_dir(version_base="1.3", config_dir=conf):

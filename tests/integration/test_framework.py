@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from qrexp.config import RunConfig, evals_of, from_hydra
+from qrexp.experiment.config import RunConfig, evals_of, from_hydra
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf"
@@ -44,7 +44,7 @@ def qrexp(tmp, *args, check=True):
            "HF_HUB_OFFLINE": "1", "WANDB_SILENT": "true", "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": str(ROOT)}   # this checkout's qrexp, not an installed one
     flags = [a for a in args if a == "-m"]                 # argparse wants flags before overrides
-    cmd = [sys.executable, "-m", "qrexp.runner", *flags, f"hydra.searchpath=[file://{TEST_CONF}]",
+    cmd = [sys.executable, "-m", "qrexp.experiment.cli", *flags, f"hydra.searchpath=[file://{TEST_CONF}]",
            f"out_dir={tmp / 'out'}", "progress=false", *[a for a in args if a != "-m"]]
     proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
     if check and proc.returncode != 0:

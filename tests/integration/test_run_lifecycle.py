@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from qrexp.config import from_hydra
+from qrexp.experiment.config import from_hydra
 from run_files import rescore_run_folder, scored_run_folders
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +51,7 @@ class Killed(BaseException):
 
 
 def test_killed_at_any_write_resumes_to_the_full_artifacts(tiny_dir, tmp_path, monkeypatch):
-    from qrexp.experiment import run_experiment
+    from qrexp.experiment.run import run_experiment
     cache = f"cache_dir={tmp_path / 'cache'}"
     real_replace, writes = os.replace, []
 
@@ -95,7 +95,7 @@ def test_killed_at_any_write_resumes_to_the_full_artifacts(tiny_dir, tmp_path, m
 
 
 def test_finished_runs_reused_under_wandb_are_logged_from_their_folder(tiny_dir, tmp_path):
-    from qrexp.experiment import run_experiment
+    from qrexp.experiment.run import run_experiment
     from unit.test_tracking import read_wandb_log
     out = tmp_path / "out"
     run_experiment(config(tiny_dir, out, "eval.methods=[qrhead]"))          # logger=none
@@ -103,7 +103,7 @@ def test_finished_runs_reused_under_wandb_are_logged_from_their_folder(tiny_dir,
     assert len(runs) == 2 and not any((r / "wandb").exists() for r in runs)
     stamps = {r: (r / "metrics.json").stat().st_mtime_ns for r in runs}
     lines = []
-    import qrexp.experiment as experiment
+    import qrexp.experiment.run as experiment
     experiment._log, saved = lines.append, experiment._log
     try:
         run_experiment(config(tiny_dir, out, "eval.methods=[qrhead]", "logger=wandb", "logger.mode=offline"))
@@ -126,7 +126,7 @@ def test_finished_runs_reused_under_wandb_are_logged_from_their_folder(tiny_dir,
 
 
 def test_wandb_tag_too_long_fails_before_any_work(tiny_dir, tmp_path):
-    from qrexp.experiment import run_experiment
+    from qrexp.experiment.run import run_experiment
     name = "an-experiment-name-" + "x" * 60
     cfg = config(tiny_dir, tmp_path / "out", "logger=wandb", f"name={name}")
     with pytest.raises(ValueError) as err:
@@ -137,7 +137,7 @@ def test_wandb_tag_too_long_fails_before_any_work(tiny_dir, tmp_path):
 
 
 def test_corrupt_metrics_json_is_recomputed_with_one_warning(tiny_dir, tmp_path):
-    from qrexp.evaluation import evaluate
+    from qrexp.experiment.evaluate import evaluate
     cfg = config(tiny_dir, tmp_path / "out", "eval.methods=[icr]")
     first = evaluate(cfg, "icr", log=lambda line: None)
     folder = next((tmp_path / "out" / "runs").iterdir())
@@ -152,7 +152,7 @@ def test_every_run_file_of_a_sweep_reproduces_its_metrics(tiny_dir, tmp_path):
     """BEIR-style (nDCG, recall with graded qrels) and long-context recall runs, including BM25 and
     chance whose scores tie or differ below float32 precision: pytrec_eval on run.trec + qrels.trec
     gives metrics.json and per_query.jsonl exactly."""
-    from qrexp.experiment import run_experiment
+    from qrexp.experiment.run import run_experiment
     out = tmp_path / "out"
     run_experiment(config(tiny_dir, out, "eval.methods=[icr,bm25,chance,random]"))
     run_experiment(config(tiny_dir, out, "eval=fixture_lme", "eval.methods=[icr,bm25,chance]",
@@ -165,8 +165,8 @@ def test_every_run_file_of_a_sweep_reproduces_its_metrics(tiny_dir, tmp_path):
 
 
 def test_a_failed_wandb_init_leaves_the_run_unfinished_and_the_rerun_logs_it(tiny_dir, tmp_path, monkeypatch):
-    from qrexp import run_logging
-    from qrexp.evaluation import evaluate
+    from qrexp.experiment import run_logging
+    from qrexp.experiment.evaluate import evaluate
 
     class FailingInit:
         def __init__(self, **options):

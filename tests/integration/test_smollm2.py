@@ -7,13 +7,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def smollm2():
-    from qrexp.models import load_model
+    from qrexp.engine.models import load_model
     return load_model("smollm2-135m")
 
 
 def test_converted_cache_equals_direct_gguf_load(smollm2):
     from transformers import AutoModelForCausalLM
-    from qrexp.models import embedded_source
+    from qrexp.engine.models import embedded_source
     model, tok = smollm2
     src = embedded_source("smollm2-135m")
     direct = AutoModelForCausalLM.from_pretrained(src.path, gguf_file=src.gguf_file, dtype=torch.float32)
@@ -27,7 +27,7 @@ def test_converted_cache_equals_direct_gguf_load(smollm2):
 
 def test_builtin_example_ranks_gold_first(smollm2):
     from qrexp import QRRetriever
-    from qrexp.quickstart import DOCS, QUESTIONS
+    from qrexp.engine.quickstart import DOCS, QUESTIONS
     r = QRRetriever(*smollm2)
     hits = 0
     for query, gold in QUESTIONS:
@@ -37,8 +37,8 @@ def test_builtin_example_ranks_gold_first(smollm2):
 
 
 def test_capture_matches_eager_on_smollm2(smollm2):
-    from qrexp.forward import fresh_pass, prepare_model
-    from qrexp.models import load_model
+    from qrexp.engine.forward import fresh_pass, prepare_model
+    from qrexp.engine.models import load_model
     model, tok = smollm2
     eager, _ = load_model("smollm2-135m", attn_implementation="eager")
     ids = tok("Here are some paragraphs about cities. Oslo is in Norway. Query: where is Oslo?")["input_ids"]

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from qrexp.prompt import doc_block
-from qrexp.scoring import masked_span_sum
-from qrexp.tasks.trec import read_trec_run
+from qrexp.engine.prompt import doc_block
+from qrexp.engine.scoring import masked_span_sum
+from qrexp.io.trec import read_trec_run
 from qrexp.types import Doc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ METHODS = ("qrhead", "icr", "icr-uncal", "bm25")
 def qrexp(tmp, *args):
     env = {**os.environ, "QREXP_TEST_DATA": str(DATA), "IR_DATASETS_HOME": str(tmp / "ird"),
            "HF_HUB_OFFLINE": "1", "WANDB_SILENT": "true", "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "qrexp.runner", *args[:1], f"hydra.searchpath=[file://{TEST_CONF}]",
+    cmd = [sys.executable, "-m", "qrexp.experiment.cli", *args[:1], f"hydra.searchpath=[file://{TEST_CONF}]",
            f"out_dir={tmp / 'out'}", "progress=false", *args[1:]]
     proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:

@@ -1,11 +1,11 @@
 """Missing data files and unreachable models are reported before any work, with the exact file expected
-(qrexp.availability, run by qrexp.preflight)."""
+(qrexp.experiment.availability, run by qrexp.experiment.preflight)."""
 import pytest
 
-from qrexp.config import DataConfig, DetectConfig, EvalConfig, HeadsConfig, ModelConfig, RunConfig
-from qrexp.availability import MissingData, check_available
-from qrexp.experiment import run_experiment
-from qrexp.preflight import InputError
+from qrexp.experiment.config import DataConfig, DetectConfig, EvalConfig, HeadsConfig, ModelConfig, RunConfig
+from qrexp.experiment.availability import MissingData, check_available
+from qrexp.experiment.run import run_experiment
+from qrexp.experiment.preflight import InputError
 
 
 def _cfg(tmp_path, methods=("bm25",), **kw):
@@ -46,7 +46,7 @@ def test_each_missing_path_in_turn(tmp_path):
 
 def test_hub_model_checked_when_a_method_needs_it(tmp_path, monkeypatch):
     import socket
-    from qrexp.hub import HubUnreachable
+    from qrexp.engine.hub import HubUnreachable
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

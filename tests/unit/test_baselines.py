@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from qrexp.baselines import (RANKERS, BM25Ranker, DenseRanker, RankGPTRanker, packaged_minilm,
+from qrexp.evals.baselines import (RANKERS, BM25Ranker, DenseRanker, RankGPTRanker, packaged_minilm,
                              parse_permutation, rankgpt_messages, sliding_windows)
-from qrexp.llm import Generator
+from qrexp.evals.llm import Generator
 from qrexp.types import Doc, Example
 
 

@@ -1,4 +1,4 @@
-"""qrexp.bm25_runs writes the TREC run eval=beir reads, with Lucene BM25 scores checked by hand."""
+"""qrexp.data.bm25_runs writes the TREC run eval=beir reads, with Lucene BM25 scores checked by hand."""
 import math
 from pathlib import Path
 
@@ -9,10 +9,10 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "beir_tiny"
 
 def test_bm25_run_file_matches_hand_bm25(tmp_path, monkeypatch):
     monkeypatch.setenv("IR_DATASETS_HOME", str(tmp_path / "ird"))
-    from qrexp.bm25_runs import main
-    from qrexp.tasks.beir import load_qrels
-    from qrexp.tasks.lucene_bm25 import analyze
-    from qrexp.tasks.trec import read_trec_run
+    from qrexp.data.bm25_runs import main
+    from qrexp.data.beir import load_qrels
+    from qrexp.data.bm25 import analyze
+    from qrexp.io.trec import read_trec_run
     main([str(DATA), "--out", str(tmp_path / "runs"), "--hits", "3"])
     run = read_trec_run(tmp_path / "runs" / "bm25.beir-beir_tiny.trec")
     judged = set(load_qrels(str(DATA)))

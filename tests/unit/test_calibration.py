@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from organisms import FAMILIES, bpe_tokenizer, tiny_model
-from qrexp.forward import fresh_pass, prefix_passes, prepare_model
+from qrexp.engine.forward import fresh_pass, prefix_passes, prepare_model
 
 TOL = 1e-5
 
@@ -40,5 +40,5 @@ def test_cached_continuations_equal_fresh_forwards(family, early_exit, tok):
 def test_without_mask_registration_cached_rows_would_be_wrong(tok):
     """Guards the reason the mask function is registered under the attention name."""
     from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS
-    from qrexp.capture import ATTN_NAME
+    from qrexp.engine.capture import ATTN_NAME
     assert ATTN_NAME in ALL_MASK_ATTENTION_FUNCTIONS

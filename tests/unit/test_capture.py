@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from organisms import FAMILIES, bpe_tokenizer, tiny_model
-from qrexp.capture import _ACTIVE, span_attention
-from qrexp.forward import fresh_pass, prepare_model, stack_layers
+from qrexp.engine.capture import _ACTIVE, span_attention
+from qrexp.engine.forward import fresh_pass, prepare_model, stack_layers
 
 TOL = 1e-5
 
@@ -79,7 +79,7 @@ def test_half_precision_model_captures_in_fp32(tok):
 
 
 def test_span_attention_row_chunking_is_exact(monkeypatch):
-    import qrexp.capture as cap
+    import qrexp.engine.capture as cap
     g = torch.Generator().manual_seed(0)
     q, k = torch.randn(1, 8, 30, 16, generator=g), torch.randn(1, 2, 30, 16, generator=g)
     full = span_attention(q, k, None, 0.25, (5, 30), list(range(8)))

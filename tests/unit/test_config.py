@@ -1,13 +1,13 @@
 """Config values are type-checked when the config is built: through Hydra's composition of conf/
-with command-line overrides, and through the Python conversion (qrexp.config.from_dict)."""
+with command-line overrides, and through the Python conversion (qrexp.experiment.config.from_dict)."""
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 
-from qrexp.config import ConfigError, DetectConfig, RunConfig, from_dict, from_hydra, to_dict
-from qrexp.evaluation import eval_config, eval_id
-from qrexp.stages import detection_id
+from qrexp.experiment.config import ConfigError, DetectConfig, RunConfig, from_dict, from_hydra, to_dict
+from qrexp.experiment.evaluate import eval_config, eval_id
+from qrexp.experiment.stages import detection_id
 
 CONF = Path(__file__).parents[2] / "conf"
 
@@ -94,7 +94,7 @@ def test_dead_detection_field_is_gone_and_ids_follow_what_is_used():
 
 
 def test_library_scoring_options_refuse_truthy_strings():
-    from qrexp.pipeline import ScoringOptions
+    from qrexp.engine.scorer import ScoringOptions
     with pytest.raises(ValueError, match="calibrate must be True or False, got 'no'"):
         ScoringOptions(calibrate="no")
     with pytest.raises(ValueError, match="mask_sigma must be a number or None, got 'two'"):

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from qrexp.config import DataConfig, DetectConfig, EvalConfig, RunConfig, from_hydra
-from qrexp.data import data_semantics, examples_fingerprint, load_data
-from qrexp.evaluation import eval_config, eval_id, evaluate
-from qrexp.naming import dataset_name
-from qrexp.stages import detection_id
+from qrexp.experiment.config import DataConfig, DetectConfig, EvalConfig, RunConfig, from_hydra
+from qrexp.experiment.data import data_semantics, examples_fingerprint, load_data
+from qrexp.experiment.evaluate import eval_config, eval_id, evaluate
+from qrexp.experiment.naming import dataset_name
+from qrexp.experiment.stages import detection_id
 
 from test_qa_clipper import write_book
 

@@ -6,8 +6,8 @@ import pytest
 import pytrec_eval
 import torch
 
-from qrexp import heads as H
-from qrexp.detect import (OBJECTIVES, detect, ndcg10, qrscore, rank_heads, read_detection,
+from qrexp.heads import sets as H
+from qrexp.heads.objectives import (OBJECTIVES, detect, ndcg10, qrscore, rank_heads, read_detection,
                           recall1, relevance_of, write_detection)
 from qrexp.types import Doc, Example
 
@@ -129,7 +129,7 @@ def test_relevance_of_example():
 
 
 def test_detection_files_round_trip(tmp_path):
-    from qrexp.heads_io import round_scores
+    from qrexp.heads.files import round_scores
     scores = round_scores(torch.randn(4, 5, generator=torch.Generator().manual_seed(1)))  # as written
     scores[2, 3] = scores[0, 1]  # a tie: order by (layer, head)
     ranked = rank_heads(scores)

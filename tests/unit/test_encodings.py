@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from qrexp.heads import detected
-from qrexp.tasks.beir import load_beir
-from qrexp.tasks.clipper import load_clipper
-from qrexp.tasks.instances import load_instances
-from qrexp.tasks.jsonio import BOM, read_records
-from qrexp.tasks.lme import load_lme
-from qrexp.tasks.trec import read_trec_run
+from qrexp.heads.sets import detected
+from qrexp.data.beir import load_beir
+from qrexp.data.clipper import load_clipper
+from qrexp.data.instances import load_instances
+from qrexp.io.jsonio import BOM, read_records
+from qrexp.data.lme import load_lme
+from qrexp.io.trec import read_trec_run
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

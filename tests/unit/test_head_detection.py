@@ -6,10 +6,10 @@ import torch
 
 from organisms import make_examples, planted_model, word_tokenizer
 from qrexp import QRRetriever
-from qrexp.head_detection import detect_heads
-from qrexp.heads import HeadSet
-from qrexp.pipeline import ExampleScorer, ScoringOptions
-from qrexp.score_cache import ScoreCache
+from qrexp.experiment.detect import detect_heads
+from qrexp.heads.sets import HeadSet
+from qrexp.engine.scorer import ExampleScorer, ScoringOptions
+from qrexp.engine.score_cache import ScoreCache
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from qrexp import heads as H
-from qrexp.heads import HeadSet
+from qrexp.heads import sets as H
+from qrexp.heads.sets import HeadSet
 
 LME = "13-18,13-21,8-11,14-13,17-29,13-1,13-13,14-29,14-31,13-8,16-1,17-21,13-3,10-31,13-4,14-22"
 
@@ -118,9 +118,9 @@ def test_spearman_by_hand():
 
 def test_heads_overlap_compares_detection_files(tmp_path):
     import torch
-    from qrexp.detect import write_detection
-    from qrexp.heads import rank_heads
-    from qrexp.heads_overlap import compare
+    from qrexp.heads.objectives import write_detection
+    from qrexp.heads.sets import rank_heads
+    from qrexp.heads.compare import compare
     a = torch.arange(12, dtype=torch.float32).reshape(3, 4)
     b = a.clone()
     b[0, 0], b[2, 3] = 100.0, -1.0                      # the best head becomes the worst and back
@@ -139,9 +139,9 @@ def test_heads_overlap_reads_published_lists_and_labels_files(tmp_path, capsys):
     """Published lists (no 'scores') compare alike: overlap at k capped by the list, no Spearman."""
     import json
     import torch
-    from qrexp.detect import write_detection
-    from qrexp.heads import rank_heads
-    from qrexp.heads_overlap import compare, main
+    from qrexp.heads.objectives import write_detection
+    from qrexp.heads.sets import rank_heads
+    from qrexp.heads.compare import compare, main
     scores = torch.arange(12, dtype=torch.float32).reshape(3, 4)          # best: 2-3, 2-2, 2-1, ...
     ours, paper = write_detection(tmp_path / "det", rank_heads(scores), {"detect": {"name": "nq"}},
                                   objective="ndcg10", model="m3x4", n_examples=4, k=3)

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from qrexp import hub
-from qrexp.models import load_model
+from qrexp.engine import hub
+from qrexp.engine.models import load_model
 
 
 def _closed_port() -> int:

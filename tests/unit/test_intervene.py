@@ -6,11 +6,11 @@ import torch
 
 from copy_organism import copy_model
 from organisms import word_tokenizer
-from qrexp.heads import top_k
-from qrexp.intervene import (as_mask, cells_from_examples, grid_axes, masking_figure,
+from qrexp.heads.sets import top_k
+from qrexp.evals.intervene import (as_mask, cells_from_examples, grid_axes, masking_figure,
                              niah_accuracy_grid, random_heads)
-from qrexp.niah_score import NiahCase, niah_retrieval_scores
-from qrexp.tasks.niah import NEEDLES, make_niah
+from qrexp.heads.niah import NiahCase, niah_retrieval_scores
+from qrexp.data.niah import NEEDLES, make_niah
 
 NEEDLE = " ".join(f"w{i}" for i in range(10, 18))
 GEN = dict(max_new_tokens=8, chat=False, template="{context} {question}")

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from qrexp import listing
-from qrexp.evaluation import BASELINES
+from qrexp.experiment import listing
+from qrexp.experiment.evaluate import BASELINES
 from qrexp.measures import normalise
-from qrexp.stages import ATTENTION_METHODS
+from qrexp.experiment.stages import ATTENTION_METHODS
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -37,6 +37,6 @@ def test_measures_and_tables():
 
 
 def test_command_line():
-    out = subprocess.run([sys.executable, "-m", "qrexp.runner", "list", "measures"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "qrexp.experiment.cli", "list", "measures"], capture_output=True,
                          text=True, check=True, cwd=Path(__file__).resolve().parents[2]).stdout
     assert out.splitlines() == listing.lines("measures")

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import torch
 
-from qrexp.llm import HFGenerator, OpenAIGenerator, as_messages
+from qrexp.evals.llm import HFGenerator, OpenAIGenerator, as_messages
 
 KEY = "sk-test-Zr81xQ"
 
@@ -130,7 +130,7 @@ def test_retry_on_500_and_key_never_exposed(server, monkeypatch, caplog):
     monkeypatch.setenv("QREXP_TEST_KEY", KEY)
     server.failures = [(500, '{"error": "overloaded, auth was {auth}"}'), (503, "busy")]
     gen = OpenAIGenerator(server.base_url, "m", api_key_env="QREXP_TEST_KEY", max_retries=2)
-    with caplog.at_level(logging.WARNING, logger="qrexp.llm"):
+    with caplog.at_level(logging.WARNING, logger="qrexp.evals.llm"):
         out = gen.generate(["hello"], max_new_tokens=3)
     assert out == ["echo:hello"]
     assert gen.stats == {"requests": 3, "retries": 2}
@@ -200,7 +200,7 @@ def test_url_credentials_become_basic_auth_and_are_never_shown(server, monkeypat
     url = server.base_url.replace("http://", f"http://judge:{token}@") + "?api_key=qk-77aa"
     gen = OpenAIGenerator(url, "m", api_key_env="QREXP_TEST_KEY", max_retries=1)
     server.failures = [(500, "retry me"), (400, "bad")]
-    with caplog.at_level(logging.WARNING, logger="qrexp.llm"), pytest.raises(RuntimeError) as info:
+    with caplog.at_level(logging.WARNING, logger="qrexp.evals.llm"), pytest.raises(RuntimeError) as info:
         gen.generate(["x"], 2)
     sent = server.requests[0]["headers"]["authorization"]
     assert sent == "Basic " + base64.b64encode(f"judge:{token}".encode()).decode()

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from qrexp.baselines import BM25Ranker
-from qrexp.evaluation import gold_sets
-from qrexp.metrics import retrieval_metrics
-from qrexp.tasks.coverage import report_gold_coverage
-from qrexp.tasks.lme import date_order, load_lme, occurrence_ids
+from qrexp.evals.baselines import BM25Ranker
+from qrexp.experiment.evaluate import gold_sets
+from qrexp.evals.metrics import retrieval_metrics
+from qrexp.evals.coverage import report_gold_coverage
+from qrexp.data.lme import date_order, load_lme, occurrence_ids
 
 QUIRKS = Path(__file__).parents[1] / "data" / "lme_quirks.json"
 ABSENT = "evidence session(s) ['answer_e0f1a2b3_9'] not in the history"
@@ -22,7 +22,7 @@ def examples():
         exs = load_lme(QUIRKS)
     assert str(rec[0].message) == (f"{QUIRKS}: 1 question(s) repeat a session id; 2 question(s) name an evidence "
                                    "session absent from the history; 1 question(s) have an empty session "
-                                   "(loaded; see qrexp.tasks.lme)")
+                                   "(loaded; see qrexp.data.lme)")
     return {e.qid: e for e in exs}
 
 
@@ -89,7 +89,7 @@ def test_recall_reports_what_it_leaves_out(examples):
 
 
 def test_qa_history_keeps_the_two_occurrences_apart(examples):
-    from qrexp.qa import lme_history
+    from qrexp.evals.qa import lme_history
     ex = examples["7a9e2c41"]
     text = lme_history(ex, ["sharegpt_Lm3Nq0r_0#2_r1", "sharegpt_Lm3Nq0r_0_r1"])
     assert text.count("hamstrings") == 2

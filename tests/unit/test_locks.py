@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from qrexp.locks import FileLock, LockTimeout, read_owner, run_lock
-from qrexp.store import atomic_write_text
+from qrexp.io.locks import FileLock, LockTimeout, read_owner, run_lock
+from qrexp.runs.store import atomic_write_text
 
 CTX = mp.get_context("spawn")
 
@@ -128,8 +128,8 @@ def test_each_launch_gets_its_own_hydra_folder():
     import sys
     code = ("from hydra import compose, initialize_config_dir\n"
             "from hydra.core.hydra_config import HydraConfig\n"
-            "import qrexp.runner\n"
-            "from qrexp.runner import CONF_DIR\n"
+            "import qrexp.experiment.cli\n"
+            "from qrexp.experiment.cli import CONF_DIR\n"
             "with initialize_config_dir(version_base='1.3', config_dir=CONF_DIR):\n"
             "    cfg = compose('config', overrides=['out_dir=o'], return_hydra_config=True)\n"
             "print(cfg.hydra.sweep.dir, cfg.hydra.run.dir)\n")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from qrexp.baselines import BM25Ranker
-from qrexp.tasks.beir import load_beir
-from qrexp.tasks.lucene_bm25 import analyze, bm25_candidates
+from qrexp.evals.baselines import BM25Ranker
+from qrexp.data.beir import load_beir
+from qrexp.data.bm25 import analyze, bm25_candidates
 from qrexp.types import Doc, Example
 
 DATA = Path(__file__).parents[1] / "data"

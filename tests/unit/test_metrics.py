@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from qrexp.metrics import (evaluate_run, integer_qrels, measure_names, rank_docs, recall_at_k,
+from qrexp.evals.metrics import (evaluate_run, integer_qrels, measure_names, rank_docs, recall_at_k,
                            retrieval_metrics)
 
 log2 = math.log2

@@ -6,9 +6,9 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
-from qrexp.config import ModelConfig, RunConfig, from_hydra
-from qrexp.model_names import KNOWN_MODELS, derive_name, resolve_name
-from qrexp.stages import detection_id, model_label
+from qrexp.experiment.config import ModelConfig, RunConfig, from_hydra
+from qrexp.engine.model_names import KNOWN_MODELS, derive_name, resolve_name
+from qrexp.experiment.stages import detection_id, model_label
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -81,8 +81,8 @@ def test_conf_model_groups_agree_with_known_models():
 
 
 def test_converted_gguf_folder_is_keyed_by_file_content(tmp_path, monkeypatch):
-    import qrexp.models as models
-    from qrexp.models import ModelSource, _gguf_cache_dir, gguf_digest
+    import qrexp.engine.models as models
+    from qrexp.engine.models import ModelSource, _gguf_cache_dir, gguf_digest
     monkeypatch.setattr(models, "GGUF_DIGEST_BYTES", 4)                  # head and tail of 4 bytes
     a, b, c = (tmp_path / n for n in ("a.gguf", "b.gguf", "c.gguf"))
     a.write_bytes(b"GGUF" + b"x" * 20 + b"tail")

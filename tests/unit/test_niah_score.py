@@ -6,11 +6,11 @@ import torch
 
 from copy_organism import copy_model
 from organisms import bpe_tokenizer, word_tokenizer
-from qrexp.detect import rank_heads
-from qrexp.generate import GenerationTrace
-from qrexp.niah_score import (NiahCase, as_case, build_niah_prompt, case_from_example, copy_scores,
+from qrexp.heads.objectives import rank_heads
+from qrexp.engine.generate import GenerationTrace
+from qrexp.heads.niah import (NiahCase, as_case, build_niah_prompt, case_from_example, copy_scores,
                               niah_retrieval_scores, rouge1_recall)
-from qrexp.tasks.niah import NEEDLES, make_niah
+from qrexp.data.niah import NEEDLES, make_niah
 
 NEEDLE = " ".join(f"w{i}" for i in range(10, 18))
 PLAIN = dict(chat=False, template="{context} {question}")

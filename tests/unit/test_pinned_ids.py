@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from qrexp.config import evals_of, from_hydra
-from qrexp.evaluation import eval_id
-from qrexp.stages import cache_dir, detection_id, scorer_of
+from qrexp.experiment.config import evals_of, from_hydra
+from qrexp.experiment.evaluate import eval_id
+from qrexp.experiment.stages import cache_dir, detection_id, scorer_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,7 +66,7 @@ def test_run_ids_are_pinned(suite):
 
 @pytest.mark.slow
 def test_score_cache_keys_are_pinned(suite):
-    from qrexp.data import load_data
+    from qrexp.experiment.data import load_data
     cfg = evals_of(suite)[0]
     scorer = scorer_of(cfg)
     examples = load_data(cfg.eval.data, cache_dir(cfg), cfg.seed)

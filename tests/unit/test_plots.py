@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from qrexp.heads import HeadSet
-from qrexp.plots import plot_head_scores, plot_niah_heatmap
+from qrexp.heads.sets import HeadSet
+from qrexp.report.plots import plot_head_scores, plot_niah_heatmap
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -46,7 +46,7 @@ def test_head_boxes_lie_inside_the_axes_at_every_edge():
     """Boxes of heads in the first/last layer and head column are drawn whole (not clipped): each
     outline, with half its line width, lies inside the axes' pixel box."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from qrexp.plots import head_scores_figure
+    from qrexp.report.plots import head_scores_figure
     scores = torch.rand(30, 9, generator=torch.Generator().manual_seed(1))
     corners = HeadSet.parse("0-0,29-0,0-8,29-8,17-0")
     fig = head_scores_figure(scores, marked=corners)

@@ -1,4 +1,4 @@
-"""The up-front check (qrexp.preflight): bad config values that need a registry (methods, measures,
+"""The up-front check (qrexp.experiment.preflight): bad config values that need a registry (methods, measures,
 loader arguments, objectives) and bad data records raise InputError before any model loads and
 before any run folder exists; good input passes and is loaded once for the run."""
 import json
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from qrexp import data as data_mod
-from qrexp.config import DataConfig, DetectConfig, EvalConfig, HeadsConfig, RunConfig
-from qrexp.experiment import run_experiment
-from qrexp.preflight import InputError, preflight
+from qrexp.experiment import data as data_mod
+from qrexp.experiment.config import DataConfig, DetectConfig, EvalConfig, HeadsConfig, RunConfig
+from qrexp.experiment.run import run_experiment
+from qrexp.experiment.preflight import InputError, preflight
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -92,7 +92,7 @@ def test_graded_qrels_asked_for_but_absent_is_an_error_up_front(tmp_path):
 
 
 def test_a_local_model_path_that_does_not_exist_fails_before_loading(tmp_path):
-    from qrexp.config import ModelConfig
+    from qrexp.experiment.config import ModelConfig
     cfg = _cfg(tmp_path)
     cfg = type(cfg)(**{**cfg.__dict__, "model": ModelConfig(path=str(tmp_path / "no-model"))})
     with pytest.raises(InputError, match=r"^config model.path='.*no-model': no such file or folder"):

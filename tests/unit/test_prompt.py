@@ -2,7 +2,7 @@
 import pytest
 
 from organisms import bpe_tokenizer, llama3_tokenizer
-from qrexp.prompt import PromptBuilder, PromptSettings
+from qrexp.engine.prompt import PromptBuilder, PromptSettings
 from qrexp.types import Doc
 
 DOCS = [Doc("a", "Marta Novak lives in Oslo.", "Marta"), Doc("b", "John Reyes owns a parrot."),

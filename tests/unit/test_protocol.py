@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import pytrec_eval
 
-from qrexp.config import DataConfig, EvalConfig, HeadsConfig, RunConfig
-from qrexp.experiment import run_experiment
-from qrexp.metrics import evaluate_run
-from qrexp.tasks.trec import read_trec_run
+from qrexp.experiment.config import DataConfig, EvalConfig, HeadsConfig, RunConfig
+from qrexp.experiment.run import run_experiment
+from qrexp.evals.metrics import evaluate_run
+from qrexp.io.trec import read_trec_run
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -122,7 +122,7 @@ def test_missing_query_counts_zero_like_trec_eval_c():
 
 
 def test_library_calls_take_one_measure_or_cut_off_as_a_scalar():
-    from qrexp.metrics import retrieval_metrics
+    from qrexp.evals.metrics import retrieval_metrics
     qrels, run = {"q1": {"d1": 1}}, {"q1": {"d2": 2.0, "d1": 1.0}}
     _, one = evaluate_run(run, qrels, "ndcg_cut_10")                 # not the letters of the name
     assert one == {"nDCG@10": pytest.approx(1 / math.log2(3))}

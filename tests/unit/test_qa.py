@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from qrexp.llm import Generator
-from qrexp.qa import (LME_ABSTENTION_TEMPLATE, LME_JUDGE_TEMPLATES, evaluate_lme, lme_answer_prompt,
+from qrexp.evals.llm import Generator
+from qrexp.evals.qa import (LME_ABSTENTION_TEMPLATE, LME_JUDGE_TEMPLATES, evaluate_lme, lme_answer_prompt,
                       lme_generate, lme_judge_prompt, parse_yes_no, select_units, unit_turns)
-from qrexp.tasks.clipper import load_clipper
-from qrexp.tasks.lme import load_lme
+from qrexp.data.clipper import load_clipper
+from qrexp.data.lme import load_lme
 from qrexp.types import Doc, Example
 
 DATA = Path(__file__).parents[1] / "data"

@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-from qrexp.baselines import BM25Ranker
-from qrexp.llm import Generator
-from qrexp.metrics import retrieval_metrics
-from qrexp.qa_clipper import (claim_examples, clipper_prompt, pair_accuracy, pair_rows, parse_answer_tag,
+from qrexp.evals.baselines import BM25Ranker
+from qrexp.evals.llm import Generator
+from qrexp.evals.metrics import retrieval_metrics
+from qrexp.evals.qa_clipper import (claim_examples, clipper_prompt, pair_accuracy, pair_rows, parse_answer_tag,
                               read_verdict, verification_jobs)
 from qrexp.types import Doc, Example
 
@@ -163,7 +163,7 @@ def write_book(root, pairs=PAIRS, chapters=CHAPTERS):
 
 
 def test_verify_claims_library_entry():
-    from qrexp.qa_clipper import verify_claims
+    from qrexp.evals.qa_clipper import verify_claims
     claims = claim_examples(book_pairs())
     reader = Reader()
     rows, pairs = verify_claims(claims, BM25Ranker().rank(claims), 1, reader)

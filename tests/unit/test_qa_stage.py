@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from qrexp import qa_stage
-from qrexp.config import DataConfig, EvalConfig, QAConfig, RunConfig
-from qrexp.evaluation import eval_id, evaluate
-from qrexp.llm import HFGenerator
-from qrexp.qa_window import fit_prompts
+from qrexp.experiment import qa_stage
+from qrexp.experiment.config import DataConfig, EvalConfig, QAConfig, RunConfig
+from qrexp.experiment.evaluate import eval_id, evaluate
+from qrexp.evals.llm import HFGenerator
+from qrexp.evals.qa_window import fit_prompts
 
 from test_qa_clipper import Reader, write_book
 
@@ -107,8 +107,8 @@ def test_qa_stage_checks_every_prompt_before_generating(tmp_path, tiny_generator
     gen = Counting(tiny_generator)
     monkeypatch.setattr(qa_stage, "_generator", lambda cfg: gen)
     cfg = clipper_cfg(root, tmp_path / "out")
-    from qrexp.data import load_identified
-    from qrexp.qa_clipper import claim_examples
+    from qrexp.experiment.data import load_identified
+    from qrexp.evals.qa_clipper import claim_examples
     examples = claim_examples(load_identified(cfg.eval.data, tmp_path)[0])
     run = {ex.qid: {"ch1": 1.0} for ex in examples}
     with pytest.raises(ValueError, match=r"4 of 4 QA prompt\(s\) exceed the model's window: b1-0/true_claim@1"):
@@ -124,7 +124,7 @@ def test_qa_stage_checks_every_prompt_before_generating(tmp_path, tiny_generator
 
 def test_qa_limit_keeps_whole_pairs():
     from test_qa_clipper import book_pairs
-    from qrexp.qa_clipper import claim_examples
+    from qrexp.evals.qa_clipper import claim_examples
     assert [ex.qid for ex in qa_stage._limited(claim_examples(book_pairs()), 1)] == ["b1-0:true", "b1-0:false"]
     assert [ex.qid for ex in qa_stage._limited(book_pairs(), 1)] == ["b1-0"]
 

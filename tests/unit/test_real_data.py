@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from qrexp.baselines import BM25Ranker
-from qrexp.metrics import evaluate_run
-from qrexp.tasks.beir import load_beir
+from qrexp.evals.baselines import BM25Ranker
+from qrexp.evals.metrics import evaluate_run
+from qrexp.data.beir import load_beir
 
 REAL = os.environ.get("QREXP_REAL_DATA")
 pytestmark = pytest.mark.skipif(not REAL, reason="QREXP_REAL_DATA not set (opt-in checks on full public files)")
@@ -44,7 +44,7 @@ def test_clipper_repository_claims_and_books_load():
     loads with gold chapters from ``source``, and no chapter keeps the UTF-8 BOM that 309 books carry."""
     import warnings
 
-    from qrexp.tasks.clipper import load_clipper
+    from qrexp.data.clipper import load_clipper
     root = _folder("clipper") / "data"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

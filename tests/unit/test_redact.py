@@ -1,4 +1,4 @@
-"""qrexp.redact: which names are credentials, what is masked in text and configs, log records and
+"""qrexp.io.redact: which names are credentials, what is masked in text and configs, log records and
 console streams, sys.argv for W&B."""
 import io
 import logging
@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from qrexp.redact import (MASK, RedactingStream, install_log_redaction, is_secret_name, redact,
+from qrexp.io.redact import (MASK, RedactingStream, install_log_redaction, is_secret_name, redact,
                           redact_text, redact_url, redacted_argv)
 
 
@@ -85,14 +85,14 @@ def test_redacted_argv_is_restored():
 
 
 def test_run_ids_do_not_depend_on_credentials():
-    from qrexp.store import run_id
+    from qrexp.runs.store import run_id
     base = {"eval": {"name": "lme", "qa": {"judge_url": "http://u:tokA@judge:8000/v1", "max_new_tokens": 6}}}
     rotated = {"eval": {"name": "lme", "qa": {"judge_url": "http://u:tokB@judge:8000/v1", "max_new_tokens": 6}}}
     other_host = {"eval": {"name": "lme", "qa": {"judge_url": "http://u:tokA@other:8000/v1", "max_new_tokens": 6}}}
     assert run_id(base, ("eval.name",)) == run_id(rotated, ("eval.name",))
     assert run_id(base, ("eval.name",)) != run_id(other_host, ("eval.name",))
     import hashlib
-    from qrexp.store import canonical_json
+    from qrexp.runs.store import canonical_json
     plain = {"model": {"name": "m", "published_key": "k"}, "qa": {"max_new_tokens": 6}, "n": 1}
     # configs without credentials keep the ids they had before redaction took part
     assert run_id(plain) == hashlib.sha256(canonical_json(plain).encode()).hexdigest()[:10]

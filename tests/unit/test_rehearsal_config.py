@@ -5,9 +5,9 @@ import json
 import pytest
 from hydra import compose, initialize_config_dir
 
-from qrexp.config import evals_of, from_hydra
-from qrexp.rehearsal import TABLES, rehearsal_overrides, write_rehearsal_data
-from qrexp.runner import CONF_DIR
+from qrexp.experiment.config import evals_of, from_hydra
+from qrexp.experiment.rehearsal import TABLES, rehearsal_overrides, write_rehearsal_data
+from qrexp.experiment.cli import CONF_DIR
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import re
 import pandas as pd
 import pytest
 
-from qrexp.report import (TableSpec, build_table, latex_escape, load_paper_table, paper_numbers,
+from qrexp.report.tables import (TableSpec, build_table, latex_escape, load_paper_table, paper_numbers,
                           to_csv, to_latex, to_markdown, write_table)
-from qrexp.store import RunStore, load_runs, run_id
+from qrexp.runs.store import RunStore, load_runs, run_id
 
 PAPER_TABLES = ("table1", "table2", "table3", "table5", "table6", "table8")
 

@@ -3,9 +3,9 @@ the same bytes as a table written alone, one "Sample sizes" line, no appended du
 import multiprocessing as mp
 from pathlib import Path
 
-from qrexp.config import DataConfig, EvalConfig, ReportConfig, RunConfig
-from qrexp.reporting import write_report
-from qrexp.store import RunStore, run_id
+from qrexp.experiment.config import DataConfig, EvalConfig, ReportConfig, RunConfig
+from qrexp.experiment.report import write_report
+from qrexp.runs.store import RunStore, run_id
 
 SPEC = {"name": "conc", "title": "Concurrent", "row_key": "method", "col_key": "scoring.calibrate",
         "metric": "ndcg_cut_10", "filters": {"eval.name": "fx"}, "select": "all", "scale": 100,

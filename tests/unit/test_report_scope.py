@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from qrexp.config import from_hydra
-from qrexp.evaluation import eval_config, eval_id
-from qrexp.reporting import write_report
-from qrexp.stages import store_of
+from qrexp.experiment.config import from_hydra
+from qrexp.experiment.evaluate import eval_config, eval_id
+from qrexp.experiment.report import write_report
+from qrexp.experiment.stages import store_of
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -89,7 +89,7 @@ def test_runs_that_still_disagree_name_the_key_and_how_to_select(tmp_path):
 
 
 def test_runs_of_another_model_go_to_their_own_file(tmp_path):
-    from qrexp.report_scope import table_stem
+    from qrexp.experiment.report_scope import table_stem
     qwen = config(tmp_path, "model=qwen2.5-7b")
     finish_runs(qwen, {"qrhead": 0.3, "icr": 0.2, "random": 0.1})
     assert write_report(qwen, log=lambda line: None) == [tmp_path / "tables" / "ablation_calibration-qwen2.5-7b.md"]
@@ -101,8 +101,8 @@ def test_runs_of_another_model_go_to_their_own_file(tmp_path):
 
 
 def test_paper_numbers_follow_the_model_that_was_run():
-    from qrexp.report import paper_numbers
-    from qrexp.report_scope import paper_model_for
+    from qrexp.report.tables import paper_numbers
+    from qrexp.experiment.report_scope import paper_model_for
     assert paper_model_for("table2", "llama-3.1-8b", "llama3.1-70b") == ("llama-3.1-70b", "")
     assert paper_model_for("table2", "llama-3.1-8b", "llama3.1-8b") == ("llama-3.1-8b", "")
     chosen, note = paper_model_for("table2", "llama-3.1-8b", "smollm2-135m")

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qrexp.report import TableSpec, build_table
-from qrexp.reporting import check_claims, paired_bootstrap
+from qrexp.report.tables import TableSpec, build_table
+from qrexp.experiment.report import check_claims, paired_bootstrap
 
 
 def test_paired_bootstrap_mean_and_ci():

@@ -10,9 +10,9 @@ import pytest
 import pytrec_eval
 import torch
 
-from qrexp.metrics import evaluate_run
-from qrexp.store import RunStore, atomic_write_text, git_state
-from qrexp.tasks.trec import rank_scores, write_trec_qrels, write_trec_run
+from qrexp.evals.metrics import evaluate_run
+from qrexp.runs.store import RunStore, atomic_write_text, git_state
+from qrexp.io.trec import rank_scores, write_trec_qrels, write_trec_run
 
 
 def _pytrec_file_scores(run_path, qrels_path, measures):
@@ -102,9 +102,9 @@ def _grid():
 
 
 def test_head_files_identical_numbers_identical_bytes_and_noise_kept_out(tmp_path):
-    from qrexp.detect import read_detection, write_detection
-    from qrexp.heads import rank_heads
-    from qrexp.heads_io import publish_detection, round_scores
+    from qrexp.heads.objectives import read_detection, write_detection
+    from qrexp.heads.sets import rank_heads
+    from qrexp.heads.files import publish_detection, round_scores
 
     scores = round_scores(_grid())
     kwargs = dict(objective="qrscore", model="m", n_examples=4, k=3)
@@ -136,7 +136,7 @@ def test_head_files_identical_numbers_identical_bytes_and_noise_kept_out(tmp_pat
 def test_detection_breaks_document_ties_by_doc_id_like_evaluation():
     """Two docs tie for every head; evaluation ranks "a" before "b" (doc id ascending), so the
     gold "a" is each head's top document: recall1 = 1 and ndcg10 = 1, whatever the prompt order."""
-    from qrexp.head_detection import detect_heads
+    from qrexp.experiment.detect import detect_heads
     from qrexp.types import Doc, Example
 
     class GivenScores:               # supplies DocScores [D, L, H] in the example's doc order

@@ -4,8 +4,8 @@ import dataclasses
 import pytest
 import torch
 
-from qrexp.detect import detect, rank_heads, relevance_of
-from qrexp.score_cache import (ScoreCache, cached_doc_scores, detect_from_cache, example_content,
+from qrexp.heads.objectives import detect, rank_heads, relevance_of
+from qrexp.engine.score_cache import (ScoreCache, cached_doc_scores, detect_from_cache, example_content,
                                fingerprint, iter_doc_scores, prompt_digest, scores_key)
 from qrexp.types import Doc, Example, Prompt
 

@@ -8,10 +8,10 @@ import torch
 
 from organisms import CHATML, bpe_tokenizer, tiny_model
 from qrexp import QRRetriever
-from qrexp.forward import prepare_model
-from qrexp.models import model_fingerprint, weights_fingerprint
-from qrexp.pipeline import ExampleScorer
-from qrexp.score_cache import ScoreCache
+from qrexp.engine.forward import prepare_model
+from qrexp.engine.models import model_fingerprint, weights_fingerprint
+from qrexp.engine.scorer import ExampleScorer
+from qrexp.engine.score_cache import ScoreCache
 from qrexp.types import Doc, Example
 
 EXAMPLES = [Example(f"q{i}", q, (Doc("a", "Marta Novak lives in Oslo."), Doc("b", "John Reyes owns a parrot.")),
@@ -110,7 +110,7 @@ def test_same_qid_other_content_is_not_served_from_memory(model, tmp_path):
 @pytest.mark.parametrize("n,k", [(28311552, 256), (7, 256), (1, 256), (1000, 2)])
 def test_sampled_positions_stay_inside_large_tensors(n, k):
     """SmolLM2's embedding has 28311552 values: float positions rounded past the end there."""
-    from qrexp.models import sample_positions
+    from qrexp.engine.models import sample_positions
     pos = sample_positions(n, k)
     assert len(pos) == min(n, k) and int(pos[0]) == 0 and int(pos[-1]) == n - 1
     assert bool((pos[1:] > pos[:-1]).all())

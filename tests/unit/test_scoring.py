@@ -6,7 +6,7 @@ import torch
 
 from organisms import bpe_tokenizer, tiny_model
 from qrexp import QRRetriever
-from qrexp.scoring import doc_scores_per_head, headset_doc_scores, masked_span_sum
+from qrexp.engine.scoring import doc_scores_per_head, headset_doc_scores, masked_span_sum
 
 DOCS = [{"idx": "a", "title": "Oslo", "paragraph_text": "Marta Novak lives in Oslo and works as a pilot."},
         {"idx": "b", "title": None, "paragraph_text": "John Reyes owns a parrot in Lima."},

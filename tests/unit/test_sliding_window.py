@@ -9,10 +9,10 @@ import torch
 from transformers import AutoModelForCausalLM, DynamicCache, Gemma3TextConfig, Phi3Config
 
 from organisms import bpe_tokenizer, tiny_model
-from qrexp.forward import check_cache, check_key_axis, fresh_pass, prefix_passes, prepare_model
-from qrexp.generate import greedy_generate
-from qrexp.retrieve import QRRetriever
-from qrexp.scoring import doc_scores_per_head
+from qrexp.engine.forward import check_cache, check_key_axis, fresh_pass, prefix_passes, prepare_model
+from qrexp.engine.generate import greedy_generate
+from qrexp.engine.retriever import QRRetriever
+from qrexp.engine.scoring import doc_scores_per_head
 from qrexp.types import Doc
 
 TOL = 1e-5

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from qrexp.store import (RunStore, atomic_write_bytes, atomic_write_text, canonical_json,
+from qrexp.runs.store import (RunStore, atomic_write_bytes, atomic_write_text, canonical_json,
                          load_runs, run_id, strip_secrets)
 
 CONFIG = {"model": {"name": "meta-llama/Llama-3.1-8B-Instruct", "dtype": "bfloat16"},
@@ -126,7 +126,7 @@ def test_load_runs_dataframe(tmp_path):
 
 
 def test_runs_shared_between_experiments_record_who_used_them(tmp_path):
-    from qrexp.store import load_runs
+    from qrexp.runs.store import load_runs
     store = RunStore(tmp_path)
     store.start("r1", {"method": "icr"})
     store.finish("r1", {"ndcg_cut_10": 0.5}, 3, {"method": "icr", "experiment": "demo"})

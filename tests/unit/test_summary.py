@@ -1,6 +1,6 @@
 """End-of-run / end-of-sweep summaries: exact renderings from hand-set rows and job records."""
-from qrexp.config import EvalConfig, RunConfig
-from qrexp.summary import (RunRow, format_counts, format_table, headline, read_job_records, row_of,
+from qrexp.experiment.config import EvalConfig, RunConfig
+from qrexp.report.summary import (RunRow, format_counts, format_table, headline, read_job_records, row_of,
                            sweep_report, write_job_record)
 
 

@@ -15,9 +15,9 @@ import bm25s
 import pytest
 import pytrec_eval
 
-from qrexp.tasks.synthetic import DEFAULT_SIZES, generate_all, generate_lme, lme_words, write_lme
-from qrexp.tasks.synthetic import names as N
-from qrexp.tasks.synthetic.filler_chat import FILLER
+from qrexp.data.synthetic import DEFAULT_SIZES, generate_all, generate_lme, lme_words, write_lme
+from qrexp.data.synthetic import names as N
+from qrexp.data.synthetic.filler_chat import FILLER
 
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 LME_KEYS = ["question_id", "question_type", "question", "answer", "question_date",
@@ -391,9 +391,9 @@ def test_every_example_fits_the_demo_context_budget(root):
 
 def test_the_real_loaders_read_the_files_unchanged(root, tmp_path, monkeypatch):
     monkeypatch.setenv("IR_DATASETS_HOME", str(tmp_path / "irds"))
-    from qrexp.tasks.beir import load_beir
-    from qrexp.tasks.clipper import load_clipper
-    from qrexp.tasks.lme import load_lme
+    from qrexp.data.beir import load_beir
+    from qrexp.data.clipper import load_clipper
+    from qrexp.data.lme import load_lme
     for name, n in (("lme_detect.json", 24), ("lme_eval.json", 36)):
         examples = load_lme(root / name)
         assert len(examples) == n

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qrexp.tasks.beir import (BEIR_IDS, bm25_candidates, load_beir, load_qrels, order_candidates,
+from qrexp.data.beir import (BEIR_IDS, bm25_candidates, load_beir, load_qrels, order_candidates,
                               sample_queries, truncate_text)
-from qrexp.tasks.trec import ranked, read_trec_run, write_trec_run
+from qrexp.io.trec import ranked, read_trec_run, write_trec_run
 
 DATA = Path(__file__).parents[1] / "data"
 FOLDER, RUN = DATA / "beir_tiny", DATA / "beir_tiny.run"
@@ -186,7 +186,7 @@ def test_short_name_reads_a_preseeded_cache_offline(tmp_path):
     with zipfile.ZipFile(home / "beir" / "scifact" / "source.zip", "w") as zf:
         for rel in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
             zf.write(FOLDER / rel, f"scifact/{rel}")
-    code = ("import json; from qrexp.tasks.beir import load_beir, load_qrels; "
+    code = ("import json; from qrexp.data.beir import load_beir, load_qrels; "
             f"exs = load_beir('scifact', run={str(RUN)!r}, top_k=2, order='bm25'); "
             "print(json.dumps([load_qrels('scifact'), [[e.qid, e.doc_ids] for e in exs]]))")
     env = dict(os.environ, IR_DATASETS_HOME=str(home), IR_DATASETS_DL_TRIES="1", IR_DATASETS_DL_TIMEOUT="5")
@@ -205,7 +205,7 @@ def test_run_dict_is_accepted_and_normalised():
 
 
 def test_sample_queries_excludes_a_detection_sample():
-    from qrexp.tasks.beir import sample_queries
+    from qrexp.data.beir import sample_queries
     qids = [f"q{i}" for i in range(40)]
     detect = sample_queries(qids, 16, seed=7)
     held_out = sample_queries(qids, 24, seed=42, exclude_n=16, exclude_seed=7)

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from qrexp.tasks import TASK_LOADERS, load_examples
-from qrexp.tasks.instances import load_instances, write_instances
-from qrexp.tasks.lme import load_lme
+from qrexp.data import TASK_LOADERS, load_examples
+from qrexp.data.instances import load_instances, write_instances
+from qrexp.data.lme import load_lme
 from qrexp.types import Doc
 
 DATA = Path(__file__).parents[1] / "data"

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from qrexp.tasks.jsonio import Rec, read_json, read_jsonl, read_records, write_json, write_jsonl, write_text
+from qrexp.io.jsonio import Rec, read_json, read_jsonl, read_records, write_json, write_jsonl, write_text
 
 
 def test_read_records_json_array_labels_records_from_zero(tmp_path):
@@ -82,7 +82,7 @@ def test_failed_replace_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch)
 
     def broken_replace(src, dst):
         raise OSError("disk full")
-    monkeypatch.setattr("qrexp.tasks.jsonio.os.replace", broken_replace)
+    monkeypatch.setattr("qrexp.io.jsonio.os.replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         write_json([2], target)
     assert json.loads(target.read_text()) == [1]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from qrexp.tasks.lme import date_order, load_lme, split_rounds
+from qrexp.data.lme import date_order, load_lme, split_rounds
 
 DATA = Path(__file__).parents[1] / "data"
 LME = DATA / "lme_tiny.json"

@@ -1,7 +1,7 @@
 """Needle-in-a-haystack generator: hand-computed layout, depths, chunking, determinism."""
 import pytest
 
-from qrexp.tasks.niah import (NEEDLES, Needle, count_words, filler_for_length, filler_sentences, full_context,
+from qrexp.data.niah import (NEEDLES, Needle, count_words, filler_for_length, filler_sentences, full_context,
                               make_niah, niah_grid)
 
 TINY = Needle("t", "N1 N2", "what?", "N2")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from qrexp.store import RunStore
-from qrexp.tracking import LocalTracker, MultiTracker, WandbTracker, open_tracker
+from qrexp.runs.store import RunStore
+from qrexp.runs.tracking import LocalTracker, MultiTracker, WandbTracker, open_tracker
 
 
 @pytest.fixture(scope="module", autouse=True)

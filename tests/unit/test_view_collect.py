@@ -4,10 +4,10 @@ import math
 
 import pandas as pd
 
-from qrexp.report import TableSpec, build_table
-from qrexp.view.collect import cell_runs, group_id, swept_keys
-from qrexp.view.figures import experiment_figures, primary_metric
-from qrexp.view.render import page_name
+from qrexp.report.tables import TableSpec, build_table
+from qrexp.experiment.view.collect import cell_runs, group_id, swept_keys
+from qrexp.experiment.view.figures import experiment_figures, primary_metric
+from qrexp.experiment.view.render import page_name
 
 
 def rows():

@@ -2,9 +2,9 @@
 fails at once, or (opt-in) the lowest first-stage candidates are dropped until each prompt fits."""
 import pytest
 
-from qrexp.prompt import PromptBuilder, PromptSettings
+from qrexp.engine.prompt import PromptBuilder, PromptSettings
 from qrexp.types import Doc, Example
-from qrexp.window import fit_window, prompt_length, window_record
+from qrexp.engine.window import fit_window, prompt_length, window_record
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,179 @@
+"""QRRetriever: rank documents by the calibrated attention mass that chosen heads put on them.
+
+One engine serves detection and retrieval: :meth:`QRRetriever.doc_scores` gives the per-example
+DocScores [D, L, H] that detection objectives consume, and :meth:`score_docs` gives the paper code's
+head-set scores (heads summed first, outlier mask after).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from qrexp.engine.forward import prefix_passes, prepare_model
+from qrexp.heads.sets import HeadSet, full
+from qrexp.engine.prompt import PromptBuilder, PromptSettings
+from qrexp.engine.scoring import calibrate, doc_scores_per_head, span_scores
+from qrexp.types import Doc, Example, Head, Prompt, Run
+
+DocsLike = Sequence[Doc | Mapping[str, Any] | str]
+
+
+class Ranked(NamedTuple):
+    """One entry of :meth:`QRRetriever.rank`: document id, score (higher = more relevant), text."""
+    doc_id: str
+    score: float
+    text: str
+
+
+def as_docs(docs: DocsLike) -> list[Doc]:
+    """Docs from Doc objects, paper-code dicts {"idx", "title"?, "paragraph_text"} or plain strings
+    (ids "0", "1", ... by position). Raises ValueError on duplicate ids (scores are keyed by id)."""
+    out = [Doc(str(i), d) if isinstance(d, str) else Doc.from_any(d) for i, d in enumerate(docs)]
+    ids = [d.doc_id for d in out]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})[:3]
+        raise ValueError(f"documents: duplicate doc ids {dup}; give each document its own id")
+    return out
+
+
+def as_headset(heads: str | HeadSet | Iterable[Head] | None, n_layers: int, n_heads: int) -> HeadSet:
+    """"full" | None | "13-18,13-21" | [(13, 18)] | HeadSet -> HeadSet checked against the model."""
+    if heads is None or (isinstance(heads, str) and heads == "full"):
+        return full(n_layers, n_heads)
+    if isinstance(heads, HeadSet):
+        return HeadSet(heads.name, heads.heads, n_layers, n_heads)
+    if isinstance(heads, str):
+        return HeadSet.parse(heads, "heads", n_layers, n_heads)
+    return HeadSet("heads", tuple(tuple(h) for h in heads), n_layers, n_heads)
+
+
+def by_layer(heads: HeadSet) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for layer, head in heads:
+        out.setdefault(layer, []).append(head)
+    return {layer: sorted(hs) for layer, hs in sorted(out.items())}
+
+
+class QRRetriever:
+    """Query-focused retrieval with attention heads of any HF decoder (batch size 1, exact fp32 reads)."""
+
+    def __init__(self, model, tokenizer, heads="full", prompt_style: str = "chat",
+                 query_span: str = "instruction", null_query: str = "N/A", calibrate: bool = True,
+                 mask_sigma: float | None = 2.0, early_exit: bool = True,
+                 reference_family: str | None = None) -> None:
+        prepare_model(model)
+        self.model, self.tokenizer = model, tokenizer
+        self.n_layers = model.config.num_hidden_layers
+        self.n_heads = model.config.num_attention_heads
+        self.heads = as_headset(heads, self.n_layers, self.n_heads)
+        self.settings = PromptSettings(prompt_style, query_span, reference_family)
+        self.builder = PromptBuilder(tokenizer, self.settings,
+                                     getattr(model.config, "max_position_embeddings", None))
+        self.null_query, self.calibrate = null_query, calibrate
+        self.mask_sigma, self.early_exit = mask_sigma, early_exit
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str, heads="full", prompt_style: str = "chat",
+                        query_span: str = "instruction", null_query: str = "N/A",
+                        calibrate: bool = True, mask_sigma: float | None = 2.0, device=None,
+                        dtype=None, **kwargs) -> "QRRetriever":
+        from qrexp.engine.models import load_model
+        load_keys = ("gguf_file", "device_map", "revision")
+        model, tok = load_model(name_or_path, dtype=dtype, device=device,
+                                **{k: kwargs.pop(k) for k in load_keys if k in kwargs})
+        return cls(model, tok, heads=heads, prompt_style=prompt_style, query_span=query_span,
+                   null_query=null_query, calibrate=calibrate, mask_sigma=mask_sigma, **kwargs)
+
+    def settings_dict(self) -> dict:
+        """Everything besides the model that changes the numbers (for cache keys and run ids)."""
+        return {"prompt_style": self.settings.style, "query_span": self.settings.query_span,
+                "reference_family": self.builder.family, "null_query": self.null_query,
+                "calibrate": self.calibrate, "mask_sigma": self.mask_sigma}
+
+    # ---- prompts -----------------------------------------------------------------------------
+    def build_prompt(self, query: str, docs: DocsLike, qid: str = "?") -> Prompt:
+        """The scoring prompt (documents as Doc, paper-code dicts or plain strings; see as_docs)."""
+        return self.builder.build(query, as_docs(docs), qid)
+
+    def _prompts(self, query: str, docs: DocsLike, qid: str) -> tuple[Prompt, Prompt | None]:
+        prompt = self.build_prompt(query, docs, qid)
+        if not self.calibrate:
+            return prompt, None
+        null = self.build_prompt(self.null_query, docs, qid)
+        c = prompt.cont_start
+        if null.cont_start != c or null.input_ids[:c] != prompt.input_ids[:c]:
+            raise ValueError(f"example {qid}: the null-query prompt does not share the document "
+                             "prefix tokens with the real prompt (tokenizer merges across the boundary)")
+        return prompt, null
+
+    # ---- token scores ------------------------------------------------------------------------
+    def _passes(self, query: str, docs: DocsLike, heads: HeadSet, qid: str):
+        """Raw captures over the shared prefix: ({layer: [H_sel, T_prefix]}, null or None, prompt)."""
+        prompt, null = self._prompts(query, docs, qid)
+        c = prompt.cont_start
+        conts = [(list(p.input_ids[c:]), (p.query_span[0] - c, p.query_span[1] - c))
+                 for p in (prompt, null) if p is not None]
+        results = prefix_passes(self.model, list(prompt.input_ids[:c]), conts, by_layer(heads),
+                                early_exit=self.early_exit)
+        real = {layer: x[:, :c] for layer, x in results[0][0].items()}
+        null_rows = None if null is None else {layer: x[:, :c] for layer, x in results[1][0].items()}
+        return real, null_rows, prompt
+
+    def raw_token_scores(self, query: str, docs: DocsLike, qid: str = "?"):
+        """Uncalibrated TokenScores of the real and null query, each [L, H, T_prefix] (null None
+        when calibration is off), and the prompt. Everything else is a pure function of these."""
+        real, null, prompt = self._passes(query, docs, full(self.n_layers, self.n_heads), qid)
+        dense = lambda rows: torch.stack([rows[layer] for layer in range(self.n_layers)])
+        return dense(real), None if null is None else dense(null), prompt
+
+    def token_scores(self, query: str, docs: DocsLike, qid: str = "?") -> tuple[torch.Tensor, Prompt]:
+        """TokenScores [L, H, T_prefix] (calibrated if enabled) for every head, and the prompt."""
+        real, null, prompt = self.raw_token_scores(query, docs, qid)
+        return calibrate(real, null), prompt
+
+    # ---- document scores ---------------------------------------------------------------------
+    def doc_scores(self, query: str, docs: DocsLike, qid: str = "?") -> torch.Tensor:
+        """DocScores [D, L, H]: every head's score of every document (per-head outlier mask)."""
+        ts, prompt = self.token_scores(query, docs, qid)
+        return doc_scores_per_head(ts, prompt.doc_spans, self.mask_sigma).cpu()
+
+    def score_docs_per_head(self, query: str, docs: DocsLike) -> dict[str, torch.Tensor]:
+        """{doc_id: [L, H]} per-head document scores."""
+        scores = self.doc_scores(query, docs)
+        return {d.doc_id: scores[i] for i, d in enumerate(as_docs(docs))}
+
+    def headset_scores(self, query: str, docs: DocsLike, heads=None, qid: str = "?") -> torch.Tensor:
+        """R(d) [D] for a head set (default: this retriever's): heads summed, then outlier mask."""
+        heads = self.heads if heads is None else as_headset(heads, self.n_layers, self.n_heads)
+        real, null, prompt = self._passes(query, docs, heads, qid)
+        summed = sum(calibrate(x, None if null is None else null[layer]).sum(0)
+                     for layer, x in real.items())                         # [T_prefix]
+        return span_scores(summed, prompt.doc_spans, self.mask_sigma).cpu()
+
+    def score_docs(self, query: str, docs: DocsLike) -> dict[str, float]:
+        """{doc_id: score} with this retriever's head set (higher = more relevant). Documents: Doc,
+        paper-code dicts or plain strings (ids "0", "1", ...); duplicate ids raise ValueError."""
+        docs = as_docs(docs)
+        scores = self.headset_scores(query, docs)
+        return {d.doc_id: float(scores[i]) for i, d in enumerate(docs)}
+
+    def rank(self, query: str, docs: DocsLike, top_k: int | None = None) -> list[Ranked]:
+        """The documents best first as Ranked(doc_id, score, text), cut to ``top_k`` (None: all);
+        equal scores are ordered by doc id (qrexp.evals.metrics.rank_docs). One forward pass per call."""
+        from qrexp.evals.metrics import rank_docs
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"rank: top_k must be >= 1 or None, got {top_k}")
+        docs = as_docs(docs)
+        scores = self.score_docs(query, docs)
+        text = {d.doc_id: d.text for d in docs}
+        return [Ranked(d, scores[d], text[d]) for d in rank_docs(scores, "query")[:top_k]]
+
+    def rerank(self, examples: Sequence[Example], progress: bool = True) -> Run:
+        """Score every example's candidates: Run {qid: {doc_id: score}}."""
+        run: Run = {}
+        for ex in tqdm(examples, desc="re-ranking", disable=not progress):
+            scores = self.headset_scores(ex.query, ex.docs, qid=ex.qid)
+            run[ex.qid] = {d.doc_id: float(s) for d, s in zip(ex.docs, scores)}
+        return run

@@ -1,0 +1,100 @@
+"""Evaluation protocol rules applied between a method's ranking and its metrics, each one counted.
+
+Conventions (recorded in every run's metrics.json under ``extra.protocol``):
+  * Missing queries: a judged query with no (or an empty) ranking counts as 0 on every measure and
+    the mean is over every judged query. This is ``trec_eval -c``; BEIR's evaluation and
+    pytrec_eval skip such queries instead (:data:`MISSING_QUERIES`).
+  * Queries with no relevant document (no judgement > 0, e.g. an instance with empty ``gt_docs``)
+    are left out of the retrieval metrics, as BEIR's loader does (it keeps only queries in its qrels);
+    their number is ``n_no_relevant``. LongMemEval abstention questions are left out the same way.
+  * Identical ids (BEIR ``ignore_identical_ids``, default true as in BEIR's EvaluateRetrieval):
+    for data sets whose queries are also corpus documents (ArguAna, Quora) a candidate whose id
+    equals the query id is dropped from the ranking before it is scored and written to run.trec;
+    ``n_identical_dropped`` counts them. Applies to retrieval (BEIR-style) evaluations only.
+  * Queries with leading or trailing whitespace are counted (``n_queries_edge_whitespace``): the chat
+    prompt style renders them stripped (qrexp.engine.prompt.chat_query), as trimming chat templates do.
+  * Gold ids that are not among a query's candidates stay gold (recall cannot reach 1 there);
+    they are counted (``n_gold_outside_candidates``) and warned about before any work.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from qrexp.types import Example, Qrels, Run
+
+MISSING_QUERIES = ("zero: a judged query missing from the run counts 0 on every measure, mean over "
+                   "all judged queries (trec_eval -c; BEIR and pytrec_eval skip such queries)")
+
+
+def judgements(ex: Example, graded: bool = True) -> dict[str, int]:
+    """The judgements of an example: graded ``meta["qrels"]`` (``graded``, the data config's
+    ``qrels`` field), else relevance 1 for each gold id."""
+    if graded:
+        if "qrels" not in ex.meta:
+            raise ValueError(f"example {ex.qid}: data.qrels=true but its loader gives no graded qrels "
+                             "(meta['qrels']); set data.qrels=false to judge by the gold ids")
+        return dict(ex.meta["qrels"])
+    return {d: 1 for d in ex.gold}
+
+
+def has_relevant(ex: Example, kind: str, graded: bool = False) -> bool:
+    """Whether the example enters retrieval metrics (a judgement > 0; not a LongMemEval abstention)."""
+    if kind != "retrieval":
+        return bool(ex.gold) and not ex.meta.get("abstention")
+    return any(r > 0 for r in judgements(ex, graded).values())
+
+
+def scored_qrels(examples: Sequence[Example], graded: bool) -> Qrels:
+    """Qrels of the examples that have a relevant document (the others are left out)."""
+    return {ex.qid: judgements(ex, graded) for ex in examples if has_relevant(ex, "retrieval", graded)}
+
+
+def drop_identical_ids(run: Run) -> tuple[Run, int]:
+    """The run without any candidate whose doc id equals its query id, and how many were dropped."""
+    out, dropped = {}, 0
+    for qid, scores in run.items():
+        kept = {d: s for d, s in scores.items() if d != qid}
+        dropped += len(scores) - len(kept)
+        out[qid] = kept
+    return out, dropped
+
+
+def data_counts(examples: Sequence[Example], kind: str, graded: bool = False) -> dict[str, int]:
+    """Counts of the data that the protocol rules touch (see the module docstring); raises
+    ValueError when ``graded`` qrels are asked for and an example has none."""
+    outside_q = outside_ids = identical = 0
+    for ex in examples:
+        missing = ex.gold - set(ex.doc_ids)
+        outside_q += bool(missing)
+        outside_ids += len(missing)
+        identical += ex.qid in ex.doc_ids
+    counts = {"n_examples": len(examples),
+              "n_queries_edge_whitespace": sum(ex.query != ex.query.strip() for ex in examples),
+              "n_no_relevant": sum(not has_relevant(ex, kind, graded) for ex in examples),
+              "n_gold_outside_candidates": outside_ids, "n_queries_gold_outside": outside_q}
+    if kind == "retrieval":
+        counts["n_candidates_equal_query_id"] = identical
+    return counts
+
+
+def warnings_of(name: str, counts: Mapping[str, int], kind: str) -> list[str]:
+    """Human-readable warnings for the counts of :func:`data_counts` (empty when all is clean)."""
+    out = []
+    if counts["n_gold_outside_candidates"]:
+        out.append(f"data {name}: {counts['n_gold_outside_candidates']} gold id(s) of "
+                   f"{counts['n_queries_gold_outside']} quer(y/ies) are not among their candidates; "
+                   "they stay gold, so recall cannot reach 1 on those queries")
+    if counts["n_no_relevant"]:
+        what = "no relevant document" if kind == "retrieval" else "no gold unit (or abstention)"
+        out.append(f"data {name}: {counts['n_no_relevant']} of {counts['n_examples']} queries have "
+                   f"{what}; they are left out of the retrieval metrics (as BEIR does)")
+    return out
+
+
+def record(kind: str, ignore_identical_ids: bool, counts: Mapping[str, int], n_scored: int,
+           n_dropped: int | None) -> dict[str, Any]:
+    """The ``protocol`` entry of metrics.json."""
+    rec: dict[str, Any] = {"missing_queries": MISSING_QUERIES, "n_scored": n_scored, **counts}
+    if kind == "retrieval":
+        rec.update(ignore_identical_ids=ignore_identical_ids, n_identical_dropped=n_dropped or 0)
+    return rec

@@ -1,0 +1,201 @@
+"""The typed experiment configuration and its one conversion from Hydra's DictConfig.
+
+The library only sees these frozen dataclasses; Hydra and OmegaConf stay in the runner. Every
+protocol choice of the paper is a named field here, so it is logged with every run.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from qrexp.experiment.config_check import ConfigError, build
+
+STAGES = ("detect", "evaluate", "pipeline", "report", "view")
+HEAD_SOURCES = ("detected", "published", "full", "random", "niah", "explicit")
+EVAL_KINDS = ("retrieval", "lme", "clipper")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The model to load. ``name`` (label in run ids, tables, head files, W&B tags) is derived from
+    ``path`` when unset and must not contradict it (:func:`qrexp.engine.model_names.resolve_name`)."""
+    name: str | None = None              # None: derived from path
+    path: str = "smollm2-135m"           # hub id, local folder, .gguf file, or embedded alias
+    gguf_file: str | None = None
+    revision: str | None = None
+    dtype: str | None = None             # None: bf16 on GPU, fp32 on CPU
+    device: str | None = None
+    device_map: str | None = None        # "auto" shards over several GPUs
+    prompt_style: str = "chat"           # chat | reference
+    reference_family: str | None = None
+    k: int = 16                          # heads kept: 16 under 10B parameters, 32 for 70B
+    published_key: str | None = None     # key of results/heads/published/<key>_<task>.json
+
+    def __post_init__(self) -> None:
+        from qrexp.engine.model_names import resolve_name
+        object.__setattr__(self, "name", resolve_name(self.name, self.path, self.gguf_file,
+                                                      self.published_key))
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    query_span: str = "instruction"      # instruction | query
+    null_query: str = "N/A"
+    calibrate: bool = True
+    mask_sigma: float | None = 2.0       # None: no outlier mask
+    aggregation: str = "paper"           # paper: sum heads then mask | per_head
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = "data"                   # label, e.g. lme, nq, generated-beir
+    loader: str = "instances"            # key of qrexp.data.TASK_LOADERS
+    args: Mapping[str, Any] = field(default_factory=dict)   # paths and protocol fields
+    generate: str | None = None          # built-in generator that writes the files first
+    sizes: Mapping[str, int] = field(default_factory=dict)   # generator sizes (defaults if empty)
+    limit: int | None = None
+    qrels: bool = False                  # graded meta["qrels"] instead of gold sets (detection and metrics)
+    fit_window: str = "fail"             # prompts over the model window: fail | truncate (qrexp.engine.window)
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    name: str = "detect"
+    data: DataConfig = DataConfig()
+    objective: str = "qrscore"           # qrscore | ndcg10 | recall1 (| niah for NIAH data)
+
+
+@dataclass(frozen=True)
+class NiahConfig:
+    """NIAH retrieval-head detection (Wu et al.): needles x context lengths x depths."""
+    lengths: tuple[int, ...] = (300, 600)            # haystack lengths in tokens of the model
+    depths: tuple[float, ...] = (0.1, 0.5, 0.9)
+    n_needles: int = 3
+    max_new_tokens: int = 24
+    threshold: float = 0.5                           # ROUGE-1 recall for a run to count
+
+
+@dataclass(frozen=True)
+class HeadsConfig:
+    source: str = "detected"             # detected | published | full | random | niah | explicit
+    k: int | None = None                 # None: the model's k
+    seed: int = 0                        # random heads
+    task: str | None = None              # published task (lme, nq)
+    heads: str | None = None             # explicit "13-18,13-21"
+
+
+@dataclass(frozen=True)
+class QAConfig:
+    enabled: bool = False
+    top_k: tuple[int, ...] = (5,)
+    max_new_tokens: int = 32
+    judge: str = "contains"              # contains | llm
+    judge_url: str | None = None         # OpenAI-compatible endpoint for judge=llm
+    judge_model: str | None = None
+    methods: tuple[str, ...] = ()        # methods whose rankings feed QA (empty: every method)
+    limit: int | None = None             # answer only the first N questions (CPU demos)
+    overflow: str = "error"              # prompt + new tokens > model window: error | truncate_middle
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    name: str = "eval"
+    kind: str = "retrieval"              # retrieval | lme | clipper
+    data: DataConfig = DataConfig()
+    methods: tuple[str, ...] = ("qrhead",)
+    measures: tuple[str, ...] = ("nDCG@10", "R@10", "R@100")   # qrexp.measures names (trec_eval accepted)
+    ks: tuple[int, ...] = (3, 5, 10)
+    dense_model: str | None = None       # None: the packaged all-MiniLM-L6-v2
+    qa: QAConfig = QAConfig()
+    detect: DetectConfig | None = None   # heads for this eval detected on other data (e.g. BEIR: NQ)
+    ignore_identical_ids: bool = True    # retrieval: drop a candidate whose id is the query id (BEIR)
+    claim_queries: str = "per_claim"     # CLIPPER: per_claim (paper: each claim its own query) | per_pair
+
+
+@dataclass(frozen=True)
+class LoggerConfig:
+    kind: str = "none"                   # none | wandb
+    project: str = "qrexp"
+    mode: str = "offline"                # offline | online | disabled
+    entity: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    tables: tuple[Mapping[str, Any], ...] = ()   # table specs (qrexp.experiment.report.spec_from_dict)
+    out: str | None = None                        # None: <out_dir>/tables
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str = "default"                # experiment name: run folders and tables are grouped by it
+    stage: str = "pipeline"
+    seed: int = 0
+    out_dir: str = "results"
+    cache_dir: str | None = None         # score cache; None: <out_dir>/cache
+    data_dir: str = "data"               # downloaded data sets (configs interpolate it)
+    generated_sizes: Mapping[str, int] = field(default_factory=dict)   # sizes of generated data
+    progress: bool = True
+    model: ModelConfig = ModelConfig()
+    scoring: ScoringConfig = ScoringConfig()
+    detect: DetectConfig = DetectConfig()
+    niah: NiahConfig = NiahConfig()
+    heads: HeadsConfig = HeadsConfig()
+    eval: EvalConfig = EvalConfig()
+    suite: Mapping[str, EvalConfig] = field(default_factory=dict)   # several evals in one run
+    logger: LoggerConfig = LoggerConfig()
+    report: ReportConfig = ReportConfig()
+
+    def __post_init__(self) -> None:
+        from qrexp.experiment.config_values import check_values
+        check_values(self)                  # ConfigError (one line) for a value out of range
+
+
+def evals_of(cfg: RunConfig) -> list[RunConfig]:
+    """One RunConfig per evaluation: the suite's entries if any, else the single ``eval``."""
+    if not cfg.suite:
+        return [dataclasses.replace(cfg, detect=cfg.eval.detect or cfg.detect)]
+    return [dataclasses.replace(cfg, eval=e, suite={}, detect=e.detect or cfg.detect)
+            for e in cfg.suite.values()]
+
+
+def to_dict(cfg) -> dict[str, Any]:
+    """Plain nested dict of a config dataclass (tuples as lists)."""
+    def plain(x):
+        if dataclasses.is_dataclass(x):
+            return {f.name: plain(getattr(x, f.name)) for f in dataclasses.fields(x)}
+        if isinstance(x, (list, tuple)):
+            return [plain(v) for v in x]
+        if isinstance(x, Mapping):
+            return {str(k): plain(v) for k, v in x.items()}
+        return x
+    return plain(cfg)
+
+
+def from_dict(cls, data: Mapping[str, Any] | None, where: str = ""):
+    """Build dataclass ``cls`` from a plain mapping, every field type-checked (ConfigError if not)."""
+    return build(cls, data, where)
+
+
+def from_hydra(cfg) -> RunConfig:
+    """The one conversion from Hydra's DictConfig (resolved) to the typed RunConfig.
+
+    Raises ConfigError (one line) for a missing value (``???``), an interpolation that cannot be
+    resolved, a value of the wrong type, an unknown key or a value out of range.
+    """
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from qrexp.experiment.naming import register_resolvers
+    register_resolvers()                 # ${dataset:...} labels (qrexp.experiment.naming)
+    try:
+        data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "?"
+        if "Missing mandatory value" in str(err):
+            raise ConfigError(f"config {key}: no value set (???); set it on the command line, "
+                              f"e.g. {key}=<value>") from None
+        raise ConfigError(f"config {key}: {str(err).splitlines()[0]}") from None
+    data.pop("hydra", None)
+    return build(RunConfig, data)

@@ -1,0 +1,112 @@
+"""``qrexp list [models|data|methods|measures|experiments|tables]``: what exists, one line each.
+
+Models, data sets (evaluation and detection configs), experiments and tables come from the
+Hydra config tree ``conf/`` (each YAML's leading comment is its description) and from the paper's
+numbers in results/paper; methods from the evaluation stage; measures from qrexp.measures.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+WHAT = ("models", "data", "methods", "measures", "experiments", "tables")
+METHODS = {
+    "qrhead": "the configured head set (default: QRHeads detected with QRscore), calibrated attention",
+    "icr": "all heads, calibrated (in-context re-ranking, Chen et al. 2025)",
+    "icr-uncal": "all heads without the null-query calibration",
+    "random": "k random heads (heads.seed)",
+    "rethead": "k NIAH retrieval heads (Wu et al. 2025; copy-paste score)",
+    "published": "the paper's published head list for the model (model.published_key, heads.task)",
+    "bm25": "BM25 over each example's candidates (bm25s + PyStemmer)",
+    "dense": "a sentence-transformers bi-encoder (eval.dense_model; default all-MiniLM-L6-v2)",
+    "rankgpt": "listwise LLM re-ranking with a sliding window, with the scored model",
+    "chance": "a seeded random ranking (the chance level)",
+    "full-context": "QA from the whole context (no retrieval)",
+}
+
+
+def describe(path: Path, width: int = 110) -> str:
+    """The first sentence of a YAML file's leading comment (without '@package' lines), cut to ``width``."""
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        text = line.lstrip("# ").strip()
+        if text and not text.startswith("@package"):
+            lines.append(text)
+    text, depth, end = " ".join(lines), 0, None
+    for i, ch in enumerate(text):                   # the first sentence: ". " or "; " outside brackets
+        depth += (ch in "([") - (ch in ")]")
+        if ch in ".;" and depth == 0 and text[i + 1:i + 2] in (" ", ""):
+            end = i
+            break
+    sentence = text[:end]
+    return sentence if len(sentence) <= width else sentence[: width - 3].rstrip() + "..."
+
+
+def _options(group: str) -> list[tuple[str, Path]]:
+    root = CONF / group
+    return sorted((str(p.relative_to(root).with_suffix("")), p) for p in root.rglob("*.yaml"))
+
+
+def _rows(what: str) -> list[tuple[str, str]]:
+    if what == "models":
+        out = []
+        for name, path in _options("model"):
+            cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            about = describe(path)
+            path = cfg.get("path")
+            where = "" if path in (None, "???") or about.startswith(str(path)) else f"{path}: "
+            out.append((f"model={name}", f"{where}{about} (k={cfg.get('k', 16)})"))
+        return out
+    if what == "data":
+        return ([(f"eval={n}", describe(p)) for n, p in _options("eval")]
+                + [(f"detect={n}", describe(p)) for n, p in _options("detect")])
+    if what == "methods":
+        return [(f"eval.methods=[{m}]", d) for m, d in METHODS.items()]
+    if what == "measures":
+        from qrexp.measures import describe as measures
+        return measures()
+    if what == "experiments":
+        return [(f"experiment={n}", describe(p)) for n, p in _options("experiment")]
+    if what == "tables":
+        return _tables()
+    raise ValueError(f"qrexp list: unknown {what!r}; choose from {', '.join(WHAT)}")
+
+
+def _tables() -> list[tuple[str, str]]:
+    """Every table spec (report configs and experiments' own) with its title and where it comes from."""
+    out = []
+    for group, prefix in (("report", "report"), ("experiment", "experiment")):
+        for name, path in _options(group):
+            cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            tables = cfg.get("tables") or (cfg.get("report") or {}).get("tables") or []
+            for spec in tables:
+                paper = f"; paper numbers results/paper/{spec['paper_table']}.yaml" if spec.get("paper_table") else ""
+                out.append((spec["name"], f"{spec.get('title', '')} ({prefix}={name}{paper})"))
+    return out
+
+
+def lines(what: str) -> list[str]:
+    """The aligned lines ``qrexp list <what>`` prints."""
+    rows = _rows(what)
+    width = max((len(k) for k, _ in rows), default=0)
+    return [f"{k.ljust(width)}  {v}" for k, v in rows]
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="qrexp list", description=__doc__.splitlines()[0])
+    ap.add_argument("what", nargs="?", choices=WHAT, help="what to list (default: all)")
+    args = ap.parse_args(argv)
+    for what in [args.what] if args.what else WHAT:
+        if not args.what:
+            print(f"{what}:")
+        for line in lines(what):
+            print(("  " if not args.what else "") + line)
+
+
+if __name__ == "__main__":
+    main()

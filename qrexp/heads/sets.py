@@ -1,0 +1,221 @@
+"""Head sets: "layer-head" strings <-> HeadSet, the head sources (full, random, published, detected,
+top-k of a HeadScores[L, H] tensor), masks, and overlap / rank-correlation between head choices.
+
+A HeadSet keeps its heads in order (a detected set is best-first), so ``top(k)`` is meaningful.
+Ranking ties are broken by (layer, head) ascending, so every ranking here is deterministic.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from qrexp.io.jsonio import read_text
+from qrexp.types import Head
+
+PUBLISHED_DIR = Path(__file__).resolve().parents[2] / "results" / "heads" / "published"
+_TOKEN = re.compile(r"^(\d+)-(\d+)$")
+
+
+def format_head(head: Head) -> str:
+    """(13, 18) -> "13-18"."""
+    return f"{head[0]}-{head[1]}"
+
+
+def parse_head(token: str, where: str = "head set") -> Head:
+    """"13-18" -> (13, 18); anything else is a ValueError naming ``where`` and the token."""
+    m = _TOKEN.match(token.strip()) if isinstance(token, str) else None
+    if m is None:
+        raise ValueError(f"{where}: bad head token {token!r} (expected 'layer-head', e.g. '13-18')")
+    return int(m.group(1)), int(m.group(2))
+
+
+@dataclass(frozen=True)
+class HeadSet:
+    """An ordered, duplicate-free set of (layer, head) pairs; n_layers/n_heads enable range checks."""
+    name: str
+    heads: tuple[Head, ...]
+    n_layers: int | None = None
+    n_heads: int | None = None
+
+    def __post_init__(self) -> None:
+        heads = tuple((int(l), int(h)) for l, h in self.heads)
+        object.__setattr__(self, "heads", heads)
+        if not heads:
+            raise ValueError(f"head set {self.name!r}: no heads")
+        seen: set[Head] = set()
+        for head in heads:
+            tok = format_head(head)
+            if head in seen:
+                raise ValueError(f"head set {self.name!r}: duplicate head {tok!r}")
+            seen.add(head)
+            layer, h = head
+            if layer < 0 or h < 0:
+                raise ValueError(f"head set {self.name!r}: negative index in head {tok!r}")
+            if self.n_layers is not None and layer >= self.n_layers:
+                raise ValueError(f"head set {self.name!r}: head {tok!r} out of range "
+                                 f"(layer must be < n_layers={self.n_layers})")
+            if self.n_heads is not None and h >= self.n_heads:
+                raise ValueError(f"head set {self.name!r}: head {tok!r} out of range "
+                                 f"(head must be < n_heads={self.n_heads})")
+
+    @classmethod
+    def parse(cls, text: str, name: str = "heads", n_layers: int | None = None,
+              n_heads: int | None = None) -> "HeadSet":
+        """Parse the paper's comma-separated "layer-head" list, e.g. "13-18,13-21,8-11"."""
+        where = f"head set {name!r}"
+        tokens = [t.strip() for t in str(text).split(",")]
+        return cls(name, tuple(parse_head(t, where) for t in tokens), n_layers, n_heads)
+
+    def format(self) -> str:
+        """The paper's string form, heads in order: "13-18,13-21,..."."""
+        return ",".join(format_head(h) for h in self.heads)
+
+    def top(self, k: int) -> "HeadSet":
+        """The first k heads (all if k >= len)."""
+        if k < 1:
+            raise ValueError(f"head set {self.name!r}: k must be >= 1, got {k}")
+        return HeadSet(f"{self.name}-top{k}", self.heads[:k], self.n_layers, self.n_heads)
+
+    def __len__(self) -> int:
+        return len(self.heads)
+
+    def __iter__(self):
+        return iter(self.heads)
+
+    def __contains__(self, head: object) -> bool:
+        return head in self.heads
+
+
+def full(n_layers: int, n_heads: int) -> HeadSet:
+    """Every head, layer-major (the ICR setting)."""
+    return HeadSet("full", tuple((l, h) for l in range(n_layers) for h in range(n_heads)),
+                   n_layers, n_heads)
+
+
+def random(k: int, seed: int, n_layers: int, n_heads: int) -> HeadSet:
+    """k distinct heads drawn uniformly with a seeded torch generator, sorted by (layer, head)."""
+    total = n_layers * n_heads
+    if not 1 <= k <= total:
+        raise ValueError(f"random head set: k={k} must be in [1, {total}] for {n_layers}x{n_heads} heads")
+    gen = torch.Generator().manual_seed(int(seed))
+    flat = sorted(torch.randperm(total, generator=gen)[:k].tolist())
+    return HeadSet(f"random-k{k}-s{seed}", tuple(divmod(i, n_heads) for i in flat), n_layers, n_heads)
+
+
+def published_sets(root: str | Path | None = None) -> list[tuple[str, str]]:
+    """(model_key, task) pairs available under ``root`` (default results/heads/published)."""
+    folder = Path(root) if root is not None else PUBLISHED_DIR
+    return sorted(tuple(p.stem.split("_", 1)) for p in folder.glob("*_*.json"))
+
+
+def published(model_key: str, task: str, root: str | Path | None = None) -> HeadSet:
+    """A head set shipped with the paper, read from ``<root>/<model_key>_<task>.json``."""
+    folder = Path(root) if root is not None else PUBLISHED_DIR
+    path = folder / f"{model_key}_{task}.json"
+    if not path.is_file():
+        known = [f"{m}_{t}" for m, t in published_sets(folder)]
+        close = difflib.get_close_matches(f"{model_key}_{task}", known, n=2)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"no published head set {model_key}/{task} in {folder}{hint} "
+                       f"(known: {', '.join(known) or 'none'})")
+    try:
+        rec = json.loads(read_text(path))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: invalid JSON ({e})") from None
+    for field in ("heads", "n_layers", "n_heads"):
+        if field not in rec:
+            raise ValueError(f"{path}: missing field {field!r}")
+    if not isinstance(rec["heads"], list):
+        raise ValueError(f"{path}: field 'heads' must be a list of 'layer-head' strings")
+    where = f"{path} field 'heads'"
+    heads = tuple(parse_head(t, where) for t in rec["heads"])
+    try:
+        return HeadSet(f"{model_key}-{task}", heads, rec["n_layers"], rec["n_heads"])
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+def detected(path: str | Path, k: int | None = None) -> HeadSet:
+    """The top-k heads of a detection file (either format of qrexp.heads.objectives); k=None uses the file's k."""
+    from qrexp.heads.objectives import read_detection, read_detection_k  # detect imports this module
+
+    ranked, scores = read_detection(path)
+    k = k if k is not None else (read_detection_k(path) or len(ranked))
+    if not 1 <= k <= len(ranked):
+        raise ValueError(f"{path}: k={k} must be in [1, {len(ranked)}]")
+    n_layers, n_heads = scores.shape
+    return HeadSet(f"{Path(path).name.split('.')[0]}-top{k}", tuple(h for h, _ in ranked[:k]),
+                   n_layers, n_heads)
+
+
+def rank_heads(scores: torch.Tensor) -> list[tuple[Head, float]]:
+    """HeadScores [L, H] -> [((layer, head), score), ...] best first; ties by (layer, head) ascending."""
+    if scores.dim() != 2:
+        raise ValueError(f"head scores must be [L, H], got shape {tuple(scores.shape)}")
+    flat = scores.detach().to(torch.float64).flatten()
+    bad = torch.nonzero(torch.isnan(flat)).flatten()
+    if len(bad):
+        l, h = divmod(int(bad[0]), scores.shape[1])
+        raise ValueError(f"head scores contain NaN (first at head {l}-{h})")
+    order = torch.sort(flat, descending=True, stable=True).indices.tolist()
+    values = scores.detach().flatten().tolist()
+    return [(divmod(i, scores.shape[1]), float(values[i])) for i in order]
+
+
+def top_k(scores: torch.Tensor, k: int, name: str | None = None) -> HeadSet:
+    """The k best heads of a HeadScores [L, H] tensor, best first."""
+    n_layers, n_heads = scores.shape
+    if not 1 <= k <= n_layers * n_heads:
+        raise ValueError(f"top_k: k={k} must be in [1, {n_layers * n_heads}]")
+    heads = tuple(h for h, _ in rank_heads(scores)[:k])
+    return HeadSet(name or f"top{k}", heads, n_layers, n_heads)
+
+
+def head_mask(headset: HeadSet, n_layers: int, n_heads: int) -> torch.Tensor:
+    """BoolTensor [L, H], True at the heads of ``headset``."""
+    mask = torch.zeros(n_layers, n_heads, dtype=torch.bool)
+    for l, h in headset:
+        if l >= n_layers or h >= n_heads:
+            raise ValueError(f"head set {headset.name!r}: head {l}-{h} outside a "
+                             f"{n_layers}x{n_heads} model")
+        mask[l, h] = True
+    return mask
+
+
+def layers_needed(headset: HeadSet) -> int:
+    """How many layers a forward pass must run to see every head: last layer + 1."""
+    return max(l for l, _ in headset) + 1
+
+
+def overlap(a: HeadSet, b: HeadSet, k: int | None = None) -> int:
+    """|top-k(a) ∩ top-k(b)| (k=None: whole sets)."""
+    ha = set(a.heads if k is None else a.heads[:k])
+    hb = set(b.heads if k is None else b.heads[:k])
+    return len(ha & hb)
+
+
+def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Spearman rank correlation of two HeadScores [L, H] tensors (ties averaged; scipy.stats.spearmanr).
+
+    Returns NaN when either tensor is constant (the correlation is undefined). Raises ValueError for
+    different shapes or NaN scores (e.g. heads a paper-format file does not list).
+    """
+    import warnings
+
+    from scipy.stats import spearmanr
+    if a.shape != b.shape:
+        raise ValueError(f"spearman: shapes differ {tuple(a.shape)} vs {tuple(b.shape)}")
+    xa, xb = a.detach().double().flatten().numpy(), b.detach().double().flatten().numpy()
+    if np.isnan(xa).any() or np.isnan(xb).any():
+        raise ValueError("spearman: head scores contain NaN (e.g. heads missing from a paper-format file)")
+    if np.ptp(xa) == 0 or np.ptp(xb) == 0:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(spearmanr(xa, xb).statistic)
