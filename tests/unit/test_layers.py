@@ -1,0 +1,210 @@
+"""The import rule of the package layout (ARCHITECTURE.md), checked on every import statement.
+
+Layers: the leaves ``types``, ``measures``, ``registry`` and ``io`` import no other qrexp module
+(``io`` may use ``types``); ``engine``, ``data`` and ``runs`` import only the leaves; ``heads`` adds
+engine and data; ``evals`` adds heads; ``report`` imports leaves, runs and heads; ``experiment``
+imports everything and is imported only by ``qrexp.__main__``. Besides the layers: no import cycle
+between modules, no qrexp import inside a function, and no private name imported across modules.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "qrexp"
+LEAVES = {"types", "measures", "registry", "io"}
+ALLOWED = {
+    "types": set(), "measures": set(), "registry": set(), "io": {"types"},
+    "engine": LEAVES, "data": LEAVES, "runs": LEAVES,
+    "heads": LEAVES | {"engine", "data"},
+    "evals": LEAVES | {"engine", "data", "heads"},
+    "report": LEAVES | {"runs", "heads"},
+    "experiment": LEAVES | {"engine", "data", "heads", "evals", "runs", "report"},
+    "__init__": {"types", "engine"}, "__main__": {"experiment"},
+}
+KNOWN_VIOLATIONS: set[str] = {   # the move's leftovers (issue 10): each fix removes its line; must end empty
+    'import cycle: qrexp.data.clipper -> qrexp.data.clipper_claims',
+    'import cycle: qrexp.evals.qa -> qrexp.evals.qa_clipper',
+    'import cycle: qrexp.experiment.cli -> qrexp.experiment.view.cli',
+    'import cycle: qrexp.experiment.config -> qrexp.experiment.config_values',
+    'import cycle: qrexp.experiment.evaluate -> qrexp.experiment.niah -> qrexp.experiment.preflight -> qrexp.experiment.qa_stage -> qrexp.experiment.run_logging -> qrexp.experiment.stages',
+    'import cycle: qrexp.heads.objectives -> qrexp.heads.sets',
+    'import cycle: qrexp.runs.store -> qrexp.runs.table',
+    'qrexp/__init__.py: function-level import of qrexp.engine.retriever',
+    'qrexp/data/clipper_claims.py: function-level import of qrexp.data.clipper',
+    'qrexp/data/synthetic/common.py: data may not import qrexp.runs.store',
+    'qrexp/engine/generate.py: private name _run imported from qrexp.engine.forward',
+    'qrexp/engine/model_names.py: engine may not import qrexp.experiment.config_check',
+    'qrexp/engine/models.py: engine may not import qrexp.runs.store',
+    'qrexp/engine/models.py: function-level import of qrexp.engine.hub',
+    'qrexp/engine/models.py: function-level import of qrexp.engine.model_names',
+    'qrexp/engine/models.py: function-level import of qrexp.runs.store',
+    'qrexp/engine/retriever.py: engine may not import qrexp.evals.metrics',
+    'qrexp/engine/retriever.py: engine may not import qrexp.heads.sets',
+    'qrexp/engine/retriever.py: function-level import of qrexp.engine.models',
+    'qrexp/engine/retriever.py: function-level import of qrexp.evals.metrics',
+    'qrexp/engine/score_cache.py: engine may not import qrexp.heads.objectives',
+    'qrexp/engine/score_cache.py: engine may not import qrexp.runs.store',
+    'qrexp/engine/scorer.py: engine may not import qrexp.heads.sets',
+    'qrexp/evals/intervene.py: evals may not import qrexp.report.plots',
+    'qrexp/evals/qa_clipper.py: function-level import of qrexp.evals.qa',
+    'qrexp/evals/qa_clipper.py: function-level import of qrexp.evals.qa_window',
+    'qrexp/experiment/availability.py: function-level import of qrexp.engine.hub',
+    'qrexp/experiment/availability.py: function-level import of qrexp.engine.models',
+    'qrexp/experiment/cli.py: function-level import of qrexp.experiment.hydra_summary',
+    'qrexp/experiment/cli.py: function-level import of qrexp.experiment.listing',
+    'qrexp/experiment/cli.py: function-level import of qrexp.experiment.preflight',
+    'qrexp/experiment/cli.py: function-level import of qrexp.experiment.view.cli',
+    'qrexp/experiment/config.py: function-level import of qrexp.engine.model_names',
+    'qrexp/experiment/config.py: function-level import of qrexp.experiment.config_values',
+    'qrexp/experiment/config.py: function-level import of qrexp.experiment.naming',
+    'qrexp/experiment/data.py: function-level import of qrexp.data.synthetic',
+    'qrexp/experiment/evaluate.py: function-level import of qrexp.evals.baselines',
+    'qrexp/experiment/evaluate.py: function-level import of qrexp.evals.llm',
+    'qrexp/experiment/evaluate.py: function-level import of qrexp.experiment.qa_stage',
+    'qrexp/experiment/evaluate.py: function-level import of qrexp.experiment.stages',
+    'qrexp/experiment/evaluate.py: private name _load imported from qrexp.experiment.stages',
+    'qrexp/experiment/hydra_summary.py: function-level import of qrexp.experiment.config',
+    'qrexp/experiment/hydra_summary.py: function-level import of qrexp.experiment.run',
+    'qrexp/experiment/listing.py: function-level import of qrexp.measures',
+    'qrexp/experiment/niah.py: private name _load imported from qrexp.experiment.stages',
+    'qrexp/experiment/preflight.py: function-level import of qrexp.data',
+    'qrexp/experiment/preflight.py: function-level import of qrexp.engine.hub',
+    'qrexp/experiment/preflight.py: function-level import of qrexp.evals.metrics',
+    'qrexp/experiment/preflight.py: function-level import of qrexp.experiment.availability',
+    'qrexp/experiment/preflight.py: function-level import of qrexp.experiment.data',
+    'qrexp/experiment/preflight.py: function-level import of qrexp.experiment.evaluate',
+    'qrexp/experiment/preflight.py: function-level import of qrexp.experiment.stages',
+    'qrexp/experiment/preflight.py: function-level import of qrexp.heads.objectives',
+    'qrexp/experiment/preflight.py: function-level import of qrexp.measures',
+    'qrexp/experiment/qa_stage.py: function-level import of qrexp.experiment.stages',
+    'qrexp/experiment/qa_stage.py: private name _load imported from qrexp.experiment.stages',
+    'qrexp/experiment/rehearsal.py: function-level import of qrexp.data.synthetic',
+    'qrexp/experiment/rehearsal.py: function-level import of qrexp.experiment.cli',
+    'qrexp/experiment/rehearsal.py: function-level import of qrexp.io.jsonio',
+    'qrexp/experiment/report.py: function-level import of qrexp.experiment.config',
+    'qrexp/experiment/report.py: function-level import of qrexp.experiment.evaluate',
+    'qrexp/experiment/report.py: function-level import of qrexp.experiment.report_scope',
+    'qrexp/experiment/report.py: private name _label imported from qrexp.report.tables',
+    'qrexp/experiment/report_scope.py: function-level import of qrexp.report.tables',
+    'qrexp/experiment/report_scope.py: private name _label imported from qrexp.report.tables',
+    'qrexp/experiment/run.py: function-level import of qrexp.experiment.report',
+    'qrexp/experiment/run.py: function-level import of qrexp.experiment.view',
+    'qrexp/experiment/stages.py: function-level import of qrexp.engine.models',
+    'qrexp/experiment/stages.py: function-level import of qrexp.engine.retriever',
+    'qrexp/experiment/stages.py: function-level import of qrexp.experiment.niah',
+    'qrexp/experiment/stages.py: function-level import of qrexp.experiment.run_logging',
+    'qrexp/experiment/stages.py: function-level import of qrexp.heads.files',
+    'qrexp/experiment/view/build.py: function-level import of qrexp.experiment.preflight',
+    'qrexp/experiment/view/cli.py: function-level import of qrexp.experiment.cli',
+    'qrexp/experiment/view/cli.py: function-level import of qrexp.experiment.stages',
+    'qrexp/experiment/view/cli.py: function-level import of qrexp.experiment.view.build',
+    'qrexp/experiment/view/cli.py: function-level import of qrexp.runs.store',
+    'qrexp/experiment/view/collect.py: function-level import of qrexp.experiment.report',
+    'qrexp/experiment/view/collect.py: private name _column imported from qrexp.report.tables',
+    'qrexp/experiment/view/collect.py: private name _label imported from qrexp.report.tables',
+    'qrexp/experiment/view/collect.py: private name _match imported from qrexp.report.tables',
+    'qrexp/heads/files.py: heads may not import qrexp.runs.store',
+    'qrexp/heads/niah.py: function-level import of qrexp.data.niah',
+    'qrexp/heads/objectives.py: function-level import of qrexp.heads.files',
+    'qrexp/heads/objectives.py: heads may not import qrexp.runs.store',
+    'qrexp/heads/sets.py: function-level import of qrexp.heads.objectives',
+    'qrexp/io/jsonio.py: io may not import qrexp.runs.store',
+    'qrexp/report/summary.py: function-level import of qrexp.runs.store',
+    'qrexp/runs/store.py: function-level import of qrexp.runs',
+    'qrexp/runs/table.py: private name _check_record imported from qrexp.runs.store',
+}
+
+
+def modules() -> dict[str, Path]:
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    return "__init__" if len(parts) == 1 else parts[1]
+
+
+def imports(module: str, path: Path):
+    """(line, imported qrexp module, imported names, at function level) for each import."""
+    tree = ast.parse(path.read_text(), str(path))
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    top = {id(n) for n in tree.body} | {id(n) for stmt in tree.body if isinstance(stmt, (ast.If, ast.Try))
+                                        for n in ast.walk(stmt)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = ".".join(package[:len(package) - node.level + 1] + [node.module or ""]).strip(".") \
+                if node.level else node.module
+            if base and base.split(".")[0] == "qrexp":
+                yield node.lineno, base, [a.name for a in node.names], id(node) not in top
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "qrexp":
+                    yield node.lineno, alias.name, [], id(node) not in top
+
+
+def violations() -> list[str]:
+    mods = modules()
+    out, graph = [], {m: set() for m in mods}
+    for module, path in sorted(mods.items()):
+        for line, target, names, nested in imports(module, path):
+            targets = [f"{target}.{n}" if f"{target}.{n}" in mods else target for n in names] or [target]
+            where = f"{path.relative_to(PACKAGE.parent)}"      # no line number: stable keys
+            for t in targets:
+                if layer(t) not in ALLOWED[layer(module)] and layer(t) != layer(module):
+                    out.append(f"{where}: {layer(module)} may not import {t}")
+                if t != module and t in mods:
+                    graph[module].add(t)
+            if nested:
+                out.append(f"{where}: function-level import of {target}")
+            for n in names:
+                if n.startswith("_") and not n.startswith("__"):
+                    out.append(f"{where}: private name {n} imported from {target}")
+    out += [f"import cycle: {' -> '.join(c)}" for c in cycles(graph)]
+    return out
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle per strongly connected component of more than one module (Tarjan)."""
+    index, low, stack, on, found, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]; counter[0] += 1
+        stack.append(v); on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w); low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop(); on.discard(w); comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_every_module_belongs_to_a_layer():
+    assert {layer(m) for m in modules()} <= set(ALLOWED)
+
+
+def test_imports_follow_the_layer_rule():
+    found = set(violations())
+    assert found - KNOWN_VIOLATIONS == set(), "\n".join(sorted(found - KNOWN_VIOLATIONS))
+
+
+def test_no_stale_known_violation():
+    stale = KNOWN_VIOLATIONS - set(violations())
+    assert not stale, "fixed: remove from KNOWN_VIOLATIONS:\n" + "\n".join(sorted(stale))
