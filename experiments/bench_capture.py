@@ -18,7 +18,7 @@ import time
 import psutil
 import torch
 
-from qrexp.heads.sets import HeadSet
+from qrexp.types import HeadSet
 from qrexp.engine.models import load_model
 from qrexp.engine.retriever import QRRetriever
 from qrexp.data.niah import filler_sentences

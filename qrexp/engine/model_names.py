@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qrexp.experiment.config_check import ConfigError
+from qrexp.types import ConfigError
 
 # label -> hub id / embedded alias; the name and path fields of conf/model/<label>.yaml
 KNOWN_MODELS = {

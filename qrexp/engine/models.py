@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from qrexp.io.files import current_umask
+
 log = logging.getLogger(__name__)
 
 EMBEDDED = {
@@ -124,7 +126,6 @@ def _convert_gguf(src: ModelSource, target: Path, revision: str | None = None) -
                                                  dtype=torch.float32, **extra)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
-    from qrexp.runs.store import current_umask
     os.chmod(tmp, 0o777 & ~current_umask())        # mkdtemp's 0700 would hide a shared cache
     try:
         config = model.config

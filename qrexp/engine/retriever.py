@@ -12,7 +12,8 @@ import torch
 from tqdm.auto import tqdm
 
 from qrexp.engine.forward import prefix_passes, prepare_model
-from qrexp.heads.sets import HeadSet, full
+from qrexp.types import HeadSet
+from qrexp.heads.sets import full
 from qrexp.engine.prompt import PromptBuilder, PromptSettings
 from qrexp.engine.scoring import calibrate, doc_scores_per_head, span_scores
 from qrexp.types import Doc, Example, Head, Prompt, Run

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import torch
 
 from qrexp.heads.objectives import detect
-from qrexp.runs.store import atomic_write_bytes, canonical_json
+from qrexp.io.files import atomic_write_bytes, canonical_json
 from qrexp.types import Example, Prompt
 
 CACHE_FORMAT = "qrexp.doc_scores.v1"

@@ -17,7 +17,7 @@ from typing import Iterable, Iterator, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from qrexp.heads.sets import HeadSet
+from qrexp.types import HeadSet
 from qrexp.engine.models import model_fingerprint
 from qrexp.engine.retriever import QRRetriever
 from qrexp.engine.score_cache import ScoreCache, scores_key

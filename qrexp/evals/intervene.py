@@ -14,7 +14,7 @@ from typing import Iterable, Mapping, Sequence
 import torch
 
 from qrexp.engine.generate import MaskHeads, greedy_generate
-from qrexp.heads.sets import HeadSet
+from qrexp.types import HeadSet
 from qrexp.heads.niah import NIAH_TEMPLATE, NiahCase, as_case, build_niah_prompt, case_from_example, rouge1_recall
 from qrexp.report.plots import plot_niah_heatmap
 from qrexp.types import Example, Head

@@ -23,7 +23,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from qrexp.experiment.config_check import ConfigError
+from qrexp.types import ConfigError
 from qrexp.experiment.hydra_files import register_resolvers, save_job_files
 from qrexp.io.redact import install_log_redaction, redact_console
 

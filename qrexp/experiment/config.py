@@ -9,7 +9,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from qrexp.experiment.config_check import ConfigError, build
+from qrexp.types import ConfigError
+
+from qrexp.experiment.config_check import build
 
 STAGES = ("detect", "evaluate", "pipeline", "report", "view")
 HEAD_SOURCES = ("detected", "published", "full", "random", "niah", "explicit")

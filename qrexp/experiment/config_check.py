@@ -19,11 +19,9 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from qrexp.types import ConfigError
+
 _SCALARS = (str, int, float, bool)
-
-
-class ConfigError(ValueError):
-    """A config value that cannot be used (one line: path, value, expected, fix)."""
 
 
 @lru_cache(maxsize=None)

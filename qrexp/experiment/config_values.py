@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from qrexp.experiment.config import EVAL_KINDS, HEAD_SOURCES, STAGES, EvalConfig, RunConfig
-from qrexp.experiment.config_check import ConfigError
+from qrexp.types import ConfigError
 from qrexp.experiment.naming import check_label
 from qrexp.evals.qa_clipper import CLAIM_QUERIES
 from qrexp.evals.qa_window import OVERFLOW_POLICIES

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, Sequence
 from qrexp.experiment.config import DataConfig, to_dict
 from qrexp.io.locks import FileLock
 from qrexp.registry import Registry
-from qrexp.runs.store import canonical_json
+from qrexp.io.files import canonical_json
 from qrexp.data import load_examples
 from qrexp.types import Example
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from qrexp.io.redact import redact, redact_text
-from qrexp.runs.store import atomic_write_text
+from qrexp.io.files import atomic_write_text
 
 LAUNCH_ID = f"{os.getpid()}-{secrets.token_hex(3)}"
 

@@ -14,7 +14,7 @@ from typing import Callable
 
 from qrexp.evals import protocol
 from qrexp.experiment.config import EvalConfig, RunConfig, evals_of
-from qrexp.experiment.config_check import ConfigError
+from qrexp.types import ConfigError
 
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
                PermissionError, UnicodeDecodeError)

@@ -13,7 +13,7 @@ from qrexp.heads import sets as heads_mod
 from qrexp.experiment.config import HeadsConfig, RunConfig, to_dict
 from qrexp.experiment.data import data_semantics, load_data
 from qrexp.experiment.detect import detect_heads
-from qrexp.heads.sets import HeadSet
+from qrexp.types import HeadSet
 from qrexp.engine.scorer import ExampleScorer, ScoringOptions
 from qrexp.engine.score_cache import ScoreCache
 from qrexp.io.locks import run_lock

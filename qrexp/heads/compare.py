@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 
 from qrexp.heads.objectives import read_detection
-from qrexp.heads.sets import parse_head, spearman
+from qrexp.types import parse_head
+from qrexp.heads.sets import spearman
 from qrexp.types import Head
 
 

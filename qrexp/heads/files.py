@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import torch
 
-from qrexp.runs.store import atomic_write_bytes
+from qrexp.io.files import atomic_write_bytes
 
 SIGNIFICANT = 6                    # digits kept in head files (float32 scores carry about 7)
 REL_TOL, ABS_TOL = 1e-5, 1e-7      # "same scores" when publishing over an existing file

@@ -18,10 +18,12 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import torch
 
-from qrexp.heads.sets import format_head, parse_head, rank_heads
+from qrexp.types import format_head, parse_head
+
+from qrexp.heads.sets import rank_heads
 from qrexp.io.redact import redact
 from qrexp.registry import Registry
-from qrexp.runs.store import atomic_write_text
+from qrexp.io.files import atomic_write_text
 from qrexp.io.jsonio import read_text
 from qrexp.types import Example, Head
 

@@ -8,88 +8,15 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from qrexp.io.jsonio import read_text
-from qrexp.types import Head
+from qrexp.types import Head, HeadSet, parse_head
 
 PUBLISHED_DIR = Path(__file__).resolve().parents[2] / "results" / "heads" / "published"
-_TOKEN = re.compile(r"^(\d+)-(\d+)$")
-
-
-def format_head(head: Head) -> str:
-    """(13, 18) -> "13-18"."""
-    return f"{head[0]}-{head[1]}"
-
-
-def parse_head(token: str, where: str = "head set") -> Head:
-    """"13-18" -> (13, 18); anything else is a ValueError naming ``where`` and the token."""
-    m = _TOKEN.match(token.strip()) if isinstance(token, str) else None
-    if m is None:
-        raise ValueError(f"{where}: bad head token {token!r} (expected 'layer-head', e.g. '13-18')")
-    return int(m.group(1)), int(m.group(2))
-
-
-@dataclass(frozen=True)
-class HeadSet:
-    """An ordered, duplicate-free set of (layer, head) pairs; n_layers/n_heads enable range checks."""
-    name: str
-    heads: tuple[Head, ...]
-    n_layers: int | None = None
-    n_heads: int | None = None
-
-    def __post_init__(self) -> None:
-        heads = tuple((int(l), int(h)) for l, h in self.heads)
-        object.__setattr__(self, "heads", heads)
-        if not heads:
-            raise ValueError(f"head set {self.name!r}: no heads")
-        seen: set[Head] = set()
-        for head in heads:
-            tok = format_head(head)
-            if head in seen:
-                raise ValueError(f"head set {self.name!r}: duplicate head {tok!r}")
-            seen.add(head)
-            layer, h = head
-            if layer < 0 or h < 0:
-                raise ValueError(f"head set {self.name!r}: negative index in head {tok!r}")
-            if self.n_layers is not None and layer >= self.n_layers:
-                raise ValueError(f"head set {self.name!r}: head {tok!r} out of range "
-                                 f"(layer must be < n_layers={self.n_layers})")
-            if self.n_heads is not None and h >= self.n_heads:
-                raise ValueError(f"head set {self.name!r}: head {tok!r} out of range "
-                                 f"(head must be < n_heads={self.n_heads})")
-
-    @classmethod
-    def parse(cls, text: str, name: str = "heads", n_layers: int | None = None,
-              n_heads: int | None = None) -> "HeadSet":
-        """Parse the paper's comma-separated "layer-head" list, e.g. "13-18,13-21,8-11"."""
-        where = f"head set {name!r}"
-        tokens = [t.strip() for t in str(text).split(",")]
-        return cls(name, tuple(parse_head(t, where) for t in tokens), n_layers, n_heads)
-
-    def format(self) -> str:
-        """The paper's string form, heads in order: "13-18,13-21,..."."""
-        return ",".join(format_head(h) for h in self.heads)
-
-    def top(self, k: int) -> "HeadSet":
-        """The first k heads (all if k >= len)."""
-        if k < 1:
-            raise ValueError(f"head set {self.name!r}: k must be >= 1, got {k}")
-        return HeadSet(f"{self.name}-top{k}", self.heads[:k], self.n_layers, self.n_heads)
-
-    def __len__(self) -> int:
-        return len(self.heads)
-
-    def __iter__(self):
-        return iter(self.heads)
-
-    def __contains__(self, head: object) -> bool:
-        return head in self.heads
 
 
 def full(n_layers: int, n_heads: int) -> HeadSet:

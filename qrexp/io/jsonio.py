@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from qrexp.runs.store import atomic_write_text
+from qrexp.io.files import atomic_write_text
 
 _REQUIRED = object()
 _TYPE_NAMES = {str: "str", int: "int", float: "float", bool: "bool", list: "list", dict: "dict"}

@@ -15,8 +15,10 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from qrexp.heads.sets import HeadSet, top_k
-from qrexp.runs.store import atomic_write_bytes
+from qrexp.types import HeadSet
+
+from qrexp.heads.sets import top_k
+from qrexp.io.files import atomic_write_bytes
 
 
 def _save_png(fig: Figure, path: str | Path) -> Path:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from qrexp.io.files import atomic_write_text
 from qrexp.measures import canonical_key, is_measure, normalise_all, sort_key
 from qrexp.io.redact import redact
 
@@ -107,7 +108,6 @@ def write_job_record(folder: str | Path, overrides: Sequence[str], rows: Sequenc
                      error: str | None) -> Path:
     """Write <folder>/qrexp_summary.json (atomically): the job's overrides, rows and failure (if any),
     credentials redacted (qrexp.io.redact: URL userinfo, token-like values, secret environment values)."""
-    from qrexp.runs.store import atomic_write_text
     record = redact({"overrides": list(overrides), "rows": [dataclasses.asdict(r) for r in rows], "error": error},
                     drop_keys=False)
     return atomic_write_text(Path(folder) / JOB_RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")

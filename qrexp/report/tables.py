@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 
 from qrexp.measures import canonical_key
-from qrexp.runs.store import atomic_write_text
+from qrexp.io.files import atomic_write_text
 
 MISSING = "–"
 SOURCES = ("ours", "paper", "delta")

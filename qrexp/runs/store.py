@@ -9,88 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
-import tempfile
-import threading
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from qrexp.runs.provenance import TRACKED_PACKAGES, git_state, provenance  # noqa: F401 (re-exported)
+from qrexp.runs.provenance import provenance
+from qrexp.io.files import atomic_write_bytes, atomic_write_text, canonical_json, dumps_json, jsonable
 from qrexp.io.redact import is_secret_name, redact
 
 METRICS_FILE = "metrics.json"
 USED_BY_FILE = "used_by.json"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]*$")
-
-
-# ----------------------------------------------------------------------------- JSON and atomic writes
-def _jsonable(obj: Any, where: str = "$") -> Any:
-    """Plain JSON types; tuples/sets -> lists, numpy scalars -> Python; NaN/inf and others raise."""
-    if obj is None or isinstance(obj, (bool, int, str)):
-        return obj
-    if isinstance(obj, float):
-        if not math.isfinite(obj):
-            raise ValueError(f"{where}: value {obj} is not finite and cannot be stored as JSON")
-        return obj
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v, f"{where}.{k}") for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(obj)]
-    if isinstance(obj, (set, frozenset)):
-        return [_jsonable(v, f"{where}[]") for v in sorted(obj, key=str)]
-    if hasattr(obj, "item") and callable(obj.item):  # numpy / torch scalars
-        return _jsonable(obj.item(), where)
-    raise TypeError(f"{where}: value of type {type(obj).__name__} is not JSON-serialisable")
-
-
-def canonical_json(obj: Any) -> str:
-    """Key-sorted, compact JSON: equal configs give equal strings whatever the key order."""
-    return json.dumps(_jsonable(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-_UMASK_LOCK = threading.Lock()
-
-
-def current_umask() -> int:
-    """The process umask (read by setting and restoring it, under a lock)."""
-    with _UMASK_LOCK:
-        mask = os.umask(0o022)
-        os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to a temp file in the same folder, fsync, then os.replace onto ``path``.
-
-    The file gets the mode a plain ``open(path, "w")`` would give (0o666 minus the umask), not
-    mkstemp's 0o600, so results in a shared folder stay readable by the group.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~current_umask())
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def dumps_json(obj: Any, where: str = "$") -> str:
-    return json.dumps(_jsonable(obj, where), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 # ----------------------------------------------------------------------------- run ids and secrets
@@ -205,7 +137,7 @@ class RunStore:
         return self.write_text(run_id, name, dumps_json(obj, f"{run_id}/{name} $"))
 
     def write_jsonl(self, run_id: str, name: str, rows: Iterable[Mapping[str, Any]]) -> Path:
-        lines = [json.dumps(_jsonable(r, f"{run_id}/{name} line {i + 1} $"), sort_keys=True,
+        lines = [json.dumps(jsonable(r, f"{run_id}/{name} line {i + 1} $"), sort_keys=True,
                             ensure_ascii=False) for i, r in enumerate(rows)]
         return self.write_text(run_id, name, "".join(line + "\n" for line in lines))
 

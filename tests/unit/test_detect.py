@@ -9,7 +9,7 @@ import torch
 from qrexp.heads import sets as H
 from qrexp.heads.objectives import (OBJECTIVES, detect, ndcg10, qrscore, rank_heads, read_detection,
                           recall1, relevance_of, write_detection)
-from qrexp.types import Doc, Example
+from qrexp.types import Doc, Example, format_head
 
 
 def test_registry_names():
@@ -139,9 +139,9 @@ def test_detection_files_round_trip(tmp_path):
     assert ours.name == "llama_nq.json" and paper.name == "llama_nq.paper.json"
     rec = json.loads(ours.read_text())
     assert rec["objective"] == "ndcg10" and rec["n_examples"] == 128 and rec["k"] == 3
-    assert rec["heads"] == [H.format_head(h) for h, _ in ranked[:3]]
+    assert rec["heads"] == [format_head(h) for h, _ in ranked[:3]]
     assert rec["provenance"] == {"git_sha": "abc", "seed": 42}
-    assert json.loads(paper.read_text())[0] == [H.format_head(ranked[0][0]), ranked[0][1]]
+    assert json.loads(paper.read_text())[0] == [format_head(ranked[0][0]), ranked[0][1]]
     for path in (ours, paper):
         back_ranked, back_scores = read_detection(path)
         assert back_ranked == ranked

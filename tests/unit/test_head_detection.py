@@ -7,7 +7,7 @@ import torch
 from organisms import make_examples, planted_model, word_tokenizer
 from qrexp import QRRetriever
 from qrexp.experiment.detect import detect_heads
-from qrexp.heads.sets import HeadSet
+from qrexp.types import HeadSet
 from qrexp.engine.scorer import ExampleScorer, ScoringOptions
 from qrexp.engine.score_cache import ScoreCache
 

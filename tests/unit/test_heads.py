@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from qrexp.heads import sets as H
-from qrexp.heads.sets import HeadSet
+from qrexp.types import HeadSet
 
 LME = "13-18,13-21,8-11,14-13,17-29,13-1,13-13,14-29,14-31,13-8,16-1,17-21,13-3,10-31,13-4,14-22"
 

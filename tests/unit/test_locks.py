@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from qrexp.io.locks import FileLock, LockTimeout, read_owner, run_lock
-from qrexp.runs.store import atomic_write_text
+from qrexp.io.files import atomic_write_text
 
 CTX = mp.get_context("spawn")
 

@@ -5,7 +5,6 @@ scored plus the model's weights fingerprint. Moving code between modules must ch
 changed value would orphan every finished run folder and cached score of a user. The values below
 were computed on the flat layout (commit 2e6a7c3) and must never change by refactoring alone.
 """
-import os
 from pathlib import Path
 
 import pytest

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from qrexp.heads.sets import HeadSet
+from qrexp.types import HeadSet
 from qrexp.report.plots import plot_head_scores, plot_niah_heatmap
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -92,7 +92,7 @@ def test_run_ids_do_not_depend_on_credentials():
     assert run_id(base, ("eval.name",)) == run_id(rotated, ("eval.name",))
     assert run_id(base, ("eval.name",)) != run_id(other_host, ("eval.name",))
     import hashlib
-    from qrexp.runs.store import canonical_json
+    from qrexp.io.files import canonical_json
     plain = {"model": {"name": "m", "published_key": "k"}, "qa": {"max_new_tokens": 6}, "n": 1}
     # configs without credentials keep the ids they had before redaction took part
     assert run_id(plain) == hashlib.sha256(canonical_json(plain).encode()).hexdigest()[:10]

@@ -11,7 +11,9 @@ import pytrec_eval
 import torch
 
 from qrexp.evals.metrics import evaluate_run
-from qrexp.runs.store import RunStore, atomic_write_text, git_state
+from qrexp.io.files import atomic_write_text
+from qrexp.runs.provenance import git_state
+from qrexp.runs.store import RunStore
 from qrexp.io.trec import rank_scores, write_trec_qrels, write_trec_run
 
 

@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from qrexp.runs.store import (RunStore, atomic_write_bytes, atomic_write_text, canonical_json,
+from qrexp.io.files import atomic_write_bytes, atomic_write_text, canonical_json
+from qrexp.runs.store import (RunStore,
                          load_runs, run_id, strip_secrets)
 
 CONFIG = {"model": {"name": "meta-llama/Llama-3.1-8B-Instruct", "dtype": "bfloat16"},

@@ -19,7 +19,8 @@ import pandas as pd
 from qrexp.measures import normalise
 from qrexp.report.tables import _column, _label, _match, build_table
 from qrexp.experiment.report import check_claims, paired_bootstrap, spec_runs
-from qrexp.runs.store import canonical_json, load_runs
+from qrexp.io.files import canonical_json
+from qrexp.runs.store import load_runs
 
 SKIP_KEYS = ("config.experiment",)
 

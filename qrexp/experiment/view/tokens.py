@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from qrexp.experiment.config import EvalConfig, ModelConfig, RunConfig, ScoringConfig, from_dict
-from qrexp.heads.sets import HeadSet
+from qrexp.types import HeadSet
 from qrexp.engine.scorer import ExampleScorer
 from qrexp.engine.prompt import PromptBuilder
 from qrexp.engine.scoring import calibrate, headset_token_scores
