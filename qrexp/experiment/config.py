@@ -130,12 +130,28 @@ class ReportConfig:
 
 
 @dataclass(frozen=True)
+class CacheConfig:
+    """The score cache's disk budget (qrexp.engine.cache_plan): DocScores are always kept; token
+    scores only while a data set's records stay under ``max_gb`` (1e9 bytes; None: no budget)."""
+    max_gb: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_gb is not None and not self.max_gb > 0:
+            raise ValueError(f"config cache.max_gb={self.max_gb!r}: must be > 0, or null for no budget")
+
+    @property
+    def max_bytes(self) -> int | None:
+        return None if self.max_gb is None else int(self.max_gb * 1e9)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     name: str = "default"                # experiment name: run folders and tables are grouped by it
     stage: str = "pipeline"
     seed: int = 0
     out_dir: str = "results"
     cache_dir: str | None = None         # score cache; None: <out_dir>/cache
+    cache: CacheConfig = CacheConfig()   # score-cache disk budget
     data_dir: str = "data"               # downloaded data sets (configs interpolate it)
     generated_sizes: Mapping[str, int] = field(default_factory=dict)   # sizes of generated data
     progress: bool = True

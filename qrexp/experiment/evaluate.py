@@ -84,10 +84,13 @@ def rank_with(cfg: RunConfig, method: str, examples: Sequence[Example], log=prin
         scorer = scorer_of(cfg)
         r = scorer.retriever
         heads = resolve_heads(cfg, method_heads(cfg, method), r.n_layers, r.n_heads, log)
+        plan = scorer.plan_for(examples, scoring_options(cfg))
+        log(f"[{method}] {plan.describe()}")
         run = scorer.rank(examples, heads, scoring_options(cfg), cfg.progress, desc=f"rank {method}")
         return run, {"heads": "full" if heads is None else heads.format(),
                      "n_heads": r.n_layers * r.n_heads if heads is None else len(heads),
-                     "forwards": scorer.forwards, "model": scorer.model_id}   # loaded identity
+                     "forwards": scorer.forwards, "model": scorer.model_id,   # loaded identity
+                     "cache": plan.to_dict()}
     return rank_baseline(cfg, method, examples)
 
 

@@ -39,7 +39,6 @@ KNOWN_VIOLATIONS: set[str] = {   # the move's leftovers (issue 10): each fix rem
     'qrexp/engine/retriever.py: engine may not import qrexp.heads.sets',
     'qrexp/engine/retriever.py: function-level import of qrexp.engine.models',
     'qrexp/engine/retriever.py: function-level import of qrexp.evals.metrics',
-    'qrexp/engine/score_cache.py: engine may not import qrexp.heads.objectives',
     'qrexp/evals/intervene.py: evals may not import qrexp.report.plots',
     'qrexp/evals/qa_clipper.py: function-level import of qrexp.evals.qa',
     'qrexp/evals/qa_clipper.py: function-level import of qrexp.evals.qa_window',
