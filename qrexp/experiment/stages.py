@@ -52,7 +52,8 @@ def scorer_of(cfg: RunConfig) -> ExampleScorer:
     retriever = QRRetriever(model, tok, prompt_style=cfg.model.prompt_style, query_span=s.query_span,
                             null_query=s.null_query, calibrate=s.calibrate, mask_sigma=s.mask_sigma,
                             reference_family=cfg.model.reference_family)
-    return ExampleScorer(retriever, ScoreCache(cache_dir(cfg) / "scores"), max_bytes=cfg.cache.max_bytes)
+    return ExampleScorer(retriever, ScoreCache(cache_dir(cfg) / "scores"), max_bytes=cfg.cache.max_bytes,
+                         compress=cfg.cache.compress)
 
 
 def method_config(cfg: RunConfig, method: str) -> RunConfig:
