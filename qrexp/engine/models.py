@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from qrexp.engine.hub import hub_load_options
+from qrexp.engine.model_names import derive_name
 from qrexp.io.files import current_umask
 
 log = logging.getLogger(__name__)
@@ -160,7 +162,6 @@ def load_model(name_or_path: str, *, gguf_file: str | None = None, dtype=None,
     torch_dtype = parse_dtype(dtype, device)
     path, kwargs = src.path, {"revision": revision} if revision else {}
     if not src.gguf_file and not Path(src.path).exists():     # a hub id: fail fast when unreachable
-        from qrexp.engine.hub import hub_load_options
         kwargs.update(hub_load_options(src.path, revision))
     if src.gguf_file:
         folder = _gguf_cache_dir(src, revision)
@@ -174,7 +175,6 @@ def load_model(name_or_path: str, *, gguf_file: str | None = None, dtype=None,
     if device_map is None:
         model.to(device)
     model.eval()
-    from qrexp.engine.model_names import derive_name
     model.qrexp_name = src.alias or derive_name(name_or_path, gguf_file)
     model.qrexp_source = {"path": name_or_path, "gguf_file": src.gguf_file, "revision": revision}
     return model, tokenizer

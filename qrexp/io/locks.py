@@ -22,6 +22,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+from qrexp.io.files import canonical_json
+
 LOCK_DIR = ".locks"
 
 
@@ -101,7 +103,7 @@ class FileLock:
         owner = {"pid": os.getpid(), "host": socket.gethostname(),
                  "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "token": uuid.uuid4().hex}
         os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(owner).encode(), 0)
+        os.pwrite(fd, canonical_json(owner).encode(), 0)
         os.fsync(fd)
         self.fd, self.owner = fd, owner
         return True

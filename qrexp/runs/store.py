@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from qrexp.runs.provenance import provenance
-from qrexp.io.files import atomic_write_bytes, atomic_write_text, canonical_json, dumps_json, jsonable
+from qrexp.io.files import atomic_write_bytes, atomic_write_text, canonical_json, dumps_json, dumps_jsonl
 from qrexp.io.redact import is_secret_name, redact
 
 METRICS_FILE = "metrics.json"
@@ -91,7 +91,7 @@ class RunStore:
         if not path.is_file():
             return None
         try:
-            record = _check_record(json.loads(path.read_text(encoding="utf-8")))
+            record = check_metrics_record(json.loads(path.read_text(encoding="utf-8")))
         except (ValueError, UnicodeDecodeError) as err:
             message = f"{path}: corrupt metrics.json ({err}); the run will be recomputed"
             (warn or (lambda m: warnings.warn(m, stacklevel=3)))(message)
@@ -105,7 +105,7 @@ class RunStore:
         """The metrics.json record of a finished run (ValueError naming the file if corrupt)."""
         path = self.path(run_id, METRICS_FILE)
         try:
-            return _check_record(json.loads(path.read_text(encoding="utf-8")))
+            return check_metrics_record(json.loads(path.read_text(encoding="utf-8")))
         except ValueError as err:
             raise ValueError(f"{path}: corrupt metrics.json ({err})") from None
 
@@ -137,9 +137,7 @@ class RunStore:
         return self.write_text(run_id, name, dumps_json(obj, f"{run_id}/{name} $"))
 
     def write_jsonl(self, run_id: str, name: str, rows: Iterable[Mapping[str, Any]]) -> Path:
-        lines = [json.dumps(jsonable(r, f"{run_id}/{name} line {i + 1} $"), sort_keys=True,
-                            ensure_ascii=False) for i, r in enumerate(rows)]
-        return self.write_text(run_id, name, "".join(line + "\n" for line in lines))
+        return self.write_text(run_id, name, dumps_jsonl(rows, f"{run_id}/{name}"))
 
     def finish(self, run_id: str, metrics: Mapping[str, Any], n: int, config: Mapping[str, Any],
                extra: Mapping[str, Any] | None = None, wall_time_s: float | None = None,
@@ -177,8 +175,10 @@ def read_used_by(folder: Path, warn=None) -> list[str]:
 _RECORD_FIELDS = {"metrics": Mapping, "n": int, "config": Mapping}
 
 
-def _check_record(record: Any) -> dict[str, Any]:
-    """A metrics.json record with its required fields, else ValueError naming the field."""
+def check_metrics_record(record: Any) -> dict[str, Any]:
+    """``record`` itself when it is a metrics.json object with fields metrics (object), n (int) and
+    config (object); else ValueError naming the first missing or mistyped field (no file named:
+    callers add the path)."""
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
     for name, kind in _RECORD_FIELDS.items():
@@ -186,10 +186,3 @@ def _check_record(record: Any) -> dict[str, Any]:
             raise ValueError(f"field {name!r} missing or not a {kind.__name__}")
     return record
 
-
-def __getattr__(name: str) -> Any:
-    """``flatten`` and ``load_runs`` live in qrexp.runs.table (the pandas view); old imports work."""
-    if name in ("flatten", "load_runs"):
-        from qrexp.runs import table as run_table
-        return getattr(run_table, name)
-    raise AttributeError(f"module 'qrexp.runs.store' has no attribute {name!r}")
