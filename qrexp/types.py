@@ -66,6 +66,7 @@ class Example:
 
     @property
     def doc_ids(self) -> list[str]:
+        """The candidates' doc ids in the given order."""
         return [d.doc_id for d in self.docs]
 
 

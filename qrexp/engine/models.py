@@ -60,6 +60,7 @@ def parse_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
 
 
 def default_device(device: str | None) -> str:
+    """``device`` if given, else "cuda" when a GPU is visible, else "cpu"."""
     if device:
         return device
     return "cuda" if torch.cuda.is_available() else "cpu"

@@ -26,6 +26,7 @@ class Rec:
     where: str
 
     def error(self, message: str) -> ValueError:
+        """A ValueError "<where>: <message>" for the caller to raise."""
         return ValueError(f"{self.where}: {message}")
 
     def __contains__(self, name: str) -> bool:

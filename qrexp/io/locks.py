@@ -48,6 +48,7 @@ def read_owner(path: str | os.PathLike) -> dict[str, Any] | None:
 
 
 def describe(owner: dict[str, Any] | None) -> str:
+    """One-line description of a lock owner record ("pid 12 on host (since ...)") for log lines."""
     if not owner:
         return "an unknown owner"
     return f"pid {owner.get('pid')} on {owner.get('host')} (since {owner.get('since')})"
@@ -109,6 +110,10 @@ class FileLock:
         return True
 
     def acquire(self) -> "FileLock":
+        """Block until the lock is ours (polling every ``poll_s`` seconds, one log line when waiting
+        and every ``report_s`` seconds after); a stale lock (owner gone) is taken over. Writes the
+        owner record (pid, host, since, token) into the lock file; sets ``waited_s``. Raises
+        LockTimeout naming the owner after ``timeout_s`` seconds (None: wait forever)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         start = last_report = time.monotonic()
         reported = False

@@ -36,6 +36,7 @@ def column_label(spec: TableSpec, value: Any) -> str:
 
 
 def column_labels(table: pd.DataFrame, spec: TableSpec) -> list[str]:
+    """The header of every column of ``table`` (:func:`column_label`)."""
     return [column_label(spec, c) for c in table.columns]
 
 
@@ -45,6 +46,9 @@ def _show_source(table: pd.DataFrame) -> bool:
 
 
 def to_markdown(table: pd.DataFrame, spec: TableSpec) -> str:
+    """A "### title" heading and a pipe table of ``table`` (index (row, source), as build_table
+    returns): numbers rounded to ``spec.digits``, deltas signed and shown as "Δ", missing cells "–";
+    the source column only when the table has paper numbers."""
     source_col = _show_source(table)
     header = [spec.row_key, *(["source"] if source_col else []), *column_labels(table, spec)]
     lines = [f"### {spec.title}", "", "| " + " | ".join(header) + " |",
@@ -64,6 +68,7 @@ _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
 
 
 def latex_escape(text: str) -> str:
+    """``text`` with LaTeX's special characters (\\ & % $ # _ { } ~ ^) escaped."""
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
 
 

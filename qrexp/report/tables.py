@@ -31,6 +31,11 @@ SCOPE_PREFIXES = ("eval.data.", "eval.qa.limit", "model.name", "seed")
 
 @dataclass(frozen=True)
 class TableSpec:
+    """Which runs fill which cell of one table (see the module docstring); pure data, no I/O.
+
+    ``paper`` holds the paper's numbers {row: {col: value}} on the table's scale (0-100 by default,
+    ``scale`` multiplies the 0-1 metric); ``column_metrics`` / ``column_filters`` override the
+    metric and add filters for single columns."""
     name: str                                   # file stem: results/tables/<name>.{md,tex,csv}
     title: str
     row_key: str                                # config key whose value labels the row

@@ -71,11 +71,14 @@ class RunStore:
         self._started: dict[str, float] = {}
 
     def run_dir(self, run_id: str) -> Path:
+        """``<root>/<run_id>`` (not created); ValueError for an id that is not a safe folder name."""
         if not _SAFE_ID.match(run_id) or ".." in run_id:
             raise ValueError(f"run store: unsafe run id {run_id!r}")
         return self.root / run_id
 
     def path(self, run_id: str, name: str) -> Path:
+        """The path of file ``name`` (relative, may contain "/") inside the run folder; ValueError
+        for an absolute name or one that climbs out with ".."."""
         rel = Path(name)
         if rel.is_absolute() or ".." in rel.parts:
             raise ValueError(f"run store: file name {name!r} must stay inside the run folder")
@@ -99,6 +102,7 @@ class RunStore:
         return record
 
     def is_finished(self, run_id: str, warn=None) -> bool:
+        """True iff the run has a valid metrics.json (:meth:`finished_record`)."""
         return self.finished_record(run_id, warn) is not None
 
     def read_metrics(self, run_id: str) -> dict[str, Any]:
@@ -128,15 +132,20 @@ class RunStore:
         return folder
 
     def write_bytes(self, run_id: str, name: str, data: bytes) -> Path:
+        """Write ``data`` to file ``name`` of the run atomically (qrexp.io.files); returns its path."""
         return atomic_write_bytes(self.path(run_id, name), data)
 
     def write_text(self, run_id: str, name: str, text: str) -> Path:
+        """Write UTF-8 ``text`` to file ``name`` of the run atomically; returns its path."""
         return atomic_write_text(self.path(run_id, name), text)
 
     def write_json(self, run_id: str, name: str, obj: Any) -> Path:
+        """Write ``obj`` as indented, key-sorted JSON (qrexp.io.files.dumps_json) atomically; NaN,
+        inf or a non-JSON value raise an error naming ``<run_id>/<name>`` and the field path."""
         return self.write_text(run_id, name, dumps_json(obj, f"{run_id}/{name} $"))
 
     def write_jsonl(self, run_id: str, name: str, rows: Iterable[Mapping[str, Any]]) -> Path:
+        """Write ``rows`` as JSON Lines, keys sorted (qrexp.io.files.dumps_jsonl), atomically."""
         return self.write_text(run_id, name, dumps_jsonl(rows, f"{run_id}/{name}"))
 
     def finish(self, run_id: str, metrics: Mapping[str, Any], n: int, config: Mapping[str, Any],
