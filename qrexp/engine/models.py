@@ -47,7 +47,9 @@ def cache_root() -> Path:
 
 
 def parse_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
-    """None -> bf16 on CUDA when supported, fp32 elsewhere."""
+    """A torch dtype from a name ("float32", "bf16", ... keys of _DTYPES) or a torch.dtype; None or
+    "auto" -> bfloat16 on a CUDA ``device`` that supports it, float32 elsewhere. ValueError (listing
+    the known names) for any other name."""
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype in (None, "auto"):
@@ -81,7 +83,9 @@ def embedded_source(alias: str) -> ModelSource:
 
 
 def resolve_source(name_or_path: str, gguf_file: str | None = None) -> ModelSource:
-    """Alias of an embedded model, a local .gguf file, a local folder, or a hub id."""
+    """Where ``name_or_path`` loads from: an embedded model's alias (EMBEDDED; FileNotFoundError
+    with the pip command when its package is missing), a local .gguf file, a local folder, or else a
+    hub id (not checked here; load_model fails fast when the hub is unreachable)."""
     if name_or_path in EMBEDDED:
         return embedded_source(name_or_path)
     p = Path(name_or_path).expanduser()

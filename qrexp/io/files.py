@@ -37,7 +37,8 @@ def jsonable(obj: Any, where: str = "$") -> Any:
 
 
 def canonical_json(obj: Any) -> str:
-    """Key-sorted, compact JSON: equal configs give equal strings whatever the key order."""
+    """Key-sorted, compact JSON (no spaces, non-ASCII kept): equal configs give equal strings whatever
+    the key order; the text run ids and cache keys hash. ValueError / TypeError as :func:`jsonable`."""
     return json.dumps(jsonable(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

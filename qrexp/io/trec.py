@@ -50,7 +50,9 @@ def rank_scores(scores: Mapping[str, float], qid: str = "?") -> list[tuple[str, 
 
 
 def read_trec_run(path: str | os.PathLike) -> Run:
-    """Parse a TREC run file; a malformed line raises an error naming the file and line number."""
+    """Parse a TREC run file -> Run {qid: {doc_id: score}} (the rank column is ignored, as trec_eval
+    does). ValueError naming the file and line number for a line without 6 fields, a score that is
+    not a number or NaN, or a doc listed twice for one query."""
     run: Run = {}
     text = read_text(path)                      # UTF-8, a byte-order mark dropped
     for lineno, line in enumerate(text.splitlines(), start=1):

@@ -73,7 +73,8 @@ def latex_escape(text: str) -> str:
 
 
 def to_latex(table: pd.DataFrame, spec: TableSpec) -> str:
-    """A booktabs table (needs \\usepackage{booktabs}); a rule separates row groups."""
+    """A booktabs LaTeX table of ``table`` (needs \\usepackage{booktabs}), labelled ``tab:<name>``; a
+    rule separates row groups, missing cells are "--", deltas signed and headed $\\Delta$."""
     names = {"ours": "ours", "paper": "paper", "delta": r"$\Delta$"}
     source_col = _show_source(table)
     lead = "l" * (2 if source_col else 1)
