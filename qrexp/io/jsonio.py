@@ -1,4 +1,4 @@
-"""JSON / JSONL reading with one-line, located errors, and atomic JSON / JSONL / text writes.
+"""JSON / JSONL reading with one-line, located errors, and atomic JSON / JSONL writes of data records.
 
 Every record read from a file is wrapped in a :class:`Rec` that knows where it came from, so a loader
 can say exactly what is wrong, e.g.
@@ -174,11 +174,6 @@ def read_records(path: str | os.PathLike, id_field: str | None = None) -> list[R
 # ----------------------------------------------------------------------------- atomic writes
 # Data files keep their records' field order (the published formats); the JSON text itself is made
 # by qrexp.io.files, the package's one JSON writer.
-def write_text(text: str, path: str | os.PathLike) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically (qrexp.io.files.atomic_write_text)."""
-    return files.atomic_write_text(path, text)
-
-
 def write_json(obj: Any, path: str | os.PathLike, indent: int | None = None) -> Path:
     """Atomically write data records ``obj`` as one JSON document, field order kept, non-ASCII kept
     (qrexp.io.files.write_json with sort_keys=False). NaN / inf raise ValueError naming the file."""
