@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
-from qrexp.engine.score_cache import HEADER_BYTES
+from qrexp.engine.cache_records import HEADER_BYTES
 
 GB = 1e9
 
@@ -118,14 +118,18 @@ class CachePlan:
                 f"{self.recomputed} passes per method; per_head aggregation and detection stay free")
 
     def describe(self) -> str:
-        """The pre-run printout: sizes in GB, the budget, and what will be recomputed."""
-        budget = "no budget" if self.max_bytes is None else f"budget {self.max_bytes / GB:.3f} GB"
+        """The pre-run printout: sizes (GB from 1e9 bytes, else MB), the budget, what is recomputed."""
+        budget = "no budget" if self.max_bytes is None else f"budget {_size(self.max_bytes)}"
         tokens = (f"token scores for {self.token_examples}/{self.n_examples} examples "
-                  f"{self.token_bytes / GB:.3f} GB" if self.tokens_needed
+                  f"{_size(self.token_bytes)}" if self.tokens_needed
                   else "no token scores (the aggregation does not read them)")
         return (f"score cache: {self.n_examples} examples, L={self.n_layers} H={self.n_heads}: "
-                f"DocScores {self.doc_scores_bytes / GB:.3f} GB + {tokens} = "
-                f"{self.total_bytes / GB:.3f} GB ({budget}). Recomputed: {self.recompute_note()}")
+                f"DocScores {_size(self.doc_scores_bytes)} + {tokens} = "
+                f"{_size(self.total_bytes)} ({budget}). Recomputed: {self.recompute_note()}")
+
+
+def _size(n: int) -> str:
+    return f"{n / GB:.3f} GB" if n >= GB else f"{n / 1e6:.2f} MB"
 
 
 def plan_cache(n_layers: int, n_heads: int, n_docs: Sequence[int], doc_tokens: Sequence[int], *,

@@ -7,15 +7,15 @@ Two kinds of record per example (sizes: :mod:`qrexp.engine.cache_plan`):
   one per (calibrate, mask sigma).
 - ``doc_token_scores``: TokenScores of the document tokens only, [2, L, H, T_doc] (calibrated
   c = s - s0, then raw s), stored as float16 with one power-of-two scale per row [2, L, H] float32
-  (:func:`half_round`: relative rounding <= 2^-11 per value); optionally byte-shuffled and
-  zlib-compressed (saves 9-16% on attention rows at ~13 MB/s, so off unless asked for).
+  (:func:`qrexp.engine.cache_records.half_round`: relative rounding <= 2^-11 per value); optionally
+  byte-shuffled and zlib-compressed (saves 9-16% on attention rows at ~13 MB/s, so off unless asked).
 
 Keys are sha256 fingerprints of what was computed (:func:`scores_key`): the prompt token ids actually
 scored with their spans (:func:`prompt_digest`, real and null prompt), the loaded model's identity
 with its weights fingerprint and the scoring settings; gold labels, objective and k take no part.
 
-File format (no pickle): a 512-byte JSON header (format, key, kind, parts with dtype and shape,
-codec, payload length, CRC-32 of the payload) then the payload. Files live at
+File format (no pickle; :mod:`qrexp.engine.cache_records`): a 512-byte JSON header then the
+payload. Files live at
 ``<root>/<key[:2]>/<key>.scores``; each is written to a unique temp file and moved into place
 (os.replace), so processes sharing one cache never see a torn file. An unreadable file, one stored
 under another key or one whose tensor shape does not fit the prompt it is read for is reported with
@@ -25,25 +25,20 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import re
 import warnings
-import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-import numpy as np
 import torch
 
+from qrexp.engine.cache_records import decode_record, encode_record, half_decode, half_encode
 from qrexp.io.files import atomic_write_bytes, canonical_json
 from qrexp.types import Example, Prompt
 
 CACHE_FORMAT = "qrexp.doc_scores.v1"      # part of every key (changing it orphans every cache)
-RECORD_FORMAT = "qrexp.score_cache.v2"    # the file layout below
-HEADER_BYTES = 512
 SUFFIX = ".scores"
 _KEY = re.compile(r"^[0-9a-f]{64}$")
-_DTYPES = {"float32": (torch.float32, np.float32), "float16": (torch.float16, np.float16)}
 
 
 def _plain(value: Any) -> Any:
@@ -90,82 +85,6 @@ def scores_key(kind: str, prompts: Iterable[Prompt | None], *, model: Mapping[st
     and any ``extra`` options that change the tensor (calibrate, mask sigma)."""
     return fingerprint(kind=kind, prompts=[prompt_digest(p) for p in prompts], model=model,
                        settings=settings, **extra)
-
-
-# ---------------------------------------------------------------------------------- half codec
-def half_encode(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """[..., T] float -> (scales [...] float32, powers of two; values [..., T] float16).
-
-    Each row is divided by 2^(e-15) where max|row| < 2^e, so every value lies in (-2^15, 2^15) and
-    keeps float16's 11-bit mantissa (relative rounding <= 2^-11) down to 2^-24 of the row maximum."""
-    x = x.detach().to("cpu", torch.float32)
-    amax = x.abs().amax(-1) if x.shape[-1] else torch.zeros(x.shape[:-1])
-    _, exponent = torch.frexp(amax)
-    scales = torch.where(amax > 0, torch.ldexp(torch.ones_like(amax), exponent - 15), torch.ones_like(amax))
-    return scales, (x / scales.unsqueeze(-1)).to(torch.float16)
-
-
-def half_decode(scales: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`half_encode` -> float32 [..., T] (exact: the scales are powers of two)."""
-    return values.to(torch.float32) * scales.unsqueeze(-1)
-
-
-def half_round(x: torch.Tensor) -> torch.Tensor:
-    """``x`` as the cache stores it: float32 values that float16 rows with a scale can hold."""
-    return half_decode(*half_encode(x))
-
-
-# ---------------------------------------------------------------------------------- records
-def _shuffle(a: np.ndarray) -> bytes:
-    """Bytes grouped by position within each item (exponent bytes together: they compress)."""
-    return a.reshape(-1).view(np.uint8).reshape(-1, a.itemsize).T.tobytes()
-
-
-def _unshuffle(raw: bytes, dtype, count: int) -> np.ndarray:
-    size = np.dtype(dtype).itemsize
-    return np.frombuffer(raw, np.uint8).reshape(size, count).T.copy().view(dtype).reshape(-1)
-
-
-def encode_record(key: str, kind: str, parts: Mapping[str, torch.Tensor], compress: bool) -> bytes:
-    """The file bytes of one record: 512-byte JSON header + payload (zlib over shuffled bytes)."""
-    arrays = {n: t.detach().to("cpu").contiguous().numpy() for n, t in parts.items()}
-    if compress:
-        payload = zlib.compress(b"".join(_shuffle(a) for a in arrays.values()), 1)
-    else:
-        payload = b"".join(a.tobytes() for a in arrays.values())
-    header = canonical_json({"format": RECORD_FORMAT, "key": key, "kind": kind,
-                             "codec": "zlib-shuffle" if compress else "raw",
-                             "parts": [[n, str(a.dtype), list(a.shape)] for n, a in arrays.items()],
-                             "payload_bytes": len(payload), "crc32": zlib.crc32(payload)}).encode()
-    if len(header) >= HEADER_BYTES:
-        raise ValueError(f"score cache: header of {len(header)} bytes for key {key[:12]}...")
-    return header + b" " * (HEADER_BYTES - 1 - len(header)) + b"\n" + payload
-
-
-def decode_record(raw: bytes, key: str) -> tuple[str, dict[str, torch.Tensor]]:
-    """(kind, {part name: tensor}) from file bytes; ValueError naming what is wrong."""
-    head = json.loads(raw[:HEADER_BYTES].decode("utf-8"))
-    if not isinstance(head, dict) or head.get("format") != RECORD_FORMAT:
-        raise ValueError("not a qrexp score-cache record")
-    if head.get("key") != key:
-        raise ValueError(f"stored under key {str(head.get('key'))[:12]}...")
-    payload = raw[HEADER_BYTES:]
-    if len(payload) != head["payload_bytes"] or zlib.crc32(payload) != head["crc32"]:
-        raise ValueError(f"payload of {len(payload)} bytes fails its length or CRC-32 check")
-    if head["codec"] == "zlib-shuffle":
-        payload = zlib.decompress(payload)
-    out, offset = {}, 0
-    for name, dtype, shape in head["parts"]:
-        tdtype, ndtype = _DTYPES[dtype]
-        count = int(np.prod(shape, dtype=np.int64))
-        chunk = payload[offset: offset + count * np.dtype(ndtype).itemsize]
-        offset += len(chunk)
-        arr = (_unshuffle(chunk, ndtype, count) if head["codec"] == "zlib-shuffle"
-               else np.frombuffer(chunk, ndtype).copy())
-        out[name] = torch.from_numpy(arr.reshape(shape)).to(tdtype)
-    if offset != len(payload):
-        raise ValueError("payload length does not match its parts")
-    return head["kind"], out
 
 
 class ScoreCache:

@@ -24,7 +24,8 @@ from tqdm.auto import tqdm
 from qrexp.engine.cache_plan import CachePlan, plan_cache
 from qrexp.engine.models import model_fingerprint
 from qrexp.engine.retriever import QRRetriever, as_headset
-from qrexp.engine.score_cache import ScoreCache, half_round, scores_key
+from qrexp.engine.cache_records import half_round
+from qrexp.engine.score_cache import ScoreCache, scores_key
 from qrexp.engine.scoring import ScoringOptions, calibrate, doc_scores_per_head, span_scores
 from qrexp.types import Example, HeadSet, Prompt, Run
 

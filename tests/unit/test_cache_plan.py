@@ -4,8 +4,9 @@ import torch
 
 from qrexp.engine.cache_plan import (doc_scores_bytes, estimate_cache_bytes, plan_cache,
                                      token_scores_bytes)
-from qrexp.engine.score_cache import (HEADER_BYTES, ScoreCache, decode_record, encode_record,
-                                      fingerprint, half_encode, half_round)
+from qrexp.engine.cache_records import (HEADER_BYTES, decode_record, encode_record, half_encode,
+                                        half_round)
+from qrexp.engine.score_cache import ScoreCache, fingerprint
 
 # Table 2 (BEIR re-ranking) with Llama-3.1-8B-Instruct: 32 layers x 32 query heads, BM25 top-200
 # candidates of <= 400 words (30-60K prompt tokens), 512 queries per data set.

@@ -121,7 +121,8 @@ def test_estimate_matches_bytes_written(model_tok, tmp_path):
 WRITER = textwrap.dedent("""
     import sys, torch, warnings
     warnings.simplefilter("error")                       # a torn or foreign file would warn
-    from qrexp.engine.score_cache import ScoreCache, fingerprint, half_round
+    from qrexp.engine.cache_records import half_round
+    from qrexp.engine.score_cache import ScoreCache, fingerprint
     cache = ScoreCache(sys.argv[1])
     for rep in range(int(sys.argv[2])):
         for i in range(12):
