@@ -8,9 +8,10 @@ from typing import Mapping, Sequence
 
 import torch
 
-from qrexp.heads.objectives import detect, relevance_of, write_detection
+from qrexp.heads.files import write_detection
+from qrexp.heads.objectives import detect, rank_heads, relevance_of
 from qrexp.types import HeadSet
-from qrexp.heads.sets import rank_heads, top_k
+from qrexp.heads.sets import top_k
 from qrexp.heads.files import round_scores
 from qrexp.engine.models import model_fingerprint
 from qrexp.engine.scorer import ExampleScorer, ScoringOptions

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from qrexp.heads.objectives import read_detection
+from qrexp.heads.files import read_detection
 from qrexp.types import parse_head
 from qrexp.heads.sets import spearman
 from qrexp.types import Head

@@ -7,7 +7,8 @@ copied| / |needle tokens|; the head's retrieval score is the mean over the runs 
 (ROUGE-1 recall of the answer > 0.5). Heads scoring > 0.1 are "retrieval heads".
 
 This needs a model and generation, so it is not a detection objective of :mod:`qrexp.heads.objectives` (those
-take precomputed DocScores); rank its HeadScores with :func:`qrexp.heads.objectives.rank_heads`.
+take precomputed DocScores); rank its HeadScores with :func:`qrexp.heads.objectives.rank_heads`. Source: Wu et al. 2024,
+"Retrieval Head Mechanistically Explains Long-Context Factuality", and their detection code.
 """
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from qrexp.engine.generate import GenerationTrace, greedy_generate, render_chat
+from qrexp.data.niah import full_context
+from qrexp.engine.chat import render_chat
+from qrexp.engine.generate import GenerationTrace, greedy_generate
 from qrexp.engine.prompt import token_span
 from qrexp.types import Example
 
@@ -55,8 +58,6 @@ class NiahPrompt:
 
 def case_from_example(example: Example) -> NiahCase:
     """A :mod:`qrexp.data.niah` Example -> NiahCase (full context, meta["needle"], query, answer)."""
-    from qrexp.data.niah import full_context
-
     needle = example.meta.get("needle")
     if not needle or not example.answer:
         field = "meta['needle']" if not needle else "answer"

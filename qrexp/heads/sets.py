@@ -9,10 +9,13 @@ from __future__ import annotations
 import difflib
 import json
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import torch
 
+from qrexp.heads.files import read_detection, read_detection_k
+from qrexp.heads.objectives import rank_heads
 from qrexp.io.jsonio import read_text
 from qrexp.types import Head, HeadSet, parse_head
 
@@ -25,14 +28,17 @@ def full(n_layers: int, n_heads: int) -> HeadSet:
                    n_layers, n_heads)
 
 
-def random(k: int, seed: int, n_layers: int, n_heads: int) -> HeadSet:
-    """k distinct heads drawn uniformly with a seeded torch generator, sorted by (layer, head)."""
-    total = n_layers * n_heads
-    if not 1 <= k <= total:
-        raise ValueError(f"random head set: k={k} must be in [1, {total}] for {n_layers}x{n_heads} heads")
-    gen = torch.Generator().manual_seed(int(seed))
-    flat = sorted(torch.randperm(total, generator=gen)[:k].tolist())
-    return HeadSet(f"random-k{k}-s{seed}", tuple(divmod(i, n_heads) for i in flat), n_layers, n_heads)
+def random(k: int, seed: int, n_layers: int, n_heads: int, exclude: Iterable[Head] = ()) -> HeadSet:
+    """k distinct heads drawn uniformly (seeded torch generator, one randperm over the layer-major
+    pool) from those not in ``exclude``, sorted by (layer, head). ValueError unless 1 <= k <= pool."""
+    banned = {(int(l), int(h)) for l, h in exclude}
+    pool = [(l, h) for l in range(n_layers) for h in range(n_heads) if (l, h) not in banned]
+    if not 1 <= k <= len(pool):
+        raise ValueError(f"random head set: k={k} must be in [1, {len(pool)}] for {n_layers}x{n_heads} heads"
+                         f"{f' ({len(banned)} excluded)' if banned else ''}")
+    order = torch.randperm(len(pool), generator=torch.Generator().manual_seed(int(seed)))
+    return HeadSet(f"random-k{k}-s{seed}", tuple(sorted(pool[i] for i in order[:k].tolist())),
+                   n_layers, n_heads)
 
 
 def published_sets(root: str | Path | None = None) -> list[tuple[str, str]]:
@@ -69,9 +75,7 @@ def published(model_key: str, task: str, root: str | Path | None = None) -> Head
 
 
 def detected(path: str | Path, k: int | None = None) -> HeadSet:
-    """The top-k heads of a detection file (either format of qrexp.heads.objectives); k=None uses the file's k."""
-    from qrexp.heads.objectives import read_detection, read_detection_k  # detect imports this module
-
+    """The top-k heads of a detection file (either format of qrexp.heads.files); k=None uses the file's k."""
     ranked, scores = read_detection(path)
     k = k if k is not None else (read_detection_k(path) or len(ranked))
     if not 1 <= k <= len(ranked):
@@ -79,20 +83,6 @@ def detected(path: str | Path, k: int | None = None) -> HeadSet:
     n_layers, n_heads = scores.shape
     return HeadSet(f"{Path(path).name.split('.')[0]}-top{k}", tuple(h for h, _ in ranked[:k]),
                    n_layers, n_heads)
-
-
-def rank_heads(scores: torch.Tensor) -> list[tuple[Head, float]]:
-    """HeadScores [L, H] -> [((layer, head), score), ...] best first; ties by (layer, head) ascending."""
-    if scores.dim() != 2:
-        raise ValueError(f"head scores must be [L, H], got shape {tuple(scores.shape)}")
-    flat = scores.detach().to(torch.float64).flatten()
-    bad = torch.nonzero(torch.isnan(flat)).flatten()
-    if len(bad):
-        l, h = divmod(int(bad[0]), scores.shape[1])
-        raise ValueError(f"head scores contain NaN (first at head {l}-{h})")
-    order = torch.sort(flat, descending=True, stable=True).indices.tolist()
-    values = scores.detach().flatten().tolist()
-    return [(divmod(i, scores.shape[1]), float(values[i])) for i in order]
 
 
 def top_k(scores: torch.Tensor, k: int, name: str | None = None) -> HeadSet:

@@ -7,8 +7,8 @@ import pytrec_eval
 import torch
 
 from qrexp.heads import sets as H
-from qrexp.heads.objectives import (OBJECTIVES, detect, ndcg10, qrscore, rank_heads, read_detection,
-                          recall1, relevance_of, write_detection)
+from qrexp.heads.files import read_detection, write_detection
+from qrexp.heads.objectives import OBJECTIVES, detect, ndcg10, qrscore, rank_heads, recall1, relevance_of
 from qrexp.types import Doc, Example, format_head
 
 

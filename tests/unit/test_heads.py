@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from qrexp.heads import sets as H
+from qrexp.heads.objectives import rank_heads
 from qrexp.types import HeadSet
 
 LME = "13-18,13-21,8-11,14-13,17-29,13-1,13-13,14-29,14-31,13-8,16-1,17-21,13-3,10-31,13-4,14-22"
@@ -74,11 +75,11 @@ def test_full_and_random():
 
 def test_top_k_and_ties():
     scores = torch.tensor([[0.1, 0.9, 0.5], [0.9, 0.2, 0.5]])
-    ranked = H.rank_heads(scores)
+    ranked = rank_heads(scores)
     assert [h for h, _ in ranked] == [(0, 1), (1, 0), (0, 2), (1, 2), (1, 1), (0, 0)]
     assert H.top_k(scores, 3).heads == ((0, 1), (1, 0), (0, 2))
     with pytest.raises(ValueError, match="NaN .* head 1-1"):
-        H.rank_heads(torch.tensor([[0.0, 1.0], [2.0, float("nan")]]))
+        rank_heads(torch.tensor([[0.0, 1.0], [2.0, float("nan")]]))
 
 
 def test_mask_and_layers_needed():
@@ -118,8 +119,8 @@ def test_spearman_by_hand():
 
 def test_heads_overlap_compares_detection_files(tmp_path):
     import torch
-    from qrexp.heads.objectives import write_detection
-    from qrexp.heads.sets import rank_heads
+    from qrexp.heads.files import write_detection
+    from qrexp.heads.objectives import rank_heads
     from qrexp.heads.compare import compare
     a = torch.arange(12, dtype=torch.float32).reshape(3, 4)
     b = a.clone()
@@ -139,8 +140,8 @@ def test_heads_overlap_reads_published_lists_and_labels_files(tmp_path, capsys):
     """Published lists (no 'scores') compare alike: overlap at k capped by the list, no Spearman."""
     import json
     import torch
-    from qrexp.heads.objectives import write_detection
-    from qrexp.heads.sets import rank_heads
+    from qrexp.heads.files import write_detection
+    from qrexp.heads.objectives import rank_heads
     from qrexp.heads.compare import compare, main
     scores = torch.arange(12, dtype=torch.float32).reshape(3, 4)          # best: 2-3, 2-2, 2-1, ...
     ours, paper = write_detection(tmp_path / "det", rank_heads(scores), {"detect": {"name": "nq"}},

@@ -18,7 +18,8 @@ from pathlib import Path
 from qrexp.data.synthetic import lme_phrases as P
 from qrexp.data.synthetic.filler_chat import FILLER
 from qrexp.data.synthetic import names as N
-from qrexp.data.synthetic.common import atomic_write_text, dump_json, hex_id, rng_for, word_count
+from qrexp.data.synthetic.common import dump_json, hex_id, rng_for, word_count
+from qrexp.io.files import atomic_write_text
 
 SPLITS = {"detect": "single-session-user", "multi-session": "multi-session",
           "knowledge-update": "knowledge-update", "temporal-reasoning": "temporal-reasoning"}
