@@ -23,7 +23,7 @@ Quirks of the official files (longmemeval_s_cleaned.json, longmemeval_oracle.jso
   * empty sessions give no unit (``meta["empty_sessions"]``); empty turn contents are kept;
   * an evidence id absent from the history is listed in ``meta["absent_evidence_sessions"]``; a
     question left with no gold unit says why in ``meta["no_gold"]`` and evaluation reports it
-    (:mod:`qrexp.evals.coverage`) instead of dropping it silently.
+    (:func:`qrexp.evals.protocol.gold_coverage`) instead of dropping it silently.
 :func:`load_lme` warns once per file with the counts.
 """
 from __future__ import annotations
