@@ -1,5 +1,5 @@
 """Head sets: "layer-head" strings <-> HeadSet, the head sources (full, random, published, detected,
-top-k of a HeadScores[L, H] tensor), masks, and overlap / rank-correlation between head choices.
+top-k of a HeadScores[L, H] tensor) and masks. Overlap / rank correlation: qrexp.heads.compare.
 
 A HeadSet keeps its heads in order (a detected set is best-first), so ``top(k)`` is meaningful.
 Ranking ties are broken by (layer, head) ascending, so every ranking here is deterministic.
@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
 import torch
 
 from qrexp.heads.files import read_detection, read_detection_k
@@ -108,31 +107,3 @@ def head_mask(headset: HeadSet, n_layers: int, n_heads: int) -> torch.Tensor:
 def layers_needed(headset: HeadSet) -> int:
     """How many layers a forward pass must run to see every head: last layer + 1."""
     return max(l for l, _ in headset) + 1
-
-
-def overlap(a: HeadSet, b: HeadSet, k: int | None = None) -> int:
-    """|top-k(a) ∩ top-k(b)| (k=None: whole sets)."""
-    ha = set(a.heads if k is None else a.heads[:k])
-    hb = set(b.heads if k is None else b.heads[:k])
-    return len(ha & hb)
-
-
-def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Spearman rank correlation of two HeadScores [L, H] tensors (ties averaged; scipy.stats.spearmanr).
-
-    Returns NaN when either tensor is constant (the correlation is undefined). Raises ValueError for
-    different shapes or NaN scores (e.g. heads a paper-format file does not list).
-    """
-    import warnings
-
-    from scipy.stats import spearmanr
-    if a.shape != b.shape:
-        raise ValueError(f"spearman: shapes differ {tuple(a.shape)} vs {tuple(b.shape)}")
-    xa, xb = a.detach().double().flatten().numpy(), b.detach().double().flatten().numpy()
-    if np.isnan(xa).any() or np.isnan(xb).any():
-        raise ValueError("spearman: head scores contain NaN (e.g. heads missing from a paper-format file)")
-    if np.ptp(xa) == 0 or np.ptp(xb) == 0:
-        return float("nan")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(spearmanr(xa, xb).statistic)

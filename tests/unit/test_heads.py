@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from qrexp.heads import sets as H
+from qrexp.heads.compare import overlap, spearman
 from qrexp.heads.objectives import rank_heads
 from qrexp.types import HeadSet
 
@@ -95,26 +96,26 @@ def test_mask_and_layers_needed():
 def test_overlap():
     a = HeadSet.parse("1-1,1-2,1-3,1-4")
     b = HeadSet.parse("1-3,2-2,1-1,1-4")
-    assert H.overlap(a, b) == 3
-    assert H.overlap(a, b, k=2) == 0
-    assert H.overlap(a, b, k=3) == 2  # {1-1,1-2,1-3} & {1-3,2-2,1-1}
+    assert overlap(a, b) == 3
+    assert overlap(a, b, k=2) == 0
+    assert overlap(a, b, k=3) == 2  # {1-1,1-2,1-3} & {1-3,2-2,1-1}
 
 
 def test_spearman_by_hand():
     a = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
-    assert H.spearman(a, a * 10 + 3) == pytest.approx(1.0)
-    assert H.spearman(a, -a) == pytest.approx(-1.0)
+    assert spearman(a, a * 10 + 3) == pytest.approx(1.0)
+    assert spearman(a, -a) == pytest.approx(-1.0)
     # ranks a: 1 2 3 4; b = [10, 30, 20, 40] ranks 1 3 2 4; d^2 sum = 2 -> 1 - 6*2/(4*15) = 0.8
-    assert H.spearman(a, torch.tensor([[10.0, 30.0], [20.0, 40.0]])) == pytest.approx(0.8)
+    assert spearman(a, torch.tensor([[10.0, 30.0], [20.0, 40.0]])) == pytest.approx(0.8)
     # ties averaged: b = [1, 1, 2, 3] ranks 1.5 1.5 3 4 -> Pearson with 1 2 3 4
     rb = torch.tensor([1.5, 1.5, 3, 4], dtype=torch.float64)
     ra = torch.tensor([1.0, 2, 3, 4], dtype=torch.float64)
     ra, rb = ra - ra.mean(), rb - rb.mean()
     expect = float((ra * rb).sum() / (ra.norm() * rb.norm()))
-    assert H.spearman(a, torch.tensor([[1.0, 1.0], [2.0, 3.0]])) == pytest.approx(expect)
-    assert math.isnan(H.spearman(a, torch.ones(2, 2)))  # constant input: undefined
+    assert spearman(a, torch.tensor([[1.0, 1.0], [2.0, 3.0]])) == pytest.approx(expect)
+    assert math.isnan(spearman(a, torch.ones(2, 2)))  # constant input: undefined
     with pytest.raises(ValueError, match="spearman: head scores contain NaN"):
-        H.spearman(a, torch.tensor([[1.0, float("nan")], [2.0, 3.0]]))
+        spearman(a, torch.tensor([[1.0, float("nan")], [2.0, 3.0]]))
 
 
 def test_heads_overlap_compares_detection_files(tmp_path):
