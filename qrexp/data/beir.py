@@ -128,7 +128,15 @@ def load_beir(source: str | os.PathLike, run: str | os.PathLike | Mapping[str, M
               truncate_words: int | None = 400, order: str = "reversed",
               order_seed: int | None = None, exclude_n: int = 0,
               exclude_seed: int | None = None) -> list[Example]:
-    """BEIR re-ranking examples under the protocol in the module docstring."""
+    """BEIR re-ranking examples under the protocol in the module docstring (paper Section 4: BM25
+    top-200, 512 sampled queries, 400-word passages, reversed BM25 order).
+
+    ``run``: a TREC run file or Run dict of first-stage scores; None: BM25 over the whole corpus
+    (:func:`qrexp.data.bm25.bm25_candidates`). Side effects: ir_datasets may download the data set
+    and build its doc store under $IR_DATASETS_HOME. Raises KeyError for an unknown source,
+    ValueError for an unknown ``order``, a source without qrels, a corpus repeating a doc id, or a
+    run naming documents the corpus lacks (naming the run and query).
+    """
     if order not in ORDERS:
         raise ValueError(f"unknown candidate order {order!r} (known: {', '.join(ORDERS)})")
     did, ds = _load(source, split)

@@ -146,5 +146,6 @@ class SourceIndex:
         return len(self._by_pair)
 
     def lookup(self, book: str, true_claim: str, false_claim: str) -> str | None:
+        """The pair's ``source`` string, or None when the pair is not in the CSVs."""
         hit = self._by_pair.get((str(book), _norm(true_claim), _norm(false_claim)))
         return None if hit is None else hit[0]

@@ -147,7 +147,14 @@ def question_to_example(rec: Rec, unit: str = "round") -> Example:
 
 def load_lme(path: str | os.PathLike, question_types: Sequence[str] | str | None = None,
              limit: int | None = None, unit: str = "round") -> list[Example]:
-    """Load a LongMemEval JSON file; filter by ``question_types``, then keep the first ``limit``."""
+    """Load a LongMemEval JSON file (the official array of question records) -> one Example per
+    question; filter by ``question_types``, then keep the first ``limit``.
+
+    ``unit``: "round" (one user turn + replies, the QRHead paper's unit) or "session"; units, gold
+    and ``meta`` as in the module docstring. Source: LongMemEval (Wu et al. 2025) file format, paper
+    Section 4. Raises ValueError naming file, record and field for a malformed record, an unknown
+    ``unit`` or question type, a repeated question id; FileNotFoundError for a missing file.
+    """
     if unit not in UNITS:
         raise ValueError(f"unknown LongMemEval unit {unit!r} (known: {', '.join(UNITS)})")
     wanted = choice_filter(question_types, QUESTION_TYPES, "LongMemEval question_type")

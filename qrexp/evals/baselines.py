@@ -50,6 +50,8 @@ class BM25Ranker(Ranker):
         self.stats = {"first_stage": 0, "own_docs": 0}
 
     def score(self, example: Example) -> list[float]:
+        """BM25 score per candidate [D] (first-stage scores, or BM25 over the example's own docs);
+        ValueError when ``meta["first_stage"]`` lacks a candidate."""
         first = example.meta.get("first_stage")
         if first:
             missing = [d for d in example.doc_ids if d not in first]
@@ -100,6 +102,7 @@ class DenseRanker(Ranker):
 
     @property
     def model(self) -> Any:
+        """The SentenceTransformer, loaded on first use (may download ``model`` from the hub)."""
         if self._model is None:
             from sentence_transformers import SentenceTransformer
             self._model = SentenceTransformer(self.model_name, device=self.device,
@@ -113,6 +116,7 @@ class DenseRanker(Ranker):
                                  normalize_embeddings=self.similarity == "cosine", **prompt)
 
     def score(self, example: Example) -> list[float]:
+        """Similarity of the query embedding [1, E] with each candidate's [D, E] -> [D] floats."""
         q = self._encode([example.query], prompt_name=self.query_prompt_name, prompt=self.query_prompt)  # [1, E]
         d = self._encode([doc_text(doc, self.with_title) for doc in example.docs])                       # [D, E]
         return [float(x) for x in (q.float() @ d.float().T)[0].tolist()]

@@ -59,7 +59,12 @@ def niah_accuracy_grid(model, tokenizer, cases_by_cell: Cells,
                        mask_heads: MaskHeads | HeadSet | Iterable[Head] | None = None,
                        max_new_tokens: int = 50, threshold: float = 0.5, chat: bool = True,
                        template: str = NIAH_TEMPLATE, stop_ids: Iterable[int] | None = None) -> torch.Tensor:
-    """Accuracy [len(depths), len(lengths)] (axes from :func:`grid_axes`) with ``mask_heads`` zeroed."""
+    """NIAH accuracy [len(depths), len(lengths)] in [0, 1] (axes from :func:`grid_axes`; NaN for a
+    cell without cases) with ``mask_heads`` zeroed at every decoding step.
+
+    One greedy generation per case (:func:`qrexp.engine.generate.greedy_generate`); a case is
+    correct when ROUGE-1 recall of the answer > ``threshold``. Raises ValueError for a malformed
+    case or heads outside the model."""
     depths, lengths = grid_axes(cases_by_cell)
     masks = as_mask(mask_heads)
     stops = None if stop_ids is None else list(stop_ids)

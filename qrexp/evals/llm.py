@@ -89,6 +89,7 @@ class HFGenerator(Generator):
         return chat_prompt_ids(self.tokenizer, prompt)
 
     def generate(self, prompts: Sequence[PromptLike], max_new_tokens: int) -> list[str]:
+        """Greedy completions (new text only, cut at the first stop id), in prompt order."""
         encoded = [self.encode(p) for p in prompts]
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         out: list[str] = [""] * len(encoded)
@@ -158,6 +159,8 @@ class OpenAIGenerator(Generator):
         return (os.environ.get(self.api_key_env) or None) if self.api_key_env else None
 
     def generate(self, prompts: Sequence[PromptLike], max_new_tokens: int) -> list[str]:
+        """One chat completion per prompt (HTTP requests to ``base_url``), in prompt order; raises
+        RuntimeError after the retries or on a non-retryable HTTP error (key redacted)."""
         import httpx
         import openai
         messages = [as_messages(p) for p in prompts]

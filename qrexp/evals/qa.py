@@ -78,7 +78,10 @@ def lme_prompts(examples: Sequence[Example], run: Run | None, k: int | None) -> 
 
 def lme_generate(examples: Sequence[Example], run: Run | None, k: int | None, generator: Generator,
                  max_new_tokens: int = LME_MAX_NEW_TOKENS) -> dict[str, str]:
-    """{qid: hypothesis} from the top-``k`` rounds of ``run`` (``run=None``: full history)."""
+    """{qid: hypothesis} from the top-``k`` rounds of ``run`` (``run=None``: full history).
+
+    One ``generator`` call per question (greedy, ``max_new_tokens``; tqdm bar "QA answers"). Raises
+    KeyError when ``run`` lacks a question or names unknown units."""
     prompts = lme_prompts(examples, run, k)
     return dict(zip((ex.qid for ex in examples), generate_all(generator, prompts, max_new_tokens, "QA answers")))
 

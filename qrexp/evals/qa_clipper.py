@@ -60,6 +60,7 @@ def parse_answer_tag(text: str) -> str | None:
 
 
 def check_claim_queries(mode: str) -> None:
+    """Raise ValueError unless ``mode`` is one of CLAIM_QUERIES (per_claim, per_pair)."""
     if mode not in CLAIM_QUERIES:
         raise ValueError(f"eval.claim_queries={mode!r}: must be one of {', '.join(CLAIM_QUERIES)}")
 

@@ -119,10 +119,14 @@ class RankGPTRanker(Ranker):
         return f"Title: {doc.title} Content: {doc.text}" if doc.title else doc.text
 
     def score(self, example: Example) -> list[float]:
+        """The final score per candidate [D] of :meth:`rank` over this example alone."""
         scores = self.rank([example])[example.qid]
         return [scores[d] for d in example.doc_ids]
 
     def rank(self, examples: Sequence[Example]) -> Run:
+        """Run {qid: {doc_id: n - position}} after ``passes`` sweeps; windows of all examples at the
+        same step go to the generator in one call (tqdm bar over windows). Counts windows, failed
+        and partial replies in ``stats``."""
         orders = {ex.qid: self._start(ex) for ex in examples}
         spans = {ex.qid: sliding_windows(len(ex.docs), self.window, self.step) for ex in examples}
         depth = max((len(s) for s in spans.values()), default=0)

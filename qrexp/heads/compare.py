@@ -132,6 +132,7 @@ def compare(paths: list[str], k: int) -> list[Comparison]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """CLI: print every pair's top-k overlap and Spearman; exits 2 naming a bad file."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+", help="head files: detection (ours or paper format) or published lists")
     ap.add_argument("--k", type=int, default=64, help="top-k for the overlap (capped by the shorter list)")
