@@ -99,6 +99,7 @@ def test_overlap():
     assert overlap(a, b) == 3
     assert overlap(a, b, k=2) == 0
     assert overlap(a, b, k=3) == 2  # {1-1,1-2,1-3} & {1-3,2-2,1-1}
+    assert overlap(list(a.heads), tuple(b.heads), k=3) == 2      # plain (layer, head) sequences too
 
 
 def test_spearman_by_hand():
