@@ -14,6 +14,7 @@ from qrexp.types import HeadSet
 from qrexp.heads.sets import full
 from qrexp.engine.prompt import PromptBuilder, PromptSettings
 from qrexp.engine.rerank import rerank
+from qrexp.io.trec import ranked
 from qrexp.engine.scoring import calibrate, doc_scores_per_head, span_scores
 from qrexp.types import Doc, Example, Head, Prompt, Run
 
@@ -161,14 +162,13 @@ class QRRetriever:
 
     def rank(self, query: str, docs: DocsLike, top_k: int | None = None) -> list[Ranked]:
         """The documents best first as Ranked(doc_id, score, text), cut to ``top_k`` (None: all);
-        equal scores are ordered by doc id (qrexp.evals.metrics.rank_docs). One forward pass per call."""
-        from qrexp.evals.metrics import rank_docs
+        equal scores are ordered by doc id (qrexp.io.trec.ranked). One forward pass per call."""
         if top_k is not None and top_k < 1:
             raise ValueError(f"rank: top_k must be >= 1 or None, got {top_k}")
         docs = as_docs(docs)
         scores = self.score_docs(query, docs)
         text = {d.doc_id: d.text for d in docs}
-        return [Ranked(d, scores[d], text[d]) for d in rank_docs(scores, "query")[:top_k]]
+        return [Ranked(d, scores[d], text[d]) for d in ranked(scores, "query")[:top_k]]
 
     def rerank(self, examples: Sequence[Example], progress: bool = True) -> Run:
         """Score every example's candidates: Run {qid: {doc_id: score}}."""

@@ -28,17 +28,12 @@ PerQuery = dict[str, dict[str, float]]
 Means = dict[str, float]
 
 
-def rank_docs(scores: Mapping[str, float], qid: str = "?") -> list[str]:
-    """Doc ids sorted by score descending, ties broken by doc id ascending (qrexp.io.trec.ranked)."""
-    return ranked(scores, qid)
-
-
 def _by_rank(run: Run) -> dict[str, dict[str, float]]:
     """Replace scores with n - rank so pytrec_eval sees exactly our ordering."""
     out: dict[str, dict[str, float]] = {}
     for qid, scores in run.items():
-        ranked = rank_docs(scores, str(qid))
-        out[str(qid)] = {str(d): float(len(ranked) - i) for i, d in enumerate(ranked)}
+        order = ranked(scores, str(qid))
+        out[str(qid)] = {str(d): float(len(order) - i) for i, d in enumerate(order)}
     return out
 
 
@@ -137,10 +132,10 @@ def retrieval_metrics(run: Run, gold: Mapping[str, Iterable[str]],
         gold_set = {str(g) for g in gold_ids}
         if not gold_set:
             continue
-        ranked = rank_docs(run.get(qid, {}), str(qid))
+        ranked_ids = ranked(run.get(qid, {}), str(qid))
         row: dict[str, float] = {}
         for k in ks:
-            for name, value in recall_at_k(ranked, gold_set, k).items():
+            for name, value in recall_at_k(ranked_ids, gold_set, k).items():
                 row[f"{name}@{k}"] = value
         per_query[str(qid)] = row
     names = [f"{name}@{k}" for k in ks for name in ("R", "Success", "R_all")]
