@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from qrexp.engine.cache_plan import CachePlan, plan_cache
 from qrexp.engine.models import model_fingerprint
+from qrexp.engine.rerank import rerank
 from qrexp.engine.retriever import QRRetriever, as_headset
 from qrexp.engine.cache_records import half_round
 from qrexp.engine.score_cache import ScoreCache, scores_key
@@ -212,12 +213,8 @@ class ExampleScorer:
     def rank(self, examples: Sequence[Example], heads: HeadSet | None,
              opts: ScoringOptions = ScoringOptions(), progress: bool = True,
              desc: str = "ranking") -> Run:
-        """Run {qid: {doc_id: score}} for a head set."""
-        run: Run = {}
-        for ex in tqdm(examples, desc=desc, disable=not progress):
-            scores = self.headset_scores(ex, heads, opts)
-            run[ex.qid] = {d.doc_id: float(s) for d, s in zip(ex.docs, scores)}
-        return run
+        """Run {qid: {doc_id: score}} for a head set (the one re-ranking loop, qrexp.engine.rerank)."""
+        return rerank(examples, lambda ex: self.headset_scores(ex, heads, opts), desc, progress)
 
 
 def _content(ex: Example) -> tuple:
