@@ -1,7 +1,7 @@
 """Which retrieved units go into a QA prompt, and in which order (shared by every QA protocol).
 
 A method's Run gives each unit a score; QA keeps the ``k`` best (score desc, ties by unit id:
-qrexp.io.trec.ranked) and puts them back in the order the task's reference code uses: LongMemEval
+qrexp.types.rank_by_score) and puts them back in the order the task's reference code uses: LongMemEval
 rounds in date order (:func:`qrexp.data.lme.date_order`), CLIPPER chapters in chapter order
 (:func:`qrexp.data.clipper.chapter_order`), or best first. ``run=None`` (full context) keeps every unit.
 """
@@ -11,8 +11,7 @@ from typing import Mapping
 
 from qrexp.data.clipper import chapter_order
 from qrexp.data.lme import date_order
-from qrexp.io.trec import ranked
-from qrexp.types import Example, Run
+from qrexp.types import Example, Run, rank_by_score
 
 ORDERS = ("date", "chapter", "rank")
 
@@ -33,7 +32,7 @@ def select_units(example: Example, ranking: Mapping[str, float] | None, k: int |
         unknown = [d for d in ranking if d not in known]
         if unknown:
             raise KeyError(f"example {example.qid}: ranking names unknown unit id(s) {unknown[:3]}")
-        chosen = ranked(ranking)
+        chosen = rank_by_score(ranking, f"example {example.qid} ranking", "unit")
     if k is not None:
         if k < 1:
             raise ValueError(f"k must be >= 1 or None, got {k}")

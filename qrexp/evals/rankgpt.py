@@ -16,8 +16,7 @@ from tqdm.auto import tqdm
 from qrexp.engine.chat import Messages
 from qrexp.engine.rerank import Ranker
 from qrexp.evals.llm import Generator
-from qrexp.io.trec import ranked
-from qrexp.types import Doc, Example, Run
+from qrexp.types import Doc, Example, Run, rank_by_score
 
 RANKGPT_SYSTEM = ("You are RankGPT, an intelligent assistant that can rank passages based on their relevancy to "
                   "the query.")
@@ -113,7 +112,7 @@ class RankGPTRanker(Ranker):
         if not scores or set(scores) != set(ex.doc_ids):
             raise ValueError(f"example {ex.qid}: input_order 'first_stage' needs meta['first_stage'] for every doc")
         by_id = {d.doc_id: d for d in ex.docs}
-        return [by_id[d] for d in ranked(scores)]
+        return [by_id[d] for d in rank_by_score(scores, f"example {ex.qid} first stage", "doc")]
 
     def _passage(self, doc: Doc) -> str:
         return f"Title: {doc.title} Content: {doc.text}" if doc.title else doc.text

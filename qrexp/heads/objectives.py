@@ -8,7 +8,7 @@ an integer tensor of graded labels >= 0; "gold" means relevance > 0.
 Ranking ties inside an example (equal document scores for one head) go to the document that comes
 first in the order given; this is what ``torch.sort(stable=True)`` gives and what ndcg10 and recall1
 both use. qrexp.experiment.detect passes documents in doc id order, so ties follow the evaluation's
-rule (qrexp.io.trec.ranked: doc id ascending). Ranking heads (:func:`rank_heads`) breaks ties by
+rule (qrexp.types.rank_by_score: doc id ascending). Ranking heads (:func:`rank_heads`) breaks ties by
 (layer, head) ascending.
 
 How to add a detection objective (one function, one registration; the config then accepts its name
@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Iterator, Mapping
 import torch
 
 from qrexp.registry import Registry
-from qrexp.types import Example, Head
+from qrexp.types import Example, Head, rank_by_score
 
 __all__ = ["OBJECTIVES", "detect", "mean_over_examples", "qrscore", "ndcg10", "recall1", "per_head_ndcg", "rank_heads",
            "relevance_of"]
@@ -162,7 +162,7 @@ def rank_heads(scores: torch.Tensor) -> list[tuple[Head, float]]:
     """HeadScores [L, H] -> [((layer, head), score), ...] over all L*H heads, best first.
 
     Ties by (layer, head) ascending (a stable sort of the layer-major flattening), so the ranking is
-    deterministic. Raises ValueError for a tensor that is not 2-D or holds NaN (naming the first
+    deterministic (:func:`qrexp.types.rank_by_score`, the one ranking rule). Raises ValueError for a tensor that is not 2-D or holds NaN (naming the first
     NaN head).
     """
     if scores.dim() != 2:
@@ -172,6 +172,5 @@ def rank_heads(scores: torch.Tensor) -> list[tuple[Head, float]]:
     if len(bad):
         l, h = divmod(int(bad[0]), scores.shape[1])
         raise ValueError(f"head scores contain NaN (first at head {l}-{h})")
-    order = torch.sort(flat, descending=True, stable=True).indices.tolist()
-    values = scores.detach().flatten().tolist()
-    return [(divmod(i, scores.shape[1]), float(values[i])) for i in order]
+    by_head = {divmod(i, scores.shape[1]): float(v) for i, v in enumerate(scores.detach().flatten().tolist())}
+    return [(head, by_head[head]) for head in rank_by_score(by_head, "head scores", "head")]

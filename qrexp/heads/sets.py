@@ -22,9 +22,8 @@ PUBLISHED_DIR = Path(__file__).resolve().parents[2] / "results" / "heads" / "pub
 
 
 def full(n_layers: int, n_heads: int) -> HeadSet:
-    """Every head, layer-major (the ICR setting)."""
-    return HeadSet("full", tuple((l, h) for l in range(n_layers) for h in range(n_heads)),
-                   n_layers, n_heads)
+    """Every head, layer-major (the ICR setting): :meth:`qrexp.types.HeadSet.full`."""
+    return HeadSet.full(n_layers, n_heads)
 
 
 def random(k: int, seed: int, n_layers: int, n_heads: int, exclude: Iterable[Head] = ()) -> HeadSet:
