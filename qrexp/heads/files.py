@@ -21,7 +21,7 @@ from typing import Any, Callable
 import torch
 
 from qrexp.heads.objectives import rank_heads
-from qrexp.io.files import atomic_write_bytes, atomic_write_text
+from qrexp.io.files import atomic_write_bytes, write_json
 from qrexp.io.jsonio import read_text
 from qrexp.io.redact import redact
 from qrexp.types import Head, format_head, parse_head, rank_by_score
@@ -93,11 +93,6 @@ def publish_detection(heads_json: str | Path, target_stem: str | Path,
     return written
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    """The detection files' JSON form (indent 1, key order kept: tracked files keep their bytes)."""
-    atomic_write_text(path, json.dumps(obj, indent=1) + "\n")
-
-
 def _stem(path: str | Path) -> Path:
     """results/x.json, results/x.paper.json or results/x -> results/x."""
     p = Path(path)
@@ -139,11 +134,12 @@ def write_detection(path: str | Path, ranked: list[tuple[Head, float]], provenan
         grid[l][h] = float(score)
     stem = _stem(path)
     ours, paper = stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".paper.json")
-    _write_json(paper, [[format_head(h), float(s)] for h, s in ranked])
-    _write_json(ours, {
+    # the detection files' form: indent 1, field order kept (tracked files keep their bytes)
+    write_json(paper, [[format_head(h), float(s)] for h, s in ranked], indent=1, sort_keys=False)
+    write_json(ours, {
         "objective": objective, "model": model, "n_examples": int(n_examples), "k": int(k),
         "heads": [format_head(h) for h in heads[:k]], "scores": grid,
-        "provenance": redact(dict(provenance))})          # configs without credentials
+        "provenance": redact(dict(provenance))}, indent=1, sort_keys=False)   # configs without credentials
     return ours, paper
 
 
