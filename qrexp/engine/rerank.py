@@ -2,7 +2,7 @@
 
 Used by the attention retriever (:meth:`qrexp.engine.retriever.QRRetriever.rerank`) and by every
 baseline ranker (:class:`Ranker`, the interface of qrexp.evals.baselines.RANKERS), so progress, checks and the Run shape are the
-same for all methods. Ranking ties are resolved later, where a Run is read (qrexp.io.trec.ranked:
+same for all methods. Ranking ties are resolved later, where a Run is read (qrexp.types.rank_by_score:
 score desc, doc id asc).
 """
 from __future__ import annotations

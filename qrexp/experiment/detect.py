@@ -41,7 +41,7 @@ def detect_heads(scorer: ExampleScorer, examples: Sequence[Example], objective: 
     if not examples:
         raise ValueError("head detection needs at least one example")
     # docs in doc id order: the objectives' stable sorts then break ties as evaluation does
-    # (qrexp.io.trec.ranked: doc id ascending); qrscore is a sum and does not depend on it
+    # (qrexp.types.rank_by_score: doc id ascending); qrscore is a sum and does not depend on it
     orders = [torch.tensor(sorted(range(len(ex.docs)), key=lambda i: ex.doc_ids[i])) for ex in examples]
     doc_scores = (s[o] for s, o in zip(scorer.iter_doc_scores(examples, opts, progress,
                                                               desc=f"detect ({objective})"), orders))

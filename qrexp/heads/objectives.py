@@ -161,8 +161,8 @@ def detect(objective: str, doc_scores: Iterable[torch.Tensor],
 def rank_heads(scores: torch.Tensor) -> list[tuple[Head, float]]:
     """HeadScores [L, H] -> [((layer, head), score), ...] over all L*H heads, best first.
 
-    Ties by (layer, head) ascending (a stable sort of the layer-major flattening), so the ranking is
-    deterministic (:func:`qrexp.types.rank_by_score`, the one ranking rule). Raises ValueError for a tensor that is not 2-D or holds NaN (naming the first
+    Ties by (layer, head) ascending (qrexp.types.rank_by_score, the one ranking rule), so the
+    ranking is deterministic. Raises ValueError for a tensor that is not 2-D or holds NaN (naming the first
     NaN head).
     """
     if scores.dim() != 2:
@@ -172,5 +172,6 @@ def rank_heads(scores: torch.Tensor) -> list[tuple[Head, float]]:
     if len(bad):
         l, h = divmod(int(bad[0]), scores.shape[1])
         raise ValueError(f"head scores contain NaN (first at head {l}-{h})")
-    by_head = {divmod(i, scores.shape[1]): float(v) for i, v in enumerate(scores.detach().flatten().tolist())}
+    n_heads = scores.shape[1]
+    by_head = {divmod(i, n_heads): float(v) for i, v in enumerate(scores.detach().flatten().tolist())}
     return [(head, by_head[head]) for head in rank_by_score(by_head, "head scores", "head")]
