@@ -36,9 +36,11 @@ def _model(tok, name):
     return tiny_model(spec.pop("family"), len(tok), **spec)
 
 
-def _prompts(tok, query, docs):
+@pytest.fixture(scope="module")
+def pairs(tok):
+    """(real prompt, null prompt) of each example (chat style, same tokenizer for every family)."""
     probe = QRRetriever(tiny_model("llama", len(tok)), tok)
-    return probe.build_prompt(query, docs), probe.build_prompt("N/A", docs)
+    return [(probe.build_prompt(q, d), probe.build_prompt("N/A", d)) for q, d in EXAMPLES]
 
 
 def _conts(prompt, null):
@@ -53,14 +55,14 @@ def _eager(model, ids, span):
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
-@pytest.mark.parametrize("chunk", [7, 32])
-def test_chunked_prefill_equals_eager_forward(name, chunk, tok):
+@pytest.mark.parametrize("chunk", [7])
+def test_chunked_prefill_equals_eager_forward(name, chunk, tok, pairs):
     model = _model(tok, name)
-    prompt, null = _prompts(tok, *EXAMPLES[0])
+    prompt, null = pairs[0]
     c = prompt.cont_start
     ref = [_eager(model, p.input_ids, p.query_span)[..., :c] for p in (prompt, null)]
     prepare_model(model)
-    assert c > 3 * chunk or chunk == 32 and c > 64                     # several chunks, one partial
+    assert c > 3 * chunk and c % chunk                                  # several chunks, one partial
     got = prefix_passes(model, list(prompt.input_ids[:c]), _conts(prompt, null), early_exit=False,
                         prefill_chunk=chunk)
     one = prefix_passes(model, list(prompt.input_ids[:c]), _conts(prompt, null), early_exit=False)
@@ -87,12 +89,11 @@ def test_chunked_prefill_fills_the_same_cache_and_checks_its_chunk(tok):
         prefill(model, ids, full_cache(), chunk=0)
 
 
-@pytest.mark.parametrize("name", sorted(FAMILIES))
-@pytest.mark.parametrize("heads", [None, {1: [0, 3], 2: [5]}])
-def test_batched_queries_equal_batch_one(name, heads, tok):
+@pytest.mark.parametrize("name,heads", [(name, None) for name in sorted(FAMILIES)]
+                         + [("llama", {1: [0, 3], 2: [5]})])
+def test_batched_queries_equal_batch_one(name, heads, tok, pairs):
     model = _model(tok, name)
     prepare_model(model)
-    pairs = [_prompts(tok, q, d) for q, d in EXAMPLES]
     lengths = {p.cont_start for p, _ in pairs}
     assert len(lengths) == 3                                            # real left padding
     items = [(list(p.input_ids[:p.cont_start]), _conts(p, n)) for p, n in pairs]
