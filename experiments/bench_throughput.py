@@ -174,7 +174,7 @@ class CountingCalls:
     """Counts calls of a tokenizer (wraps its class's __call__ for the block)."""
 
     def __init__(self, tok):
-        self.tok, self.n = tok, 0
+        self.tok, self.n, self.seconds = tok, 0, 0.0
 
     def __enter__(self):
         cls, counter = type(self.tok), self
@@ -182,7 +182,11 @@ class CountingCalls:
 
         def call(tok_self, *a, **k):
             counter.n += 1
-            return counter.saved(tok_self, *a, **k)
+            t0 = time.perf_counter()
+            try:
+                return counter.saved(tok_self, *a, **k)
+            finally:
+                counter.seconds += time.perf_counter() - t0
         cls.__call__ = call
         return self
 
@@ -245,7 +249,7 @@ def main() -> None:
     print(f"  qrexp end to end (CLI path, run folder)   {n / t_qrexp:7.3f} queries/s  ({t_qrexp:.1f} s, nDCG@10 {ndcg_qrexp:.4f})")
     print(f"  qrexp engine, {args.batch} queries per forward       {n / t_batched:7.3f} queries/s  ({t_batched:.1f} s)")
     print(f"  qrexp again on the filled score cache     {n / t_cached:7.3f} queries/s  ({t_cached:.1f} s, "
-          f"{forwards} forward passes, {calls.n} tokenizer calls)")
+          f"{forwards} forward passes, {calls.n} tokenizer calls taking {calls.seconds:.2f} s)")
     print(f"  reference loop (eager, output_attentions) {n / t_ref:7.3f} queries/s  ({t_ref:.1f} s, nDCG@10 {ndcg_ref:.4f})")
     print(f"  ratio qrexp / reference: {t_ref / t_qrexp:.2f}x  (batched engine: {t_ref / t_batched:.2f}x)")
     print(f"  scores: reference vs qrexp max rel. diff {rel:.1e}, same rankings: {same_order}; "
