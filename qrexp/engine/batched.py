@@ -7,6 +7,10 @@ after each row's padding and the 2-D attention mask hides the pads, so each real
 the keys and positions of its batch-1 forward. The captured key axis of row b is cut back to that
 prompt's own tokens, so the result equals :func:`qrexp.engine.forward.prefix_passes` per example
 (tested to 1e-5 in fp32 on tiny Llama, Qwen2 and sliding-window Mistral models).
+
+Meant for short prompts (BEIR passages) on an accelerator: the padding mask is explicit, so the
+prefix pass cannot use the fused causal (flash) kernel and SDPA's fallback may build [B, H, P, P]
+scores (on CPU it measured slower than batch 1: experiments/bench_throughput.py).
 """
 from __future__ import annotations
 

@@ -97,8 +97,14 @@ def last_layer(heads: Heads, n_layers: int) -> int:
     return n_layers - 1 if heads is None else max(heads)
 
 
-def _run(model, ids: list[int], cap: Capture, cache=None):
-    """One forward under ``cap``; returns the last-position logits, or None after an early exit."""
+def run_forward(model, ids: list[int], cap: Capture, cache=None):
+    """One batch-1 forward over token ids ``ids`` (length T) under the capture ``cap``, no grad.
+
+    ``cache`` (a transformers Cache, e.g. :func:`full_cache`) is extended in place when given.
+    Returns the last position's logits [V] (the model's dtype), or None when ``cap`` stopped the
+    forward early (``stop_after``: StopForward is caught here). Side effect: ``cap.out`` /
+    ``cap.batch_out`` are filled by the capture attention (:mod:`qrexp.engine.capture`).
+    """
     x = torch.tensor([ids], device=model.device)
     with torch.no_grad(), capturing(cap):
         try:
@@ -149,7 +155,7 @@ def prefill(model, ids: list[int], cache, stop_after: int | None = None,
         raise ValueError(f"prefill chunk must be >= 1 token or None, got {chunk}")
     step = chunk or max(1, len(ids))
     for start in range(0, len(ids), step):
-        _run(model, list(ids[start:start + step]), Capture(span=None, stop_after=stop_after), cache)
+        run_forward(model, list(ids[start:start + step]), Capture(span=None, stop_after=stop_after), cache)
 
 
 def fresh_pass(model, ids: list[int], span: tuple[int, int], heads: Heads = None,
@@ -157,7 +163,7 @@ def fresh_pass(model, ids: list[int], span: tuple[int, int], heads: Heads = None
     """One full forward over ``ids``; returns ({layer: [H_sel, T]} , last logits or None)."""
     stop = last_layer(heads, model.config.num_hidden_layers) if early_exit else None
     cap = Capture(span=span, heads=heads, stop_after=stop, rows=rows)
-    logits = _run(model, list(ids), cap)
+    logits = run_forward(model, list(ids), cap)
     check_key_axis(cap.out, len(ids), "fresh pass")
     return cap.out, logits
 

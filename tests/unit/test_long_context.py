@@ -75,6 +75,16 @@ def test_chunked_prefill_equals_eager_forward(name, chunk, tok, pairs):
     assert docs.shape == (4, 4, 8) and (docs - ref_docs).abs().max() < TOL
 
 
+def test_retriever_prefill_chunk_gives_the_same_token_scores(tok, pairs):
+    model = _model(tok, "llama")
+    prompt, null = pairs[0]
+    c = prompt.cont_start
+    ref = [_eager(model, p.input_ids, p.query_span)[..., :c] for p in (prompt, null)]
+    real, nul, got = QRRetriever(model, tok, prefill_chunk=5).raw_token_scores(*EXAMPLES[0])
+    assert got.input_ids == prompt.input_ids
+    assert (real - ref[0]).abs().max() < TOL and (nul - ref[1]).abs().max() < TOL
+
+
 def test_chunked_prefill_fills_the_same_cache_and_checks_its_chunk(tok):
     model = _model(tok, "mistral-window16")
     prepare_model(model)
