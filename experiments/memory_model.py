@@ -10,7 +10,7 @@ What is alive at the peak of one query (batch 1, no gradients), in bytes:
     RMSNorm fp32 copy and square     8 C d
     attention q, k, v, RoPE, output  C (d + 2 H hd + 4 KVH hd + H hd + 3 (H + KVH) hd) b
       with a mask (chunked prefill, or a one-shot prefill of a sliding-window model): the bool
-      mask C T, keys repeated to every head for masked SDPA 2 H hd T b, and the layer's grown KV
+      mask C T and its additive form for the fused kernel C T b, keys repeated to every head for masked SDPA 2 H hd T b, and the layer's grown KV
       copy 2 KVH hd T b
   continuations (real + null query, N = 2 rows of w tokens) on the full prefix:
     the prefix gathered per row 2 N KVH hd T b, repeated for masked SDPA 2 N H hd T b, one
@@ -54,7 +54,7 @@ def prefill_bytes(shape: dict, tokens: int, chunk: int | None, b: int = 2, slidi
     c = min(chunk or tokens, tokens)
     attn = c * (d + 2 * h * hd + 4 * kvh * hd + h * hd + 3 * (h + kvh) * hd) * b   # + rotate_half copies
     if c < tokens or sliding:
-        attn += c * tokens + 2 * h * hd * tokens * b + 2 * kvh * hd * tokens * b
+        attn += c * tokens * (1 + b) + 2 * h * hd * tokens * b + 2 * kvh * hd * tokens * b
     return 2 * c * d * b + max(c * d * b + 3 * c * i * b, 8 * c * d, attn)
 
 
