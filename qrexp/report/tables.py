@@ -22,10 +22,11 @@ import yaml
 
 from qrexp.measures import canonical_key
 from qrexp.io.files import atomic_write_text
+from qrexp.io.package_data import package_data
 
 MISSING = "–"
 SOURCES = ("ours", "paper", "delta")
-PAPER_DIR = Path(__file__).resolve().parents[2] / "results" / "paper"
+PAPER_DIR = package_data("paper")          # results/paper/, shipped in the package
 # config keys a report narrows to the values of the config it runs with (qrexp.experiment.report_scope)
 SCOPE_PREFIXES = ("eval.data.", "eval.qa.limit", "model.name", "seed")
 
