@@ -40,6 +40,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, Override, QuotedString
 from hydra.errors import HydraException
+from omegaconf import Node, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from qrexp.experiment.config_check import coerce, field_types, unknown_key
@@ -225,6 +226,8 @@ def composition_error(root: type, exc: Exception) -> ConfigError:
                 if dataclasses.is_dataclass(parent_type):
                     raise unknown_key(parent_type, parent, name)
             tp, value = annotation_at(root, key), getattr(cause, "value", None)
+            if isinstance(value, Node):                              # a YAML's value arrives wrapped
+                value = OmegaConf.to_container(OmegaConf.create({"v": value}))["v"]
             if tp not in (None, Any):
                 coerce(tp, value, key)                              # qrexp's words for the same fault
                 if _is_list_type(tp) and _is_scalar(value):
