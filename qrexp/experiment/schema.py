@@ -18,7 +18,8 @@ field is one dataclass field with its default; the schema follows.
 The schema is derived (:func:`schema_of`), not the dataclasses themselves: those are frozen
 (OmegaConf would make their nodes read-only, so no YAML could be merged), use ``Mapping`` and
 ``tuple`` (OmegaConf knows dict and list) and check values in ``__post_init__``. Each derived class
-has the same fields and defaults, so there is one list of fields.
+(``ModelConfigSchema`` for ModelConfig, an attribute of the same module, so that Hydra's launchers
+can pickle a composed config) has the same fields and defaults: there is one list of fields.
 
 OmegaConf converts some values qrexp refuses (``no`` or ``1`` for a boolean, ``123`` for a string)
 and refuses one it accepts (a single value for a list: ``eval.methods=bm25``). Command-line
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import sys
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -38,7 +40,7 @@ from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import ChoiceSweep, Override, QuotedString
+from hydra.core.override_parser.types import ChoiceSweep, Override, QuotedString, ValueType
 from hydra.errors import HydraException
 from omegaconf import Node, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
@@ -61,8 +63,7 @@ def _schema_type(tp: Any) -> Any:
     """The annotation OmegaConf understands for library annotation ``tp``."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if _is_union(tp):
-        (inner,) = [a for a in args if a is not type(None)]
-        return Optional[_schema_type(inner)]
+        return Optional[_schema_type(_strip_optional(tp))]
     if origin is tuple:
         return List[_schema_type(args[0])]
     if _is_mapping(tp):
@@ -100,7 +101,11 @@ def schema_of(cls: type) -> type:
         spec = (dataclasses.field(default=default) if default is None or isinstance(default, (str, int, float))
                 else dataclasses.field(default_factory=partial(copy.deepcopy, default)))
         fields.append((f.name, _schema_type(hints[f.name]), spec))
-    return dataclasses.make_dataclass(cls.__name__, fields, namespace={"__doc__": cls.__doc__})
+    name = f"{cls.__name__}Schema"
+    twin = dataclasses.make_dataclass(name, fields, namespace={"__doc__": cls.__doc__,
+                                                               "__module__": cls.__module__})
+    setattr(sys.modules[cls.__module__], name, twin)   # importable: launchers pickle composed configs
+    return twin
 
 
 def register(root: type, groups: Mapping[str, type]) -> None:
@@ -160,8 +165,8 @@ def _checked(root: type, text: str, override: Override) -> str:
     if tp is None or tp is Any or (dataclasses.is_dataclass(_strip_optional(tp)) and "." not in key):
         return text                          # a group choice (model=tiny) or a free value: Hydra's
     if override.is_sweep_override():
-        if not override.is_discrete_sweep():
-            return text
+        if not override.is_discrete_sweep() or override.value_type == ValueType.GLOB_CHOICE_SWEEP:
+            return text                      # ranges, intervals and globs: Hydra's to check
         values = list(override.sweep_iterator())
     else:
         values = [override.value()]
@@ -176,7 +181,7 @@ def _checked(root: type, text: str, override: Override) -> str:
     sweep = override.value()
     if not isinstance(sweep, ChoiceSweep) or sweep.shuffle or sweep.tags or not sweep.simple_form:
         return text
-    items = [Override._get_value_element_as_str(v) for v in sweep.list]
+    items = [Override._get_value_element_as_str(v) for v in sweep.list]   # Hydra's own rendering
     return f"{head}=" + ",".join(f"[{s}]" if _is_scalar(v) else s for s, v in zip(items, sweep.list))
 
 

@@ -2,6 +2,10 @@
 are the dataclass defaults, types are checked when Hydra composes (YAML and overrides) with errors
 naming the key, and the YAML files state only what differs from the defaults."""
 import dataclasses
+import os
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,10 +52,15 @@ def test_schema_is_registered_and_its_defaults_are_the_dataclass_defaults():
 
 def test_composed_nodes_are_typed_wherever_a_group_lands():
     cfg = _raw_compose("experiment=demo")
-    assert OmegaConf.get_type(cfg.model).__name__ == "ModelConfig"
-    assert OmegaConf.get_type(cfg.suite.lme).__name__ == "EvalConfig"            # /eval@suite.lme
-    assert OmegaConf.get_type(cfg.suite.beir.detect).__name__ == "DetectConfig"   # /detect@...detect
+    assert OmegaConf.get_type(cfg.model) is schema_of(ModelConfig)
+    assert OmegaConf.get_type(cfg.suite.lme) is schema_of(EvalConfig)             # /eval@suite.lme
+    assert OmegaConf.get_type(cfg.suite.beir.detect) is schema_of(DetectConfig)   # /detect@...detect
     assert cfg.suite.lme.qa.overflow == "error"               # a default the YAML does not state
+    # launchers (submitit, joblib) pickle the composed config; a fresh process reads it back
+    code = "import pickle, sys; c = pickle.load(sys.stdin.buffer); print(c.suite.beir.detect.objective)"
+    out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(cfg), capture_output=True,
+                         cwd=CONF.parent, env={**os.environ, "PYTHONPATH": str(CONF.parent)}, timeout=300)
+    assert out.returncode == 0 and out.stdout.decode().strip() == "ndcg10", out.stderr[-2000:]
 
 
 @pytest.mark.parametrize("override,key", [("model.k=sixteen", "model.k"), ("eval.qa=true", "eval.qa"),
