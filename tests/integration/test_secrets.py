@@ -54,7 +54,7 @@ def test_no_planted_secret_in_any_file_or_console(tiny_dir, tmp_path, monkeypatc
     assert {"config.yaml", "hydra.yaml", "overrides.yaml", "multirun.yaml"} <= names, names
     overrides = [p.read_text() for p in hydra_files if p.name == "overrides.yaml"]
     # the unknown key is refused before Hydra composes (qrexp.experiment.schema): no job, no files
-    assert "config eval.qa.judge_api_key: unknown key" in rejected.stderr
+    assert "config eval.qa.judge_api_key:" in rejected.stderr and "key (allowed in eval.qa:" in rejected.stderr
     assert not any("judge_api_key" in text for text in overrides)
     assert any("eval.qa.judge_url='http://***@judge.example:8000/v1?api_key=***'" in t for t in overrides)
     hits = _hits(tmp_path, {"sweep stdout": sweep.stdout, "sweep stderr": sweep.stderr,
