@@ -20,9 +20,9 @@ file is truncated to its last whole line). Only the process holding the run's lo
 jobs at once. The run's finish marker (metrics.json) is written after every artifact; the journals
 are scratch and are removed by :meth:`QueryCheckpoint.discard` once it is written.
 
-Fault injection for preemption tests: ``QREXP_FAULT_AT=<journal>:<n>[:<SIGNAL>]`` sends the process
-``SIGNAL`` (default ``KILL``; ``USR2`` is submitit's preemption signal) right after that journal's
-``n``-th record is on disk. A resumed process starts with ``n`` records, so it is not signalled again.
+Fault injection for preemption tests: ``QREXP_FAULT_AT=<journal>:<n>[:<SIGNAL>][,...]`` sends the
+process ``SIGNAL`` (default ``KILL``; ``USR2`` is submitit's preemption signal) right after that
+journal's ``n``-th record is on disk. A resumed process starts with ``n`` records, so it is not signalled again.
 """
 from __future__ import annotations
 
@@ -213,6 +213,9 @@ class JournaledGenerator:
         keys = [digest(p) for p in prompts]
         out = [self.journal.lookup(k, setting) for k in keys]
         todo = list(dict.fromkeys(k for k, v in zip(keys, out) if v is MISSING))     # each prompt once
+        if len(todo) < len(set(keys)):
+            self.journal.log(f"[checkpoint] {self.journal.name}: {len(set(keys)) - len(todo)} of "
+                             f"{len(set(keys))} prompts answered earlier")
         first: dict[str, int] = {}
         for i, k in enumerate(keys):
             first.setdefault(k, i)
@@ -224,14 +227,12 @@ class JournaledGenerator:
 
 
 def _fault_point(journal: str, count: int) -> None:
-    """Signal this process when ``QREXP_FAULT_AT`` names ``journal`` at ``count`` records."""
-    spec = os.environ.get(FAULT_ENV)
-    if not spec:
-        return
-    name, _, rest = spec.partition(":")
-    n, _, sig = rest.partition(":")
-    if name == journal and n.isdigit() and int(n) == count:
-        os.kill(os.getpid(), getattr(signal, f"SIG{sig or 'KILL'}"))
+    """Signal this process when a point of ``QREXP_FAULT_AT`` names ``journal`` at ``count`` records."""
+    for point in os.environ.get(FAULT_ENV, "").split(","):
+        name, _, rest = point.strip().partition(":")
+        n, _, sig = rest.partition(":")
+        if name == journal and n.isdigit() and int(n) == count:
+            os.kill(os.getpid(), getattr(signal, f"SIG{sig or 'KILL'}"))
 
 
 def finished_keys(folder: str | os.PathLike, name: str) -> list[str]:
