@@ -7,7 +7,8 @@ append-only JSON lines:
 
 * line 1, the header ``{"format", "journal", "depends"}``: ``depends`` is the sha256 of the canonical
   JSON of what the whole run depends on (the run's semantic config, the same one its run id hashes
-  in 10 hex digits). A journal written for another config is reported and started over.
+  in 10 hex digits) and of the qrexp source code (:func:`code_digest`: results computed by other
+  code are not reused). A journal written for another config or code is reported and started over.
 * every other line, one finished unit ``{"key", "dep", "value"}``: ``dep`` is the sha256 of what that
   unit depends on (the example's qid, query and documents; the prompt, the generator and its
   settings), so reused state is checked against its inputs: a record whose inputs changed is
@@ -31,6 +32,7 @@ import json
 import os
 import shutil
 import signal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
@@ -48,6 +50,18 @@ T = TypeVar("T")
 def digest(obj: Any) -> str:
     """sha256 hex of the canonical JSON of ``obj`` (key order does not matter)."""
     return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """sha256 over the path and bytes of every ``.py`` file of the installed qrexp package (a few
+    milliseconds): equal for a requeued job, different after any edit of the code."""
+    package = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        h.update(f"{path.relative_to(package).as_posix()}\0".encode("utf-8"))
+        h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 class Journal:
@@ -85,7 +99,7 @@ class Journal:
             if i == 0:
                 if not (isinstance(rec, dict) and rec.get("format") == FORMAT
                         and rec.get("depends") == self.depends):
-                    self.log(f"[checkpoint] {self.path}: written for another config or format "
+                    self.log(f"[checkpoint] {self.path}: written for another config, code or format "
                              f"({str(rec.get('depends') if isinstance(rec, dict) else rec)[:12]}... != "
                              f"{self.depends[:12]}...); starting over")
                     self.path.unlink()
@@ -134,8 +148,8 @@ class Journal:
         out = [self.lookup(key_of(item), dep) for item, dep in zip(items, deps)]
         todo = [i for i, value in enumerate(out) if value is MISSING]
         if len(todo) < len(items):
-            self.log(f"[checkpoint] {desc or self.name}: {len(items) - len(todo)} of {len(items)} "
-                     f"finished earlier (resuming at {todo[0] if todo else len(items)})")
+            self.log(f"[checkpoint] {desc or self.name}: resuming at query {todo[0] if todo else len(items)} "
+                     f"of {len(items)} ({len(items) - len(todo)} read back from {self.path.name})")
         for i in tqdm(todo, desc=desc or self.name, disable=not progress):
             out[i] = compute(items[i])
             self.record(key_of(items[i]), deps[i], out[i])
@@ -150,13 +164,14 @@ class Journal:
 class QueryCheckpoint:
     """The journals of one run folder (``<folder>/partial/``), all checked against ``depends``.
 
-    ``depends``: what the run depends on (its semantic config; JSON-able). Open it only while
+    ``depends``: what the run depends on (its semantic config; JSON-able; the qrexp code digest is
+    added). Open it only while
     holding the run's lock; call :meth:`discard` after the run's metrics.json is written.
     """
 
     def __init__(self, folder: str | os.PathLike, depends: Any, log: Callable[[str], None] = print) -> None:
         self.root = Path(folder) / PARTIAL_DIR
-        self.depends, self.log = digest(depends), log
+        self.depends, self.log = digest({"run": depends, "code": code_digest()}), log
         self.journals: dict[str, Journal] = {}
 
     def journal(self, name: str) -> Journal:

@@ -132,7 +132,7 @@ def test_a_waiting_job_takes_over_a_killed_jobs_run_and_resumes_it(tiny_dir, tmp
                 p.kill()
     out = logs[1].read_text()
     assert f"stale lock of pid {a.pid}" in out and "owner gone" in out
-    assert "rank icr: 2 of 4 finished earlier (resuming at 2)" in out
+    assert "rank icr: resuming at query 2 of 4 (2 read back" in out
     assert "ranking resumed 2 computed 2" in out
     assert _forwards(counts) == sorted(["e47becba", "6a1eabeb", "c3d4e5f6_abs", "gpt4_0f1e2d3c"])
     run = next((tmp_path / "out" / "runs").glob("fixture-lme-icr-*"))

@@ -93,7 +93,7 @@ def test_killed_and_preempted_jobs_resume_where_they_stopped(tiny_dir, tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     log = _logs(tmp_path / "out")
     seen = lambda text: len({line for line in log.splitlines() if text in line})   # each event once
-    assert seen("rank icr: 2 of 4 finished earlier (resuming at 2)") == 1     # after SIGKILL
+    assert seen("rank icr: resuming at query 2 of 4 (2 read back") == 1     # after SIGKILL
     assert seen("][WARNING] - Caught signal SIGUSR2 on") == 3                 # 2 x rankgpt, 1 x icr
     assert seen("rankgpt: 2 of 4 prompts answered earlier") == 1             # RankGPT window 3 of 4
     assert seen("qa: 3 of 4 prompts answered earlier") == 2                  # both QA stages

@@ -32,7 +32,7 @@ def test_finished_units_are_read_back_not_recomputed(tmp_path):
     assert calls == ["q1", "q2", "q3", "q4"]                     # q1, q2 not computed again
     assert out == [{"len": len(t), "score": len(t) / 3} for _, t in ITEMS]   # exact floats
     assert second.summary() == {"ranking": {"resumed": 2, "computed": 2}}
-    assert any("2 of 4 finished earlier (resuming at 2)" in m for m in logs)
+    assert any("resuming at query 2 of 4 (2 read back from ranking.jsonl)" in m for m in logs)
     assert finished_keys(tmp_path, "ranking") == ["q1", "q2", "q3", "q4"]
     second.discard()
     assert not (tmp_path / "partial").exists() and "ranking resumed 2 computed 2" in logs[-1]
@@ -53,7 +53,7 @@ def test_changed_inputs_and_config_are_recomputed(tmp_path):
     again.close()
     _map(QueryCheckpoint(tmp_path, {"run": 2}, logs.append), ITEMS, calls)   # another config: all again
     assert calls[5:] == ["q1", "q2", "q3", "q4"]
-    assert any("written for another config" in m for m in logs)
+    assert any("written for another config, code or format" in m for m in logs)
 
 
 def test_a_torn_last_record_is_cut_off(tmp_path):
@@ -99,7 +99,7 @@ def test_journaled_generator_sends_each_prompt_once(tmp_path):
     other = QueryCheckpoint(tmp_path, {"run": 1}).generator(Reverser(), "qa", identity={"weights": "xyz"})
     assert other.generate(["ab"], 9) == ["ba"] and other.inner.sent == [["ab"]]   # other weights: sent again
     text = (tmp_path / "partial" / "qa.jsonl").read_text()
-    assert "ab" not in text.replace('"ba"', "")                   # prompts are stored as digests only
+    assert '"ab"' not in text and '"cd"' not in text and '"ba"' in text   # prompts stored as digests only
 
 
 SCRIPT = """
@@ -122,3 +122,14 @@ def test_fault_hook_kills_the_process_after_n_records(tmp_path):
     resumed = run()                                               # same environment: not killed again
     assert resumed.returncode == 0 and "computed [4, 5]" in resumed.stdout
     assert finished_keys(tmp_path, "ranking") == [str(i) for i in range(6)]
+
+
+def test_results_of_other_code_are_not_reused(tmp_path, monkeypatch):
+    from qrexp.runs import checkpoint
+    calls = []
+    _map(QueryCheckpoint(tmp_path, {"run": 1}), ITEMS, calls)
+    checkpoint.code_digest.cache_clear()
+    assert checkpoint.code_digest() == checkpoint.code_digest()       # stable for a requeued job
+    monkeypatch.setattr(checkpoint, "code_digest", lambda: "edited")    # e.g. a bug fixed in between
+    _map(QueryCheckpoint(tmp_path, {"run": 1}), ITEMS, calls)
+    assert calls == ["q1", "q2", "q3", "q4"] * 2
