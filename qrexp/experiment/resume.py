@@ -16,6 +16,7 @@ from qrexp.engine.models import model_fingerprint
 from qrexp.engine.score_cache import example_content
 from qrexp.engine.scorer import ExampleScorer, ScoringOptions
 from qrexp.runs.checkpoint import QueryCheckpoint
+from qrexp.runs.journaled import JournaledGenerator
 from qrexp.runs.store import RunStore
 from qrexp.types import Example, HeadSet, Run
 
@@ -47,4 +48,4 @@ def journaled(ckpt: QueryCheckpoint | None, generator: Any, name: str) -> Any:
         return generator
     model = getattr(generator, "model", None)
     identity = model_fingerprint(model) if hasattr(model, "config") else repr(generator)
-    return ckpt.generator(generator, name, identity)
+    return JournaledGenerator(generator, ckpt.journal(name), identity)

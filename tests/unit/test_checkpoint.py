@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from qrexp.runs.checkpoint import QueryCheckpoint, finished_keys
+from qrexp.runs.journaled import JournaledGenerator
 
 ROOT = Path(__file__).resolve().parents[2]
 ITEMS = [("q1", "alpha"), ("q2", "beta"), ("q3", "gamma"), ("q4", "delta")]
@@ -86,17 +87,17 @@ class Reverser:
 
 def test_journaled_generator_sends_each_prompt_once(tmp_path):
     inner = Reverser()
-    gen = QueryCheckpoint(tmp_path, {"run": 1}).generator(inner, "qa", identity={"weights": "abc"})
+    gen = JournaledGenerator(inner, QueryCheckpoint(tmp_path, {"run": 1}).journal("qa"), {"weights": "abc"})
     gen.progress = False                                           # attributes are the inner generator's
     assert inner.progress is False and gen.name == "reverser"
     assert gen.generate(["ab", "cd", "ab", "ef", "gh"], 9) == ["ba", "dc", "ba", "fe", "hg"]
     assert inner.sent == [["ab", "cd"], ["ef", "gh"]]              # chunks of batch_size, "ab" once
     gen.journal.close()
     inner2 = Reverser()
-    gen2 = QueryCheckpoint(tmp_path, {"run": 1}).generator(inner2, "qa", identity={"weights": "abc"})
+    gen2 = JournaledGenerator(inner2, QueryCheckpoint(tmp_path, {"run": 1}).journal("qa"), {"weights": "abc"})
     assert gen2.generate(["gh", "ij", "ab"], 9) == ["hg", "ji", "ba"] and inner2.sent == [["ij"]]
     assert gen2.generate(["ab"], 1) == ["b"]                       # other max_new_tokens: sent again
-    other = QueryCheckpoint(tmp_path, {"run": 1}).generator(Reverser(), "qa", identity={"weights": "xyz"})
+    other = JournaledGenerator(Reverser(), QueryCheckpoint(tmp_path, {"run": 1}).journal("qa"), {"weights": "xyz"})
     assert other.generate(["ab"], 9) == ["ba"] and other.inner.sent == [["ab"]]   # other weights: sent again
     text = (tmp_path / "partial" / "qa.jsonl").read_text()
     assert '"ab"' not in text and '"cd"' not in text and '"ba"' in text   # prompts stored as digests only
