@@ -28,15 +28,20 @@ def open_checkpoint(store: RunStore, rid: str, depends: Any, log=print) -> Query
 
 
 def rank_queries(ckpt: QueryCheckpoint | None, scorer: ExampleScorer, examples: Sequence[Example],
-                 heads: HeadSet | None, opts: ScoringOptions, progress: bool, desc: str) -> Run:
+                 heads: HeadSet | None, opts: ScoringOptions, progress: bool, desc: str,
+                 batch: int = 1) -> Run:
     """Run {qid: {doc_id: score}} of a head set, one journaled ranking per example (same values as
-    ``scorer.rank``; without a checkpoint it is ``scorer.rank``)."""
+    ``scorer.rank``; without a checkpoint it is ``scorer.rank``). ``scorer.rank`` is called on
+    chunks of ``batch`` unfinished examples, each chunk's rankings recorded as it returns."""
     if ckpt is None:
         return scorer.rank(examples, heads, opts, progress, desc=desc)
+    def rank_chunk(chunk: list[Example]) -> list[dict[str, float]]:
+        run = scorer.rank(chunk, heads, opts, False)
+        return [run[ex.qid] for ex in chunk]
     scores = ckpt.journal("ranking").map(
         list(examples), key_of=lambda ex: ex.qid,
         dep_of=lambda ex: {"example": example_content(ex), "model": scorer.model_id},
-        compute=lambda ex: scorer.rank([ex], heads, opts, False)[ex.qid], desc=desc, progress=progress)
+        compute=rank_chunk, desc=desc, progress=progress, batch=batch)
     return {ex.qid: s for ex, s in zip(examples, scores)}
 
 

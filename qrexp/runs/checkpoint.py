@@ -141,18 +141,27 @@ class Journal:
         _fault_point(self.name, self.count)
 
     def map(self, items: Sequence[T], key_of: Callable[[T], str], dep_of: Callable[[T], Any],
-            compute: Callable[[T], Any], desc: str = "", progress: bool = True) -> list[Any]:
-        """``compute(item)`` for each item not finished earlier (in order, recorded as it finishes);
-        the recorded value for the others. Returns the values in ``items`` order."""
+            compute: Callable[[list[T]], list[Any]], desc: str = "", progress: bool = True,
+            batch: int = 1) -> list[Any]:
+        """Values of ``items`` in order: the recorded value of an item finished before (same key and
+        inputs), else ``compute(chunk)`` over the unfinished items in chunks of ``batch`` (one value
+        per item, in order), each recorded as its chunk returns; a tqdm bar counts items."""
         deps = [digest(dep_of(item)) for item in items]
         out = [self.lookup(key_of(item), dep) for item, dep in zip(items, deps)]
         todo = [i for i, value in enumerate(out) if value is MISSING]
         if len(todo) < len(items):
             self.log(f"[checkpoint] {desc or self.name}: resuming at query {todo[0] if todo else len(items)} "
                      f"of {len(items)} ({len(items) - len(todo)} read back from {self.path.name})")
-        for i in tqdm(todo, desc=desc or self.name, disable=not progress):
-            out[i] = compute(items[i])
-            self.record(key_of(items[i]), deps[i], out[i])
+        with tqdm(total=len(todo), desc=desc or self.name, disable=not progress) as bar:
+            for start in range(0, len(todo), max(1, batch)):
+                chunk = todo[start:start + max(1, batch)]
+                values = compute([items[i] for i in chunk])
+                if len(values) != len(chunk):
+                    raise RuntimeError(f"{self.path}: compute returned {len(values)} values for {len(chunk)} items")
+                for i, value in zip(chunk, values):
+                    out[i] = value
+                    self.record(key_of(items[i]), deps[i], value)
+                bar.update(len(chunk))
         return out
 
     def close(self) -> None:

@@ -20,7 +20,7 @@ def _map(ckpt, items, calls):
         calls.append(item[0])
         return {"len": len(item[1]), "score": len(item[1]) / 3}     # a float that must round-trip
     return ckpt.journal("ranking").map(items, key_of=lambda it: it[0], dep_of=lambda it: it[1],
-                                       compute=compute, progress=False)
+                                       compute=lambda chunk: [compute(it) for it in chunk], progress=False)
 
 
 def test_finished_units_are_read_back_not_recomputed(tmp_path):
@@ -109,7 +109,7 @@ from qrexp.runs.checkpoint import QueryCheckpoint
 ck = QueryCheckpoint(sys.argv[1], {"run": 1})
 done = []
 ck.journal("ranking").map(list(range(6)), key_of=str, dep_of=lambda i: i,
-                          compute=lambda i: done.append(i) or i * i, progress=False)
+                          compute=lambda chunk: [done.append(i) or i * i for i in chunk], progress=False)
 print("computed", done)
 """
 
@@ -134,3 +134,12 @@ def test_results_of_other_code_are_not_reused(tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoint, "code_digest", lambda: "edited")    # e.g. a bug fixed in between
     _map(QueryCheckpoint(tmp_path, {"run": 1}), ITEMS, calls)
     assert calls == ["q1", "q2", "q3", "q4"] * 2
+
+
+def test_chunks_are_computed_together_and_recorded_each(tmp_path):
+    chunks = []
+    journal = QueryCheckpoint(tmp_path, {"run": 1}).journal("ranking")
+    out = journal.map(ITEMS, key_of=lambda it: it[0], dep_of=lambda it: it[1], progress=False, batch=3,
+                      compute=lambda chunk: chunks.append([k for k, _ in chunk]) or [t.upper() for _, t in chunk])
+    assert out == ["ALPHA", "BETA", "GAMMA", "DELTA"] and chunks == [["q1", "q2", "q3"], ["q4"]]
+    assert finished_keys(tmp_path, "ranking") == ["q1", "q2", "q3", "q4"]
