@@ -8,7 +8,6 @@ equal an uninterrupted sweep's byte for byte except the fields listed in VARYING
 import collections
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
