@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import torch
+
 from qrexp.engine.forward import prefix_passes, prepare_model
 from qrexp.engine.models import load_model
 from qrexp.engine.prompt import PromptBuilder, PromptSettings
@@ -58,7 +59,7 @@ class QRRetriever:
     def __init__(self, model, tokenizer, heads="full", prompt_style: str = "chat",
                  query_span: str = "instruction", null_query: str = "N/A", calibrate: bool = True,
                  mask_sigma: float | None = 2.0, early_exit: bool = True,
-                 reference_family: str | None = None) -> None:
+                 reference_family: str | None = None, prefill_chunk: int | None = None) -> None:
         prepare_model(model)
         self.model, self.tokenizer = model, tokenizer
         self.n_layers = model.config.num_hidden_layers
@@ -68,6 +69,7 @@ class QRRetriever:
         self.builder = PromptBuilder(tokenizer, self.settings,
                                      getattr(model.config, "max_position_embeddings", None))
         self.null_query, self.early_exit = null_query, early_exit
+        self.prefill_chunk = prefill_chunk     # tokens per prefix forward (long contexts); None: one
         self.options = ScoringOptions(calibrate=calibrate, mask_sigma=mask_sigma)   # default per call
 
     @property
@@ -125,7 +127,7 @@ class QRRetriever:
         conts = [(list(p.input_ids[c:]), (p.query_span[0] - c, p.query_span[1] - c))
                  for p in (prompt, null) if p is not None]
         results = prefix_passes(self.model, list(prompt.input_ids[:c]), conts, heads_by_layer(heads),
-                                early_exit=self.early_exit)
+                                early_exit=self.early_exit, prefill_chunk=self.prefill_chunk)
         real = {layer: x[:, :c] for layer, x in results[0][0].items()}
         null_rows = None if null is None else {layer: x[:, :c] for layer, x in results[1][0].items()}
         return real, null_rows, prompt
