@@ -1,0 +1,130 @@
+"""Layout measures of issue 10: qrexp frames between ``run_experiment`` and the model's forward, and
+the files that name methods, head sources, evaluation kinds and objectives.
+
+Frames: one tiny evaluation (method ``icr`` on the BEIR fixture, one query, every head) and one tiny
+detection (QRscore on the instance fixture, one example) and one NIAH detection (method ``rethead``,
+one haystack), each into a fresh score cache, with the embedded SmolLM2 on CPU. A forward pre-hook on
+the loaded model records the Python stack at every forward; the count is the frames whose file lies
+under qrexp/ from ``run_experiment`` (inclusive) down to the model call. The deepest forward of each
+run is reported, with its frames listed.
+
+Files: the qrexp/ modules that choose by a method, head-source, evaluation-kind or objective name
+(string comparisons and name tables), i.e. the files a new entry of that kind must touch.
+
+    python experiments/measure_layout.py [--list]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "qrexp"
+sys.path.insert(0, str(ROOT))
+
+
+def _compose(overrides: list[str]):
+    from hydra import compose, initialize_config_dir
+    from qrexp.experiment.config import from_hydra
+    os.environ.setdefault("QREXP_TEST_DATA", str(ROOT / "tests" / "data"))
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+        cfg = compose("config", overrides=[f"hydra.searchpath=[file://{ROOT / 'tests' / 'conf'}]",
+                                           "progress=false", *overrides])
+    return from_hydra(cfg)
+
+
+_STACKS: list[list[str]] = []       # filled by the forward hook (a model loaded once serves every run)
+
+
+def _frames_at_forward(overrides: list[str], through: str = "") -> list[str]:
+    """The qrexp frames (file:function) from run_experiment down to the deepest model forward whose
+    stack passes through a file path containing ``through``."""
+    import torch
+    from qrexp.engine import models
+    from qrexp.experiment.run import run_experiment
+    stacks = _STACKS
+    stacks.clear()
+
+    def hook(module, args, kwargs):
+        frames = traceback.extract_stack()
+        names = [f"{Path(f.filename).relative_to(ROOT)}:{f.name}" for f in frames
+                 if Path(f.filename).resolve().is_relative_to(PKG)]
+        start = max((i for i, n in enumerate(names) if n.endswith(":run_experiment")), default=None)
+        if start is not None:
+            _STACKS.append(names[start:])
+
+    load = models.load_model
+
+    def hooked_load(*a, **kw):
+        model, tok = load(*a, **kw)
+        model.register_forward_pre_hook(hook, with_kwargs=True)
+        return model, tok
+
+    with tempfile.TemporaryDirectory(prefix="qrexp-layout-") as out:
+        cfg = _compose([f"out_dir={out}", *overrides])
+        patched = [m for m in list(sys.modules.values())
+                   if m and m.__name__.startswith("qrexp") and getattr(m, "load_model", None) is load]
+        for m in patched:
+            m.load_model = hooked_load
+        try:
+            with torch.no_grad():
+                run_experiment(cfg)
+        finally:
+            for m in patched:
+                m.load_model = load
+    stacks = [s for s in stacks if any(through in n for n in s)]
+    if not stacks:
+        raise RuntimeError(f"no model forward seen for {overrides}")
+    return max(stacks, key=len)
+
+
+RUNS = {
+    "evaluation (icr, 1 query)": (["stage=evaluate", "eval=fixture_beir", "eval.methods=[icr]",
+                                   "eval.data.limit=1"], ""),
+    "detection (qrscore, 1 example)": (["stage=detect", "detect=fixture", "detect.data.limit=1"], ""),
+    "NIAH detection (rethead)": (["stage=evaluate", "eval=fixture_beir", "eval.methods=[rethead]",
+                                  "eval.data.limit=1", "niah.lengths=[300]", "niah.depths=[0.1,0.5]",
+                                  "niah.n_needles=2"], "heads/niah.py"),
+}
+
+# Name-based choices: a table of names or a comparison against a name literal.
+CHOICES = {
+    "method": r"ATTENTION_METHODS|METHOD_SCORING|BASELINES|MODEL_FREE|\bMETHODS\b|method (==|!=|in) [(\"']|"
+              r"\"(rethead|icr-uncal|full-context)\"",
+    "head source": r"HEAD_SOURCES|SOURCES\b|source (==|!=|in) [(\"']|\.source == ",
+    "evaluation kind": r"EVAL_KINDS|EVAL_KINDS|eval\.kind|kind (==|!=|in) [(]?\"(retrieval|lme|clipper)\"",
+    "objective": r"OBJECTIVES|objective (==|!=|in) [(\"']",
+}
+
+
+def choice_files() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for what, pattern in CHOICES.items():
+        rx = re.compile(pattern)
+        out[what] = sorted(str(p.relative_to(ROOT)) for p in PKG.rglob("*.py")
+                           if rx.search(p.read_text(encoding="utf-8")))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--list", action="store_true", help="list the frames and files, not only counts")
+    ap.add_argument("--no-frames", action="store_true", help="skip the model runs")
+    args = ap.parse_args()
+    if not args.no_frames:
+        for label, (overrides, through) in RUNS.items():
+            frames = _frames_at_forward(overrides, through)
+            print(f"qrexp frames run_experiment -> model, {label}: {len(frames)}")
+            if args.list:
+                print("".join(f"    {f}\n" for f in frames), end="")
+    for what, files in choice_files().items():
+        print(f"files choosing by {what} name: {len(files)}" + (f"  {' '.join(files)}" if args.list else ""))
+
+
+if __name__ == "__main__":
+    main()
