@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from qrexp.engine.forward import prepare_model
-from qrexp.heads.sets import detected
+from qrexp.heads.sources import detected
 from qrexp.evals.intervene import cells_from_examples, masking_figure
 from qrexp.engine.models import load_model
 from qrexp.data.niah import NEEDLES, niah_grid

@@ -18,24 +18,27 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from qrexp.types import ConfigError
-from qrexp.experiment.hydra_files import register_resolvers, save_job_files
+from qrexp.experiment.hydra_files import CONF_DIR, register_resolvers, save_job_files
+from qrexp.experiment.hydra_summary import print_sweep_summary, run_job
+from qrexp.experiment.listing import main as list_main
+from qrexp.experiment.preflight import InputError, one_line
+from qrexp.experiment.view.cli import view_from_hydra
 from qrexp.io.redact import install_log_redaction, redact_console
+from qrexp.types import ConfigError
 
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")   # the repo's conf/ (editable install)
+__all__ = ["CONF_DIR", "main"]
 register_resolvers()                                            # ${qrexp_launch:} in conf/config.yaml
 _rejected: list[str] = []                                         # bad-input jobs of this sweep
 _main_pid: int | None = None          # the process of main(); a launcher may pickle these globals by value
 
 
 def _multirun() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
@@ -43,11 +46,8 @@ def _multirun() -> bool:
 def _hydra_main(cfg: DictConfig) -> None:
     install_log_redaction()           # also in jobs that launchers (submitit) run in other processes
     save_job_files(cfg)               # Hydra's .hydra/*.yaml, redacted (before the config is checked)
-    from qrexp.experiment.hydra_summary import run_job
-    from qrexp.experiment.preflight import InputError, one_line
     try:
         if cfg.get("stage") == "view":          # Hydra composes the other experiments for their tables
-            from qrexp.experiment.view.cli import view_from_hydra
             view_from_hydra(cfg)
         else:
             run_job(cfg)                        # from_hydra + run_experiment; sweep jobs record their outcome
@@ -68,7 +68,6 @@ def main() -> None:
     pass through qrexp.io.redact (no credential is ever shown)."""
     global _main_pid
     if len(sys.argv) > 1 and sys.argv[1] == "list":
-        from qrexp.experiment.listing import main as list_main
         list_main(sys.argv[2:])
         return
     _main_pid = os.getpid()
@@ -76,7 +75,6 @@ def main() -> None:
         sys.argv[1] = "stage=view"
     redact_console()
     install_log_redaction()
-    from qrexp.experiment.hydra_summary import print_sweep_summary
     try:
         _hydra_main()
     finally:

@@ -23,6 +23,7 @@ from qrexp.io.redact import redact, redact_text
 from qrexp.io.files import atomic_write_text
 
 LAUNCH_ID = f"{os.getpid()}-{secrets.token_hex(3)}"
+CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")   # the repo's conf/ (editable install)
 
 
 def register_resolvers() -> None:

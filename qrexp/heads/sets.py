@@ -1,83 +1,21 @@
-"""Head sets: "layer-head" strings <-> HeadSet, the head sources (full, random, published, detected,
-top-k of a HeadScores[L, H] tensor), masks, and overlap / rank-correlation between head choices.
+"""Head sets: every head, the top-k of a HeadScores [L, H] tensor, masks, and overlap /
+rank-correlation between head choices. Where a configured head set comes from (random, published,
+detected, ...) is qrexp.heads.sources.
 
 A HeadSet keeps its heads in order (a detected set is best-first), so ``top(k)`` is meaningful.
 Ranking ties are broken by (layer, head) ascending, so every ranking here is deterministic.
 """
 from __future__ import annotations
 
-import difflib
-import json
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from qrexp.io.jsonio import read_text
-from qrexp.types import Head, HeadSet, parse_head
-
-PUBLISHED_DIR = Path(__file__).resolve().parents[2] / "results" / "heads" / "published"
+from qrexp.types import Head, HeadSet
 
 
 def full(n_layers: int, n_heads: int) -> HeadSet:
     """Every head, layer-major (the ICR setting)."""
     return HeadSet("full", tuple((l, h) for l in range(n_layers) for h in range(n_heads)),
-                   n_layers, n_heads)
-
-
-def random(k: int, seed: int, n_layers: int, n_heads: int) -> HeadSet:
-    """k distinct heads drawn uniformly with a seeded torch generator, sorted by (layer, head)."""
-    total = n_layers * n_heads
-    if not 1 <= k <= total:
-        raise ValueError(f"random head set: k={k} must be in [1, {total}] for {n_layers}x{n_heads} heads")
-    gen = torch.Generator().manual_seed(int(seed))
-    flat = sorted(torch.randperm(total, generator=gen)[:k].tolist())
-    return HeadSet(f"random-k{k}-s{seed}", tuple(divmod(i, n_heads) for i in flat), n_layers, n_heads)
-
-
-def published_sets(root: str | Path | None = None) -> list[tuple[str, str]]:
-    """(model_key, task) pairs available under ``root`` (default results/heads/published)."""
-    folder = Path(root) if root is not None else PUBLISHED_DIR
-    return sorted(tuple(p.stem.split("_", 1)) for p in folder.glob("*_*.json"))
-
-
-def published(model_key: str, task: str, root: str | Path | None = None) -> HeadSet:
-    """A head set shipped with the paper, read from ``<root>/<model_key>_<task>.json``."""
-    folder = Path(root) if root is not None else PUBLISHED_DIR
-    path = folder / f"{model_key}_{task}.json"
-    if not path.is_file():
-        known = [f"{m}_{t}" for m, t in published_sets(folder)]
-        close = difflib.get_close_matches(f"{model_key}_{task}", known, n=2)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"no published head set {model_key}/{task} in {folder}{hint} "
-                       f"(known: {', '.join(known) or 'none'})")
-    try:
-        rec = json.loads(read_text(path))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: invalid JSON ({e})") from None
-    for field in ("heads", "n_layers", "n_heads"):
-        if field not in rec:
-            raise ValueError(f"{path}: missing field {field!r}")
-    if not isinstance(rec["heads"], list):
-        raise ValueError(f"{path}: field 'heads' must be a list of 'layer-head' strings")
-    where = f"{path} field 'heads'"
-    heads = tuple(parse_head(t, where) for t in rec["heads"])
-    try:
-        return HeadSet(f"{model_key}-{task}", heads, rec["n_layers"], rec["n_heads"])
-    except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
-
-
-def detected(path: str | Path, k: int | None = None) -> HeadSet:
-    """The top-k heads of a detection file (either format of qrexp.heads.objectives); k=None uses the file's k."""
-    from qrexp.heads.objectives import read_detection, read_detection_k  # detect imports this module
-
-    ranked, scores = read_detection(path)
-    k = k if k is not None else (read_detection_k(path) or len(ranked))
-    if not 1 <= k <= len(ranked):
-        raise ValueError(f"{path}: k={k} must be in [1, {len(ranked)}]")
-    n_layers, n_heads = scores.shape
-    return HeadSet(f"{Path(path).name.split('.')[0]}-top{k}", tuple(h for h, _ in ranked[:k]),
                    n_layers, n_heads)
 
 

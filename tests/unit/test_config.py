@@ -7,7 +7,7 @@ from hydra import compose, initialize_config_dir
 
 from qrexp.experiment.config import ConfigError, DetectConfig, RunConfig, from_dict, from_hydra, to_dict
 from qrexp.experiment.evaluate import eval_config, eval_id
-from qrexp.experiment.stages import detection_id
+from qrexp.experiment.detect import detection_id
 
 CONF = Path(__file__).parents[2] / "conf"
 

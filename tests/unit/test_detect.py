@@ -7,6 +7,7 @@ import pytrec_eval
 import torch
 
 from qrexp.heads import sets as H
+from qrexp.heads import sources as S
 from qrexp.heads.objectives import (OBJECTIVES, detect, ndcg10, qrscore, rank_heads, read_detection,
                           recall1, relevance_of, write_detection)
 from qrexp.types import Doc, Example, format_head
@@ -147,8 +148,8 @@ def test_detection_files_round_trip(tmp_path):
         assert back_ranked == ranked
         assert torch.equal(back_scores, scores)
     assert [h for h, _ in ranked].index((0, 1)) + 1 == [h for h, _ in ranked].index((2, 3))
-    assert H.detected(ours).heads == tuple(h for h, _ in ranked[:3])
-    assert H.detected(paper, k=5).heads == tuple(h for h, _ in ranked[:5])
+    assert S.detected(ours).heads == tuple(h for h, _ in ranked[:3])
+    assert S.detected(paper, k=5).heads == tuple(h for h, _ in ranked[:5])
     assert not list((tmp_path / "det").glob("*.tmp"))
 
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from qrexp.heads import sets as H
+from qrexp.heads import sources as S
 from qrexp.types import HeadSet
 
 LME = "13-18,13-21,8-11,14-13,17-29,13-1,13-13,14-29,14-31,13-8,16-1,17-21,13-3,10-31,13-4,14-22"
@@ -39,37 +40,37 @@ def test_out_of_range_and_duplicates():
 
 
 def test_published_sets_load():
-    assert set(H.published_sets()) >= {("llama3.1-8b", "lme"), ("llama3.1-8b", "nq"), ("qwen2.5-7b", "nq")}
-    lme = H.published("llama3.1-8b", "lme")
+    assert set(S.published_sets()) >= {("llama3.1-8b", "lme"), ("llama3.1-8b", "nq"), ("qwen2.5-7b", "nq")}
+    lme = S.published("llama3.1-8b", "lme")
     assert len(lme) == 16 and lme.format() == LME and (lme.n_layers, lme.n_heads) == (32, 32)
-    assert H.published("llama3.1-8b", "nq").heads[0] == (14, 22)
-    qwen = H.published("qwen2.5-7b", "nq")
+    assert S.published("llama3.1-8b", "nq").heads[0] == (14, 22)
+    qwen = S.published("qwen2.5-7b", "nq")
     assert len(qwen) == 16 and qwen.n_layers == 28 and qwen.heads[-1] == (20, 21)
-    for path in H.PUBLISHED_DIR.glob("*.json"):
+    for path in S.PUBLISHED_DIR.glob("*.json"):
         rec = json.loads(path.read_text())
         assert rec["source"] == "arXiv 2506.09944 / QRHead repo" and "/" in rec["model"]
 
 
 def test_published_errors(tmp_path):
     with pytest.raises(KeyError, match="did you mean llama3.1-8b_nq"):
-        H.published("llama3.1-8b", "nqq")
+        S.published("llama3.1-8b", "nqq")
     (tmp_path / "m_t.json").write_text(json.dumps({"heads": ["1-2", "x"], "n_layers": 4, "n_heads": 4}))
     with pytest.raises(ValueError, match=r"m_t.json field 'heads': bad head token 'x'"):
-        H.published("m", "t", root=tmp_path)
+        S.published("m", "t", root=tmp_path)
     (tmp_path / "m_u.json").write_text(json.dumps({"heads": ["9-2"], "n_layers": 4, "n_heads": 4}))
     with pytest.raises(ValueError, match=r"m_u.json: .*'9-2' out of range"):
-        H.published("m", "u", root=tmp_path)
+        S.published("m", "u", root=tmp_path)
 
 
 def test_full_and_random():
     f = H.full(3, 4)
     assert len(f) == 12 and f.heads[0] == (0, 0) and f.heads[-1] == (2, 3)
-    a, b = H.random(16, 7, 32, 32), H.random(16, 7, 32, 32)
+    a, b = S.random(16, 7, 32, 32), S.random(16, 7, 32, 32)
     assert a == b and len(set(a.heads)) == 16
-    assert H.random(16, 8, 32, 32).heads != a.heads
+    assert S.random(16, 8, 32, 32).heads != a.heads
     assert all(0 <= l < 32 and 0 <= h < 32 for l, h in a)
     with pytest.raises(ValueError, match="k=13"):
-        H.random(13, 0, 3, 4)
+        S.random(13, 0, 3, 4)
 
 
 def test_top_k_and_ties():

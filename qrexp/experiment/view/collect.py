@@ -18,9 +18,9 @@ import pandas as pd
 
 from qrexp.measures import normalise
 from qrexp.report.tables import _column, _label, _match, build_table
-from qrexp.experiment.report import check_claims, paired_bootstrap, spec_runs
+from qrexp.experiment.report import check_claims, experiment_run_ids, paired_bootstrap, spec_runs
 from qrexp.io.files import canonical_json
-from qrexp.runs.store import load_runs
+from qrexp.runs.table import load_runs
 
 SKIP_KEYS = ("config.experiment",)
 
@@ -146,7 +146,6 @@ def experiments_of(runs_root: Path, configs: Mapping[str, Any], log=print) -> tu
     the report tables of the names in ``configs`` ({experiment name: its RunConfig}), built from the
     runs that used the experiment (or, where those disagree in a cell, from the runs its config
     names, as the report stage does)."""
-    from qrexp.experiment.report import experiment_run_ids
     all_runs = load_runs(runs_root)
     if all_runs.empty:
         return all_runs, []
