@@ -16,8 +16,8 @@ Files: the qrexp/ modules that choose by a method, head-source, evaluation-kind 
 from __future__ import annotations
 
 import argparse
+import ast
 import os
-import re
 import sys
 import tempfile
 import traceback
@@ -92,29 +92,47 @@ RUNS = {
                                   "niah.n_needles=2"], "heads/niah.py"),
 }
 
-# Name-based choices: a table of names or a comparison against a name literal.
-CHOICES = {
-    "method": r"ATTENTION_METHODS|METHOD_SCORING|BASELINES|MODEL_FREE|\bMETHODS\b|method (==|!=|in) [(\"']|"
-              r"\"(rethead|icr-uncal|full-context)\"",
-    "head source": r"HEAD_SOURCES|SOURCES\b|source (==|!=|in) [(\"']|\.source == ",
-    "evaluation kind": r"EVAL_KINDS|EVAL_KINDS|eval\.kind|kind (==|!=|in) [(]?\"(retrieval|lme|clipper)\"",
-    "objective": r"OBJECTIVES|objective (==|!=|in) [(\"']",
+# Name-based choices: a comparison with a name literal (``method == "icr"``, ``kind in ("lme", ...)``),
+# or a table literal holding two or more names (a dict, tuple, list or set). A new entry of that kind
+# has to be added in each such file (plus its registry entry, where there is a registry).
+NAMES = {
+    "method": {"qrhead", "icr", "icr-uncal", "random", "rethead", "published", "bm25", "dense", "rankgpt",
+               "chance", "full-context"},
+    "head source": {"detected", "published", "full", "random", "niah", "explicit"},
+    "evaluation kind": {"retrieval", "lme", "clipper"},
+    "objective": {"qrscore", "ndcg10", "recall1"},
 }
 
 
-def choice_files() -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for what, pattern in CHOICES.items():
-        rx = re.compile(pattern)
-        out[what] = sorted(str(p.relative_to(ROOT)) for p in PKG.rglob("*.py")
-                           if rx.search(p.read_text(encoding="utf-8")))
-    return out
+def _choices(tree: ast.AST, names: set[str]) -> int:
+    """How many comparisons with, and table literals of, ``names`` a module holds."""
+    def named(node) -> int:
+        return int(isinstance(node, ast.Constant) and node.value in names)
+    found = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            parts = [node.left, *node.comparators]
+            found += any(named(p) or (isinstance(p, (ast.Tuple, ast.List, ast.Set))
+                                      and any(map(named, p.elts))) for p in parts)
+        elif isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            found += sum(map(named, node.elts)) >= 2
+        elif isinstance(node, ast.Dict):
+            found += sum(named(k) for k in node.keys if k is not None) >= 2
+    return found
+
+
+def choice_files(root: Path) -> dict[str, list[str]]:
+    """{kind: the qrexp/ modules under ``root`` that choose by a name of that kind}."""
+    trees = {str(p.relative_to(root)): ast.parse(p.read_text(encoding="utf-8"))
+             for p in sorted((root / "qrexp").rglob("*.py"))}
+    return {what: [f for f, tree in trees.items() if _choices(tree, names)] for what, names in NAMES.items()}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--list", action="store_true", help="list the frames and files, not only counts")
     ap.add_argument("--no-frames", action="store_true", help="skip the model runs")
+    ap.add_argument("--root", type=Path, default=ROOT, help="checkout whose files are counted (default: this one)")
     args = ap.parse_args()
     if not args.no_frames:
         for label, (overrides, through) in RUNS.items():
@@ -122,7 +140,7 @@ def main() -> None:
             print(f"qrexp frames run_experiment -> model, {label}: {len(frames)}")
             if args.list:
                 print("".join(f"    {f}\n" for f in frames), end="")
-    for what, files in choice_files().items():
+    for what, files in choice_files(args.root).items():
         print(f"files choosing by {what} name: {len(files)}" + (f"  {' '.join(files)}" if args.list else ""))
 
 

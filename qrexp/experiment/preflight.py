@@ -69,7 +69,8 @@ def _check(cfg: RunConfig, log) -> None:
         _check_loader(one.eval.data, f"{where}.data")
         examples = _load(load_data, one.eval.data, cache_dir(one), one.seed, f"{where}.data")
         counts = protocol.data_counts(examples, one.eval.kind, one.eval.data.qrels)
-        if counts["n_no_relevant"] == len(examples) and set(one.eval.methods) != {"full-context"}:
+        if counts["n_no_relevant"] == len(examples) and not all(check_method(m).answers_only
+                                                                     for m in one.eval.methods):
             raise ConfigError(f"data {one.eval.data.name!r} ({where}.data): none of its "
                               f"{len(examples)} queries has a relevant document, nothing to score")
         for line in protocol.warnings_of(one.eval.data.name, counts, one.eval.kind):
