@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from qrexp.experiment.config import RunConfig, evals_of, to_dict
-from qrexp.report.tables import SCOPE_PREFIXES, TableSpec, _label, load_paper_table
+from qrexp.report.tables import SCOPE_PREFIXES, TableSpec, config_label, load_paper_table
 from qrexp.runs.table import flatten
 
 
@@ -69,7 +69,7 @@ def config_scope(cfg: RunConfig) -> dict[str, set[str]]:
                 "model": {"name": one.model.name}, "seed": one.seed}
         for key, value in flatten(tree).items():
             if key.startswith(SCOPE_PREFIXES):
-                scope.setdefault(key, set()).add(_label(value))
+                scope.setdefault(key, set()).add(config_label(value))
     return scope
 
 
@@ -94,7 +94,7 @@ def narrow_to_config(runs: pd.DataFrame, cfg: RunConfig, spec: TableSpec,
         column = f"config.{key}"
         if key in spec_keys or column not in runs.columns:
             continue
-        labels = runs[column].map(lambda v: None if _absent(v) else _label(v))
+        labels = runs[column].map(lambda v: None if _absent(v) else config_label(v))
         bad = labels.notna() & ~labels.isin(allowed)
         if bad.any():
             differing[key] = set(labels[bad])
