@@ -2,7 +2,7 @@
 cell with its run, sample size and 95% interval), per-experiment run lists, swept keys, detection
 runs, and the groups of evaluation runs that share examples (for the per-query drill-down).
 
-Everything is read from run folders (``store.load_runs`` and the files the stages write); tables are
+Everything is read from run folders (``qrexp.runs.table.load_runs`` and the files the stages write); tables are
 built by ``report.build_table`` from the same specs the report stage uses.
 """
 from __future__ import annotations
