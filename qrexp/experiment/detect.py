@@ -16,6 +16,7 @@ one ``@OBJECTIVES.register`` function in qrexp.heads.objectives.
 """
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -79,8 +80,8 @@ def detect_heads(scorer: ExampleScorer, examples: Sequence[Example], objective: 
     # docs in doc id order: the objectives' stable sorts then break ties as evaluation does
     # (qrexp.io.trec.ranked: doc id ascending); qrscore is a sum and does not depend on it
     orders = [torch.tensor(sorted(range(len(ex.docs)), key=lambda i: ex.doc_ids[i])) for ex in examples]
-    doc_scores = (s[o] for s, o in zip(scorer.iter_doc_scores(examples, opts, progress,
-                                                              desc=f"detect ({objective})"), orders))
+    doc_scores = map(operator.getitem, scorer.iter_doc_scores(examples, opts, progress,   # no Python frame
+                                                              desc=f"detect ({objective})"), orders)
     relevance = (relevance_of(ex, qrels)[o] for ex, o in zip(examples, orders))
     scores = round_scores(detect(objective, doc_scores, relevance))   # as written: byte-stable files
     files: dict[str, Path] = {}
