@@ -33,8 +33,9 @@ from qrexp.experiment.data import data_semantics, load_data
 from qrexp.experiment.run_logging import check_tracker_inputs, finish_run, reuse_run
 from qrexp.heads.files import publish_detection, round_scores
 from qrexp.heads.niah import case_from_example, niah_retrieval_scores
-from qrexp.heads.objectives import detect, relevance_of, write_detection
-from qrexp.heads.sets import rank_heads, top_k
+from qrexp.heads.files import write_detection
+from qrexp.heads.objectives import detect, rank_heads, relevance_of
+from qrexp.heads.sets import top_k
 from qrexp.io.locks import run_lock
 from qrexp.registry import Registry
 from qrexp.report.plots import plot_head_scores
@@ -78,7 +79,7 @@ def detect_heads(scorer: ExampleScorer, examples: Sequence[Example], objective: 
     if not examples:
         raise ValueError("head detection needs at least one example")
     # docs in doc id order: the objectives' stable sorts then break ties as evaluation does
-    # (qrexp.io.trec.ranked: doc id ascending); qrscore is a sum and does not depend on it
+    # (qrexp.types.rank_by_score: doc id ascending); qrscore is a sum and does not depend on it
     orders = [torch.tensor(sorted(range(len(ex.docs)), key=lambda i: ex.doc_ids[i])) for ex in examples]
     doc_scores = map(operator.getitem, scorer.iter_doc_scores(examples, opts, progress,   # no Python frame
                                                               desc=f"detect ({objective})"), orders)

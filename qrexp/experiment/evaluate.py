@@ -18,7 +18,7 @@ from typing import Sequence
 from qrexp.engine.scorer import ExampleScorer
 from qrexp.engine.window import fit_window, window_record
 from qrexp.evals import protocol
-from qrexp.evals.coverage import report_gold_coverage
+from qrexp.evals.protocol import report_gold_coverage
 from qrexp.evals.metrics import evaluate_run, retrieval_metrics
 from qrexp.evals.qa_clipper import claim_examples
 from qrexp.experiment.config import RunConfig, to_dict
@@ -111,7 +111,7 @@ def rank(cfg: RunConfig, method: str, examples: Sequence[Example], scorer: Examp
 
 def gold_sets(examples: Sequence[Example]) -> dict[str, set[str]]:
     """Gold unit ids per query; abstention questions get an empty set (left out of recall; see
-    :mod:`qrexp.evals.coverage` for how the left-out ones are reported)."""
+    :func:`qrexp.evals.protocol.report_gold_coverage` for how the left-out ones are reported)."""
     return {ex.qid: set() if ex.meta.get("abstention") else set(ex.gold) for ex in examples}
 
 

@@ -17,6 +17,7 @@ import random as random_mod
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+from qrexp.engine.rerank import Ranker
 from qrexp.evals.baselines import RANKERS
 from qrexp.experiment.config import RunConfig
 from qrexp.experiment.context import generator_of
@@ -51,16 +52,22 @@ class Method:
         return "model" in self.depends_on
 
 
-class ChanceRanker:
+class ChanceRanker(Ranker):
     """A seeded random ranking, the chance level: one ``random.Random(f"chance-{seed}")`` draw per
-    candidate, in example and candidate order."""
+    candidate, in example and candidate order (the generator restarts with every ``rank`` call)."""
+
+    desc = "chance"
 
     def __init__(self, seed: int) -> None:
-        self.seed, self.progress = seed, False
+        super().__init__()
+        self.seed = seed
 
     def rank(self, examples: Sequence[Example]) -> Run:
-        rng = random_mod.Random(f"chance-{self.seed}")
-        return {ex.qid: {d.doc_id: rng.random() for d in ex.docs} for ex in examples}
+        self.rng = random_mod.Random(f"chance-{self.seed}")
+        return super().rank(examples)
+
+    def score(self, example: Example) -> list[float]:
+        return [self.rng.random() for _ in example.docs]
 
 
 METHODS: Registry[Method] = Registry("method")

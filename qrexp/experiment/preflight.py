@@ -15,7 +15,7 @@ from typing import Callable
 
 import pytrec_eval
 
-from qrexp.data import TASK_LOADERS
+from qrexp.data import LOADERS
 from qrexp.engine.hub import HubUnreachable
 from qrexp.evals import protocol
 from qrexp.evals.metrics import measure_names
@@ -146,7 +146,7 @@ def _check_methods(one: RunConfig, where: str) -> None:
 
 def _check_loader(data, where: str) -> None:
     """The loader exists and accepts exactly the configured arguments."""
-    loader = TASK_LOADERS.get(data.loader)
+    loader = LOADERS.get(data.loader)
     if data.generate is not None:
         GENERATORS.get(data.generate)
     params = inspect.signature(loader).parameters

@@ -1,16 +1,24 @@
-"""Head sets: every head, the top-k of a HeadScores [L, H] tensor, masks, and overlap /
-rank-correlation between head choices. Where a configured head set comes from (random, published,
-detected, ...) is qrexp.heads.sources.
+"""Head sets: "layer-head" strings <-> HeadSet, the head sources (full, random, published, detected,
+top-k of a HeadScores[L, H] tensor) and masks. Overlap / rank correlation: qrexp.heads.compare.
 
 A HeadSet keeps its heads in order (a detected set is best-first), so ``top(k)`` is meaningful.
 Ranking ties are broken by (layer, head) ascending, so every ranking here is deterministic.
 """
 from __future__ import annotations
 
-import numpy as np
+import difflib
+import json
+from pathlib import Path
+from typing import Iterable
+
 import torch
 
-from qrexp.types import Head, HeadSet, rank_by_score
+from qrexp.heads.files import read_detection, read_detection_k
+from qrexp.heads.objectives import rank_heads
+from qrexp.io.jsonio import read_text
+from qrexp.types import Head, HeadSet, parse_head
+
+PUBLISHED_DIR = Path(__file__).resolve().parents[2] / "results" / "heads" / "published"
 
 
 def full(n_layers: int, n_heads: int) -> HeadSet:
@@ -18,17 +26,61 @@ def full(n_layers: int, n_heads: int) -> HeadSet:
     return HeadSet.full(n_layers, n_heads)
 
 
-def rank_heads(scores: torch.Tensor) -> list[tuple[Head, float]]:
-    """HeadScores [L, H] -> [((layer, head), score), ...] best first; ties by (layer, head) ascending."""
-    if scores.dim() != 2:
-        raise ValueError(f"head scores must be [L, H], got shape {tuple(scores.shape)}")
-    flat = scores.detach().to(torch.float64).flatten()
-    bad = torch.nonzero(torch.isnan(flat)).flatten()
-    if len(bad):
-        l, h = divmod(int(bad[0]), scores.shape[1])
-        raise ValueError(f"head scores contain NaN (first at head {l}-{h})")
-    by_head = {divmod(i, scores.shape[1]): float(v) for i, v in enumerate(scores.detach().flatten().tolist())}
-    return [(head, by_head[head]) for head in rank_by_score(by_head, "head scores", "head")]
+def random(k: int, seed: int, n_layers: int, n_heads: int, exclude: Iterable[Head] = ()) -> HeadSet:
+    """k distinct heads drawn uniformly (seeded torch generator, one randperm over the layer-major
+    pool) from those not in ``exclude``, sorted by (layer, head). ValueError unless 1 <= k <= pool."""
+    banned = {(int(l), int(h)) for l, h in exclude}
+    pool = [(l, h) for l in range(n_layers) for h in range(n_heads) if (l, h) not in banned]
+    if not 1 <= k <= len(pool):
+        raise ValueError(f"random head set: k={k} must be in [1, {len(pool)}] for {n_layers}x{n_heads} heads"
+                         f"{f' ({len(banned)} excluded)' if banned else ''}")
+    order = torch.randperm(len(pool), generator=torch.Generator().manual_seed(int(seed)))
+    return HeadSet(f"random-k{k}-s{seed}", tuple(sorted(pool[i] for i in order[:k].tolist())),
+                   n_layers, n_heads)
+
+
+def published_sets(root: str | Path | None = None) -> list[tuple[str, str]]:
+    """(model_key, task) pairs available under ``root`` (default results/heads/published)."""
+    folder = Path(root) if root is not None else PUBLISHED_DIR
+    return sorted(tuple(p.stem.split("_", 1)) for p in folder.glob("*_*.json"))
+
+
+def published(model_key: str, task: str, root: str | Path | None = None) -> HeadSet:
+    """A head set shipped with the paper, read from ``<root>/<model_key>_<task>.json``."""
+    folder = Path(root) if root is not None else PUBLISHED_DIR
+    path = folder / f"{model_key}_{task}.json"
+    if not path.is_file():
+        known = [f"{m}_{t}" for m, t in published_sets(folder)]
+        close = difflib.get_close_matches(f"{model_key}_{task}", known, n=2)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"no published head set {model_key}/{task} in {folder}{hint} "
+                       f"(known: {', '.join(known) or 'none'})")
+    try:
+        rec = json.loads(read_text(path))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: invalid JSON ({e})") from None
+    for field in ("heads", "n_layers", "n_heads"):
+        if field not in rec:
+            raise ValueError(f"{path}: missing field {field!r}")
+    if not isinstance(rec["heads"], list):
+        raise ValueError(f"{path}: field 'heads' must be a list of 'layer-head' strings")
+    where = f"{path} field 'heads'"
+    heads = tuple(parse_head(t, where) for t in rec["heads"])
+    try:
+        return HeadSet(f"{model_key}-{task}", heads, rec["n_layers"], rec["n_heads"])
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+def detected(path: str | Path, k: int | None = None) -> HeadSet:
+    """The top-k heads of a detection file (either format of qrexp.heads.files); k=None uses the file's k."""
+    ranked, scores = read_detection(path)
+    k = k if k is not None else (read_detection_k(path) or len(ranked))
+    if not 1 <= k <= len(ranked):
+        raise ValueError(f"{path}: k={k} must be in [1, {len(ranked)}]")
+    n_layers, n_heads = scores.shape
+    return HeadSet(f"{Path(path).name.split('.')[0]}-top{k}", tuple(h for h, _ in ranked[:k]),
+                   n_layers, n_heads)
 
 
 def top_k(scores: torch.Tensor, k: int, name: str | None = None) -> HeadSet:
@@ -54,31 +106,3 @@ def head_mask(headset: HeadSet, n_layers: int, n_heads: int) -> torch.Tensor:
 def layers_needed(headset: HeadSet) -> int:
     """How many layers a forward pass must run to see every head: last layer + 1."""
     return max(l for l, _ in headset) + 1
-
-
-def overlap(a: HeadSet, b: HeadSet, k: int | None = None) -> int:
-    """|top-k(a) ∩ top-k(b)| (k=None: whole sets)."""
-    ha = set(a.heads if k is None else a.heads[:k])
-    hb = set(b.heads if k is None else b.heads[:k])
-    return len(ha & hb)
-
-
-def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Spearman rank correlation of two HeadScores [L, H] tensors (ties averaged; scipy.stats.spearmanr).
-
-    Returns NaN when either tensor is constant (the correlation is undefined). Raises ValueError for
-    different shapes or NaN scores (e.g. heads a paper-format file does not list).
-    """
-    import warnings
-
-    from scipy.stats import spearmanr
-    if a.shape != b.shape:
-        raise ValueError(f"spearman: shapes differ {tuple(a.shape)} vs {tuple(b.shape)}")
-    xa, xb = a.detach().double().flatten().numpy(), b.detach().double().flatten().numpy()
-    if np.isnan(xa).any() or np.isnan(xb).any():
-        raise ValueError("spearman: head scores contain NaN (e.g. heads missing from a paper-format file)")
-    if np.ptp(xa) == 0 or np.ptp(xb) == 0:
-        return float("nan")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(spearmanr(xa, xb).statistic)

@@ -12,6 +12,8 @@ published key / task, explicit heads, and for detected sources the detection fil
 the request fields that identify the set in run ids; ``detection`` names the detection stage whose
 heads file the source reads (qrexp.experiment.detect.DETECTORS runs it first).
 
+The head-set functions themselves (random, published, detected) are in qrexp.heads.sets.
+
 How to add a head source: write ``def build(req: HeadRequest) -> HeadSet | None`` here, decorated
 with ``@source("name", spec=(...), needs=(...))`` (plus ``detection="..."`` when it reads a detection's file);
 ``heads.source=name`` then selects it, and a method that always uses it is one entry of
@@ -19,20 +21,13 @@ qrexp.experiment.methods.METHODS.
 """
 from __future__ import annotations
 
-import difflib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import torch
-
-from qrexp.heads.objectives import read_detection, read_detection_k
-from qrexp.io.jsonio import read_text
+from qrexp.heads.sets import detected, published, random
 from qrexp.registry import Registry
-from qrexp.types import HeadSet, parse_head
-
-PUBLISHED_DIR = Path(__file__).resolve().parents[2] / "results" / "heads" / "published"
+from qrexp.types import HeadSet
 
 
 @dataclass(frozen=True)
@@ -68,62 +63,6 @@ def source(name: str, spec: tuple[str, ...] = (), detection: str | None = None, 
         SOURCES.register(name)(HeadSource(build, spec, detection, needs))
         return build
     return deco
-
-
-def random(k: int, seed: int, n_layers: int, n_heads: int) -> HeadSet:
-    """k distinct heads drawn uniformly with a seeded torch generator, sorted by (layer, head)."""
-    total = n_layers * n_heads
-    if not 1 <= k <= total:
-        raise ValueError(f"random head set: k={k} must be in [1, {total}] for {n_layers}x{n_heads} heads")
-    gen = torch.Generator().manual_seed(int(seed))
-    flat = sorted(torch.randperm(total, generator=gen)[:k].tolist())
-    return HeadSet(f"random-k{k}-s{seed}", tuple(divmod(i, n_heads) for i in flat), n_layers, n_heads)
-
-
-def published_sets(root: str | Path | None = None) -> list[tuple[str, str]]:
-    """(model_key, task) pairs available under ``root`` (default results/heads/published)."""
-    folder = Path(root) if root is not None else PUBLISHED_DIR
-    return sorted(tuple(p.stem.split("_", 1)) for p in folder.glob("*_*.json"))
-
-
-def published(model_key: str, task: str, root: str | Path | None = None) -> HeadSet:
-    """A head set shipped with the paper, read from ``<root>/<model_key>_<task>.json``.
-
-    Raises KeyError (with close matches) for an unknown set, ValueError for a malformed file."""
-    folder = Path(root) if root is not None else PUBLISHED_DIR
-    path = folder / f"{model_key}_{task}.json"
-    if not path.is_file():
-        known = [f"{m}_{t}" for m, t in published_sets(folder)]
-        close = difflib.get_close_matches(f"{model_key}_{task}", known, n=2)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"no published head set {model_key}/{task} in {folder}{hint} "
-                       f"(known: {', '.join(known) or 'none'})")
-    try:
-        rec = json.loads(read_text(path))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: invalid JSON ({e})") from None
-    for field in ("heads", "n_layers", "n_heads"):
-        if field not in rec:
-            raise ValueError(f"{path}: missing field {field!r}")
-    if not isinstance(rec["heads"], list):
-        raise ValueError(f"{path}: field 'heads' must be a list of 'layer-head' strings")
-    where = f"{path} field 'heads'"
-    heads = tuple(parse_head(t, where) for t in rec["heads"])
-    try:
-        return HeadSet(f"{model_key}-{task}", heads, rec["n_layers"], rec["n_heads"])
-    except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
-
-
-def detected(path: str | Path, k: int | None = None) -> HeadSet:
-    """The top-k heads of a detection file (either format of qrexp.heads.objectives); k=None uses the file's k."""
-    ranked, scores = read_detection(path)
-    k = k if k is not None else (read_detection_k(path) or len(ranked))
-    if not 1 <= k <= len(ranked):
-        raise ValueError(f"{path}: k={k} must be in [1, {len(ranked)}]")
-    n_layers, n_heads = scores.shape
-    return HeadSet(f"{Path(path).name.split('.')[0]}-top{k}", tuple(h for h, _ in ranked[:k]),
-                   n_layers, n_heads)
 
 
 @source("full")

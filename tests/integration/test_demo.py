@@ -67,7 +67,7 @@ def test_detected_heads_retrieve_well_above_chance_on_held_out_data(demo):
     from hydra import compose, initialize_config_dir
     from qrexp.experiment.config import evals_of, from_hydra
     from qrexp.experiment.data import load_data
-    from qrexp.heads.sources import detected
+    from qrexp.heads.sets import detected
     from qrexp.experiment.context import cache_dir, scorer_of, scoring_options, store_of
     from qrexp.experiment.detect import detection_id
     out, _, _ = demo

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qrexp.heads.sources import detected
+from qrexp.heads.sets import detected
 from qrexp.data.beir import load_beir
 from qrexp.data.clipper import load_clipper
 from qrexp.data.instances import load_instances

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from qrexp.heads import sets as H
-from qrexp.heads import sources as S
+from qrexp.heads.compare import overlap, spearman
+from qrexp.heads.objectives import rank_heads
 from qrexp.types import HeadSet
 
 LME = "13-18,13-21,8-11,14-13,17-29,13-1,13-13,14-29,14-31,13-8,16-1,17-21,13-3,10-31,13-4,14-22"
@@ -40,46 +41,46 @@ def test_out_of_range_and_duplicates():
 
 
 def test_published_sets_load():
-    assert set(S.published_sets()) >= {("llama3.1-8b", "lme"), ("llama3.1-8b", "nq"), ("qwen2.5-7b", "nq")}
-    lme = S.published("llama3.1-8b", "lme")
+    assert set(H.published_sets()) >= {("llama3.1-8b", "lme"), ("llama3.1-8b", "nq"), ("qwen2.5-7b", "nq")}
+    lme = H.published("llama3.1-8b", "lme")
     assert len(lme) == 16 and lme.format() == LME and (lme.n_layers, lme.n_heads) == (32, 32)
-    assert S.published("llama3.1-8b", "nq").heads[0] == (14, 22)
-    qwen = S.published("qwen2.5-7b", "nq")
+    assert H.published("llama3.1-8b", "nq").heads[0] == (14, 22)
+    qwen = H.published("qwen2.5-7b", "nq")
     assert len(qwen) == 16 and qwen.n_layers == 28 and qwen.heads[-1] == (20, 21)
-    for path in S.PUBLISHED_DIR.glob("*.json"):
+    for path in H.PUBLISHED_DIR.glob("*.json"):
         rec = json.loads(path.read_text())
         assert rec["source"] == "arXiv 2506.09944 / QRHead repo" and "/" in rec["model"]
 
 
 def test_published_errors(tmp_path):
     with pytest.raises(KeyError, match="did you mean llama3.1-8b_nq"):
-        S.published("llama3.1-8b", "nqq")
+        H.published("llama3.1-8b", "nqq")
     (tmp_path / "m_t.json").write_text(json.dumps({"heads": ["1-2", "x"], "n_layers": 4, "n_heads": 4}))
     with pytest.raises(ValueError, match=r"m_t.json field 'heads': bad head token 'x'"):
-        S.published("m", "t", root=tmp_path)
+        H.published("m", "t", root=tmp_path)
     (tmp_path / "m_u.json").write_text(json.dumps({"heads": ["9-2"], "n_layers": 4, "n_heads": 4}))
     with pytest.raises(ValueError, match=r"m_u.json: .*'9-2' out of range"):
-        S.published("m", "u", root=tmp_path)
+        H.published("m", "u", root=tmp_path)
 
 
 def test_full_and_random():
     f = H.full(3, 4)
     assert len(f) == 12 and f.heads[0] == (0, 0) and f.heads[-1] == (2, 3)
-    a, b = S.random(16, 7, 32, 32), S.random(16, 7, 32, 32)
+    a, b = H.random(16, 7, 32, 32), H.random(16, 7, 32, 32)
     assert a == b and len(set(a.heads)) == 16
-    assert S.random(16, 8, 32, 32).heads != a.heads
+    assert H.random(16, 8, 32, 32).heads != a.heads
     assert all(0 <= l < 32 and 0 <= h < 32 for l, h in a)
     with pytest.raises(ValueError, match="k=13"):
-        S.random(13, 0, 3, 4)
+        H.random(13, 0, 3, 4)
 
 
 def test_top_k_and_ties():
     scores = torch.tensor([[0.1, 0.9, 0.5], [0.9, 0.2, 0.5]])
-    ranked = H.rank_heads(scores)
+    ranked = rank_heads(scores)
     assert [h for h, _ in ranked] == [(0, 1), (1, 0), (0, 2), (1, 2), (1, 1), (0, 0)]
     assert H.top_k(scores, 3).heads == ((0, 1), (1, 0), (0, 2))
     with pytest.raises(ValueError, match="NaN .* head 1-1"):
-        H.rank_heads(torch.tensor([[0.0, 1.0], [2.0, float("nan")]]))
+        rank_heads(torch.tensor([[0.0, 1.0], [2.0, float("nan")]]))
 
 
 def test_mask_and_layers_needed():
@@ -95,32 +96,33 @@ def test_mask_and_layers_needed():
 def test_overlap():
     a = HeadSet.parse("1-1,1-2,1-3,1-4")
     b = HeadSet.parse("1-3,2-2,1-1,1-4")
-    assert H.overlap(a, b) == 3
-    assert H.overlap(a, b, k=2) == 0
-    assert H.overlap(a, b, k=3) == 2  # {1-1,1-2,1-3} & {1-3,2-2,1-1}
+    assert overlap(a, b) == 3
+    assert overlap(a, b, k=2) == 0
+    assert overlap(a, b, k=3) == 2  # {1-1,1-2,1-3} & {1-3,2-2,1-1}
+    assert overlap(list(a.heads), tuple(b.heads), k=3) == 2      # plain (layer, head) sequences too
 
 
 def test_spearman_by_hand():
     a = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
-    assert H.spearman(a, a * 10 + 3) == pytest.approx(1.0)
-    assert H.spearman(a, -a) == pytest.approx(-1.0)
+    assert spearman(a, a * 10 + 3) == pytest.approx(1.0)
+    assert spearman(a, -a) == pytest.approx(-1.0)
     # ranks a: 1 2 3 4; b = [10, 30, 20, 40] ranks 1 3 2 4; d^2 sum = 2 -> 1 - 6*2/(4*15) = 0.8
-    assert H.spearman(a, torch.tensor([[10.0, 30.0], [20.0, 40.0]])) == pytest.approx(0.8)
+    assert spearman(a, torch.tensor([[10.0, 30.0], [20.0, 40.0]])) == pytest.approx(0.8)
     # ties averaged: b = [1, 1, 2, 3] ranks 1.5 1.5 3 4 -> Pearson with 1 2 3 4
     rb = torch.tensor([1.5, 1.5, 3, 4], dtype=torch.float64)
     ra = torch.tensor([1.0, 2, 3, 4], dtype=torch.float64)
     ra, rb = ra - ra.mean(), rb - rb.mean()
     expect = float((ra * rb).sum() / (ra.norm() * rb.norm()))
-    assert H.spearman(a, torch.tensor([[1.0, 1.0], [2.0, 3.0]])) == pytest.approx(expect)
-    assert math.isnan(H.spearman(a, torch.ones(2, 2)))  # constant input: undefined
+    assert spearman(a, torch.tensor([[1.0, 1.0], [2.0, 3.0]])) == pytest.approx(expect)
+    assert math.isnan(spearman(a, torch.ones(2, 2)))  # constant input: undefined
     with pytest.raises(ValueError, match="spearman: head scores contain NaN"):
-        H.spearman(a, torch.tensor([[1.0, float("nan")], [2.0, 3.0]]))
+        spearman(a, torch.tensor([[1.0, float("nan")], [2.0, 3.0]]))
 
 
 def test_heads_overlap_compares_detection_files(tmp_path):
     import torch
-    from qrexp.heads.objectives import write_detection
-    from qrexp.heads.sets import rank_heads
+    from qrexp.heads.files import write_detection
+    from qrexp.heads.objectives import rank_heads
     from qrexp.heads.compare import compare
     a = torch.arange(12, dtype=torch.float32).reshape(3, 4)
     b = a.clone()
@@ -140,8 +142,8 @@ def test_heads_overlap_reads_published_lists_and_labels_files(tmp_path, capsys):
     """Published lists (no 'scores') compare alike: overlap at k capped by the list, no Spearman."""
     import json
     import torch
-    from qrexp.heads.objectives import write_detection
-    from qrexp.heads.sets import rank_heads
+    from qrexp.heads.files import write_detection
+    from qrexp.heads.objectives import rank_heads
     from qrexp.heads.compare import compare, main
     scores = torch.arange(12, dtype=torch.float32).reshape(3, 4)          # best: 2-3, 2-2, 2-1, ...
     ours, paper = write_detection(tmp_path / "det", rank_heads(scores), {"detect": {"name": "nq"}},

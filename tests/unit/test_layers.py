@@ -23,22 +23,14 @@ ALLOWED = {
     "__init__": {"types", "engine"}, "__main__": {"experiment"},
 }
 KNOWN_VIOLATIONS: set[str] = {   # the move's leftovers (issue 10): each fix removes its line; must end empty
-    'import cycle: qrexp.data.clipper -> qrexp.data.clipper_claims',
-    'import cycle: qrexp.evals.qa -> qrexp.evals.qa_clipper',
     'import cycle: qrexp.experiment.config -> qrexp.experiment.config_values',
-    'qrexp/data/clipper_claims.py: function-level import of qrexp.data.clipper',
     'qrexp/engine/score_cache.py: engine may not import qrexp.heads.objectives',
-    'qrexp/evals/intervene.py: evals may not import qrexp.report.plots',
-    'qrexp/evals/qa_clipper.py: function-level import of qrexp.evals.qa',
-    'qrexp/evals/qa_clipper.py: function-level import of qrexp.evals.qa_window',
     'qrexp/experiment/config.py: function-level import of qrexp.engine.model_names',
     'qrexp/experiment/config.py: function-level import of qrexp.experiment.config_values',
     'qrexp/experiment/config.py: function-level import of qrexp.experiment.naming',
     'qrexp/experiment/rehearsal.py: function-level import of qrexp.data.synthetic',
     'qrexp/experiment/rehearsal.py: function-level import of qrexp.experiment.cli',
     'qrexp/experiment/rehearsal.py: function-level import of qrexp.io.jsonio',
-    'qrexp/heads/niah.py: function-level import of qrexp.data.niah',
-    'qrexp/heads/objectives.py: function-level import of qrexp.heads.files',
 }
 
 
