@@ -24,6 +24,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from qrexp.experiment.config import command_line_overrides
 from qrexp.experiment.hydra_files import CONF_DIR, register_resolvers, save_job_files
 from qrexp.experiment.hydra_summary import print_sweep_summary, run_job
 from qrexp.experiment.listing import main as list_main
@@ -75,6 +76,13 @@ def main() -> None:
         sys.argv[1] = "stage=view"
     redact_console()
     install_log_redaction()
+    try:                                  # qrexp's strict types before Hydra composes (experiment.schema)
+        sys.argv[1:] = command_line_overrides(sys.argv[1:])
+    except ConfigError as exc:
+        if os.environ.get("QREXP_DEBUG", "") not in ("", "0"):
+            raise
+        print(f"qrexp: error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
     try:
         _hydra_main()
     finally:

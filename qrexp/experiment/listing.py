@@ -13,9 +13,10 @@ from pathlib import Path
 import yaml
 
 from qrexp.experiment.methods import TABLE
+from qrexp.io.package_data import package_data
 from qrexp.measures import describe as describe_measures
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = package_data("conf")                    # conf/, shipped in the package
 WHAT = ("models", "data", "methods", "measures", "experiments", "tables")
 
 

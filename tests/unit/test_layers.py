@@ -23,11 +23,7 @@ ALLOWED = {
     "__init__": {"types", "engine"}, "__main__": {"experiment"},
 }
 KNOWN_VIOLATIONS: set[str] = {   # the move's leftovers (issue 10): each fix removes its line; must end empty
-    'import cycle: qrexp.experiment.config -> qrexp.experiment.config_values',
     'qrexp/engine/score_cache.py: engine may not import qrexp.heads.objectives',
-    'qrexp/experiment/config.py: function-level import of qrexp.engine.model_names',
-    'qrexp/experiment/config.py: function-level import of qrexp.experiment.config_values',
-    'qrexp/experiment/config.py: function-level import of qrexp.experiment.naming',
     'qrexp/experiment/rehearsal.py: function-level import of qrexp.data.synthetic',
     'qrexp/experiment/rehearsal.py: function-level import of qrexp.experiment.cli',
     'qrexp/experiment/rehearsal.py: function-level import of qrexp.io.jsonio',
