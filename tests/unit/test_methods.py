@@ -8,7 +8,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from qrexp.engine.retriever import QRRetriever
-from qrexp.experiment.config import HEAD_SOURCES, from_hydra
+from qrexp.experiment.config import from_hydra
+from qrexp.experiment.config_values import HEAD_SOURCES
 from qrexp.experiment.context import cache_dir, model_of
 from qrexp.experiment.data import load_data
 from qrexp.experiment.evaluate import eval_config, eval_id, evaluate
