@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import torch
+
 from qrexp.engine.forward import prefix_passes, prepare_model
 from qrexp.engine.models import load_model
 from qrexp.engine.prompt import PromptBuilder, PromptSettings

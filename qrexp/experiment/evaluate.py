@@ -27,6 +27,7 @@ from qrexp.experiment.data import data_paths, data_semantics, load_identified, l
 from qrexp.experiment.detect import DETECTORS, detection_id, run_detection
 from qrexp.experiment.methods import Method, check_method, head_options, head_source, runs_qa
 from qrexp.experiment.qa_stage import answer_questions
+from qrexp.experiment.resume import open_checkpoint, rank_queries
 from qrexp.experiment.run_logging import check_tracker_inputs, finish_run, reuse_run
 from qrexp.heads.sources import SOURCES, HeadRequest
 from qrexp.io.locks import run_lock
@@ -91,18 +92,19 @@ def eval_id(cfg: RunConfig, method: str) -> str:
 
 
 def rank(cfg: RunConfig, method: str, examples: Sequence[Example], scorer: ExampleScorer | None,
-         log=print) -> tuple[Run, dict]:
+         log=print, ckpt=None) -> tuple[Run, dict]:
     """Run {qid: {doc_id: score}} of ``method`` over ``examples`` and a description of what ranked
-    it (attention: the heads, forward passes and loaded model identity; rankers: their counters)."""
+    it (attention: the heads, forward passes and loaded model identity; rankers: their counters).
+    Finished queries are read back from ``ckpt`` (a qrexp.runs.checkpoint.QueryCheckpoint) when given."""
     m = check_method(method)
     if m.attention:
         r = scorer.retriever
         heads = resolve_heads(cfg, head_source(cfg, m), r.n_layers, r.n_heads, log)
-        run = scorer.rank(examples, heads, scoring_options(cfg), cfg.progress, desc=f"rank {method}")
+        run = rank_queries(ckpt, scorer, examples, heads, scoring_options(cfg), cfg.progress, f"rank {method}")
         return run, {"heads": "full" if heads is None else heads.format(),
                      "n_heads": r.n_layers * r.n_heads if heads is None else len(heads),
                      "forwards": scorer.forwards, "model": scorer.model_id}   # loaded identity
-    ranker = m.ranker(cfg)
+    ranker = m.ranker(cfg, ckpt)
     ranker.progress = cfg.progress
     run = ranker.rank(examples)
     return run, {"ranker": method, **{f"stats.{k}": v for k, v in getattr(ranker, "stats", {}).items()}}
@@ -150,6 +152,7 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
             reuse_run(cfg, store, rid, sem, "evaluate", record, log)
             return normalise_keys(record["metrics"])
         store.start(rid, sem)
+        ckpt = open_checkpoint(store, rid, sem, log)     # finished queries of a killed run are reused
         t0, m = time.time(), check_method(method)
         examples, fingerprint = load_identified(e.data, cache_dir(cfg), cfg.seed)
         if e.kind == "clipper" and e.claim_queries == "per_claim":
@@ -161,7 +164,7 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
             b = scorer.retriever.builder
             examples = fit_window(examples, b, b.max_length, e.data.fit_window, log, cfg.progress)
         if not m.answers_only:
-            run, ranked_info = rank(method_config(cfg, m), method, examples, scorer, log)
+            run, ranked_info = rank(method_config(cfg, m), method, examples, scorer, log, ckpt)
             info.update(ranked_info)
             if window_record(examples):
                 info["window_truncated"] = window_record(examples)
@@ -177,7 +180,7 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
                                                protocol.data_counts(examples, e.kind, e.data.qrels),
                                                len(per_query), n_dropped)
         if runs_qa(cfg, method):
-            qa_metrics, qa_rows = answer_questions(cfg, method, examples, run, log)
+            qa_metrics, qa_rows = answer_questions(cfg, method, examples, run, log, ckpt)
             metrics.update(qa_metrics)
             for row in qa_rows:
                 per_query.setdefault(row["qid"], {}).update({k: v for k, v in row.items() if k != "qid"})
@@ -188,6 +191,7 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
         store.mark_used(rid, cfg.name)
         finish_run(cfg, store, rid, sem, "evaluate", metrics, len(examples), {**sem, "experiment": cfg.name},
                    extra=info)
+        ckpt.discard()                                 # scratch: the run is complete without it
         shown = {k: round(v, 4) for k, v in metrics.items() if k in headline(cfg)}
         log(f"[evaluate] {rid}: {shown} ({time.time() - t0:.1f}s, n={len(examples)})")
         return metrics

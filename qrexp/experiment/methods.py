@@ -21,6 +21,7 @@ from qrexp.engine.rerank import Ranker
 from qrexp.evals.baselines import RANKERS
 from qrexp.experiment.config import RunConfig
 from qrexp.experiment.context import generator_of
+from qrexp.experiment.resume import journaled
 from qrexp.heads.sources import SOURCES
 from qrexp.registry import Registry
 from qrexp.types import Example, Run
@@ -34,7 +35,7 @@ class Method:
     description: str
     heads: str | None = None                               # head source (CONFIGURED: heads.source)
     scoring: Mapping[str, Any] = field(default_factory=dict)   # ScoringConfig overrides
-    ranker: Callable[[RunConfig], Any] | None = None       # builds a ranker with .rank(examples) -> Run
+    ranker: Callable[[RunConfig, Any], Any] | None = None  # (cfg, checkpoint) -> a ranker, .rank(examples) -> Run
     depends_on: tuple[str, ...] = ()                       # config parts in the run id besides eval
 
     @property
@@ -85,13 +86,13 @@ TABLE: dict[str, Method] = {                 # in the order users see them (qrex
     "published": Method("the paper's published head list for the model (model.published_key, heads.task)",
                          heads="published", depends_on=ATTENTION),
     "bm25": Method("BM25 over each example's candidates (bm25s + PyStemmer)",
-                   ranker=lambda cfg: RANKERS.get("bm25")()),
+                   ranker=lambda cfg, ckpt: RANKERS.get("bm25")()),
     "dense": Method("a sentence-transformers bi-encoder (eval.dense_model; default all-MiniLM-L6-v2)",
-                    ranker=lambda cfg: RANKERS.get("dense")(model=cfg.eval.dense_model),
+                    ranker=lambda cfg, ckpt: RANKERS.get("dense")(model=cfg.eval.dense_model),
                     depends_on=("dense_model",)),
     "rankgpt": Method("listwise LLM re-ranking with a sliding window, with the scored model",
-                      ranker=lambda cfg: RANKERS.get("rankgpt")(generator_of(cfg)), depends_on=("model",)),
-    "chance": Method("a seeded random ranking (the chance level)", ranker=lambda cfg: ChanceRanker(cfg.seed)),
+                      ranker=lambda cfg, ckpt: RANKERS.get("rankgpt")(journaled(ckpt, generator_of(cfg), "rankgpt")), depends_on=("model",)),
+    "chance": Method("a seeded random ranking (the chance level)", ranker=lambda cfg, ckpt: ChanceRanker(cfg.seed)),
     "full-context": Method("QA from the whole context (no retrieval)", depends_on=("model",)),
 }
 for _name, _method in TABLE.items():
