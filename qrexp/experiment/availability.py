@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from qrexp.engine.hub import hub_load_options
+from qrexp.engine.models import EMBEDDED
 from qrexp.experiment.config import DataConfig, RunConfig, evals_of
+from qrexp.experiment.methods import METHODS
 
 PATH_ARGS = ("path", "rows", "chapters", "run", "source")
 EXPECTED = {"path": "file", "rows": "file", "run": "file", "chapters": "folder", "source": "folder"}
-MODEL_FREE = ("bm25", "dense", "chance")          # methods that never load the scored model
 
 
 class MissingData(FileNotFoundError):
@@ -50,16 +52,15 @@ def needs_model(cfg: RunConfig) -> bool:
         return False
     if cfg.stage == "detect":
         return True
-    return any(m not in MODEL_FREE or one.eval.qa.enabled for one in evals_of(cfg) for m in one.eval.methods)
+    return any(m not in METHODS or METHODS.get(m).uses_model or one.eval.qa.enabled
+               for one in evals_of(cfg) for m in one.eval.methods)
 
 
 def check_model(cfg: RunConfig) -> None:
     """Raise qrexp.engine.hub.HubUnreachable at once for a hub model that is neither cached nor reachable."""
-    from qrexp.engine.models import EMBEDDED
     path = cfg.model.path
     if path in EMBEDDED or cfg.model.gguf_file or Path(path).expanduser().exists():
         return
-    from qrexp.engine.hub import hub_load_options
     hub_load_options(path, cfg.model.revision)
 
 

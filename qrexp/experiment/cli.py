@@ -20,23 +20,26 @@ import os
 import sys
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from qrexp.types import ConfigError
 from qrexp.experiment.config import command_line_overrides
-from qrexp.experiment.hydra_files import register_resolvers, save_job_files
+from qrexp.experiment.hydra_files import CONF_DIR, register_resolvers, save_job_files
+from qrexp.experiment.hydra_summary import print_sweep_summary, run_job
+from qrexp.experiment.listing import main as list_main
+from qrexp.experiment.preflight import InputError, one_line
+from qrexp.experiment.view.cli import view_from_hydra
 from qrexp.io.redact import install_log_redaction, redact_console
-from qrexp.io.package_data import package_data
+from qrexp.types import ConfigError
 
-CONF_DIR = str(package_data("conf"))                           # conf/, shipped in the package
+__all__ = ["CONF_DIR", "main"]
 register_resolvers()                                            # ${qrexp_launch:} in conf/config.yaml
 _rejected: list[str] = []                                         # bad-input jobs of this sweep
 _main_pid: int | None = None          # the process of main(); a launcher may pickle these globals by value
 
 
 def _multirun() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
@@ -44,11 +47,8 @@ def _multirun() -> bool:
 def _hydra_main(cfg: DictConfig) -> None:
     install_log_redaction()           # also in jobs that launchers (submitit) run in other processes
     save_job_files(cfg)               # Hydra's .hydra/*.yaml, redacted (before the config is checked)
-    from qrexp.experiment.hydra_summary import run_job
-    from qrexp.experiment.preflight import InputError, one_line
     try:
         if cfg.get("stage") == "view":          # Hydra composes the other experiments for their tables
-            from qrexp.experiment.view.cli import view_from_hydra
             view_from_hydra(cfg)
         else:
             run_job(cfg)                        # from_hydra + run_experiment; sweep jobs record their outcome
@@ -69,7 +69,6 @@ def main() -> None:
     pass through qrexp.io.redact (no credential is ever shown)."""
     global _main_pid
     if len(sys.argv) > 1 and sys.argv[1] == "list":
-        from qrexp.experiment.listing import main as list_main
         list_main(sys.argv[2:])
         return
     _main_pid = os.getpid()
@@ -84,7 +83,6 @@ def main() -> None:
             raise
         print(f"qrexp: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
-    from qrexp.experiment.hydra_summary import print_sweep_summary
     try:
         _hydra_main()
     finally:

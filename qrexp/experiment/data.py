@@ -24,6 +24,7 @@ from qrexp.io.locks import FileLock
 from qrexp.registry import Registry
 from qrexp.io.files import canonical_json
 from qrexp.data import load_examples
+from qrexp.data.synthetic import generate_all
 from qrexp.types import Example
 
 GENERATORS: Registry[Callable[..., Any]] = Registry("data generator")
@@ -32,7 +33,6 @@ PATH_ARGS = ("path", "rows", "chapters", "claims", "source", "run")
 
 @GENERATORS.register("synthetic")
 def _synthetic(root: Path, seed: int, sizes: dict) -> None:
-    from qrexp.data.synthetic import generate_all
     generate_all(root, seed=seed, sizes=sizes)
 
 

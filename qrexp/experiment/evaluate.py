@@ -1,44 +1,65 @@
 """The evaluation stage: rank each example's units with one method, then compute metrics.
 
-Attention methods (qrhead, icr, random, rethead, published) rank with head sets over the cached
-per-example scores; baselines (bm25, dense, rankgpt) come from qrexp.evals.baselines. Retrieval metrics:
-pytrec_eval over graded qrels for BEIR-style data, and R@k / Success@k / R_all@k (recall,
-recall_any, recall_all) for long-context units; metric names follow qrexp.measures. The protocol
-rules in between (missing queries count 0 as ``trec_eval -c``, queries without a relevant document
-left out, identical ids dropped) are in qrexp.evals.protocol.
+The method comes from the method table (qrexp.experiment.methods.METHODS): attention methods rank
+with a head set of qrexp.heads.sources over the cached per-example scores (a detected source runs
+its detection first, qrexp.experiment.detect); ranker methods (bm25, dense, rankgpt, chance) use
+their ranker; full-context ranks nothing and only answers. Retrieval metrics: pytrec_eval over graded
+qrels for BEIR-style data, and R@k / Success@k / R_all@k (recall, recall_any, recall_all) for
+long-context units; metric names follow qrexp.measures. The protocol rules in between (missing
+queries count 0 as ``trec_eval -c``, queries without a relevant document left out, identical ids
+dropped) are in qrexp.evals.protocol. QA on the ranking: qrexp.experiment.qa_stage.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Sequence
 
-from qrexp.evals import protocol
-from qrexp.experiment.config import RunConfig, to_dict
-from qrexp.experiment.data import data_paths, data_semantics, load_identified, load_once
-from qrexp.io.locks import run_lock
-from qrexp.measures import normalise_all, normalise_keys
-from qrexp.evals.metrics import evaluate_run, retrieval_metrics
-from qrexp.experiment.resume import journaled, open_checkpoint, rank_queries
-from qrexp.experiment.run_logging import check_tracker_inputs, finish_run, reuse_run
-from qrexp.experiment.stages import (ATTENTION_METHODS, cache_dir, heads_spec, method_config, method_heads, model_label,
-                     resolve_heads, scorer_of, scoring_options, store_of)
-from qrexp.evals.qa_clipper import claim_examples
-from qrexp.runs.store import run_id
-from qrexp.evals.protocol import report_gold_coverage
-from qrexp.io.trec import write_trec_qrels, write_trec_run
-from qrexp.types import Example, Run
+from qrexp.engine.scorer import ExampleScorer
 from qrexp.engine.window import fit_window, window_record
+from qrexp.evals import protocol
+from qrexp.evals.protocol import report_gold_coverage
+from qrexp.evals.metrics import evaluate_run, retrieval_metrics
+from qrexp.evals.qa_clipper import claim_examples
+from qrexp.experiment.config import RunConfig, to_dict
+from qrexp.experiment.context import cache_dir, model_label, scorer_of, scoring_options, store_of
+from qrexp.experiment.data import data_paths, data_semantics, load_identified, load_once
+from qrexp.experiment.detect import DETECTORS, detection_id, run_detection
+from qrexp.experiment.methods import Method, check_method, head_options, head_source, runs_qa
+from qrexp.experiment.qa_stage import answer_questions
+from qrexp.experiment.resume import open_checkpoint, rank_queries
+from qrexp.experiment.run_logging import check_tracker_inputs, finish_run, reuse_run
+from qrexp.heads.sources import SOURCES, HeadRequest
+from qrexp.io.locks import run_lock
+from qrexp.io.trec import write_trec_qrels, write_trec_run
+from qrexp.measures import normalise_all, normalise_keys
+from qrexp.runs.store import run_id
+from qrexp.types import Example, HeadSet, Run
 
-BASELINES = ("bm25", "dense", "rankgpt", "chance", "full-context")
+
+def method_config(cfg: RunConfig, method: Method) -> RunConfig:
+    """The config a method runs with: its scoring overrides applied (icr-uncal: no calibration)."""
+    if not method.scoring:
+        return cfg
+    return dataclasses.replace(cfg, scoring=dataclasses.replace(cfg.scoring, **method.scoring))
 
 
-def check_method(method: str) -> None:
-    known = [*ATTENTION_METHODS, *BASELINES]
-    if method not in known:
-        import difflib
-        close = difflib.get_close_matches(method, known, n=2)
-        hint = f"; did you mean {' or '.join(close)}?" if close else ""
-        raise ValueError(f"unknown method {method!r}{hint} (known: {', '.join(known)})")
+def heads_spec(cfg: RunConfig, source: str) -> dict:
+    """Semantic description of a head set, for run ids and logs: the source, the options it uses
+    and, for a detected source, its detection's labels and run id."""
+    src = SOURCES.get(source)
+    options = head_options(cfg)
+    spec = {"source": source, **{f: options[f] for f in src.spec}}
+    if src.detection:
+        spec.update(DETECTORS.get(src.detection).labels(cfg), detection=detection_id(cfg, src.detection))
+    return spec
+
+
+def resolve_heads(cfg: RunConfig, source: str, n_layers: int, n_heads: int, log=print) -> HeadSet | None:
+    """HeadSet of a source for an L x H model (None = every head), running its detection if needed."""
+    src = SOURCES.get(source)
+    path = run_detection(cfg, src.detection, log) if src.detection else None
+    return src.build(HeadRequest(n_layers, n_heads, path=path, **head_options(cfg)))
 
 
 def eval_config(cfg: RunConfig, method: str) -> dict:
@@ -46,8 +67,8 @@ def eval_config(cfg: RunConfig, method: str) -> dict:
 
     Loads the evaluation data (memoized, qrexp.experiment.data) and, for detected heads, the detection data.
     """
-    check_method(method)
-    cfg = method_config(cfg, method)
+    m = check_method(method)
+    cfg = method_config(cfg, m)
     sem = {"stage": "evaluate", "method": method, "eval": to_dict(cfg.eval), "seed": cfg.seed}
     sem["eval"].pop("methods")
     sem["eval"].pop("detect")            # heads detected elsewhere enter through heads.detection
@@ -57,36 +78,28 @@ def eval_config(cfg: RunConfig, method: str) -> dict:
         sem["eval"].pop("ignore_identical_ids")
     if cfg.eval.kind != "clipper":
         sem["eval"].pop("claim_queries")
-    if method in ATTENTION_METHODS:
-        sem.update(model=model_label(cfg), scoring=to_dict(cfg.scoring),
-                   heads=heads_spec(cfg, method_heads(cfg, method)))
-    elif method == "dense":
-        sem["dense_model"] = cfg.eval.dense_model or "all-MiniLM-L6-v2"
-    elif method in ("rankgpt", "full-context"):
-        sem["model"] = model_label(cfg)
-    if method != "full-context" and not wants_qa(cfg, method):
+    parts = {"model": lambda: model_label(cfg), "scoring": lambda: to_dict(cfg.scoring),
+             "heads": lambda: heads_spec(cfg, head_source(cfg, m)),
+             "dense_model": lambda: cfg.eval.dense_model or "all-MiniLM-L6-v2"}
+    sem.update({part: parts[part]() for part in m.depends_on})
+    if not runs_qa(cfg, method):
         sem["eval"].pop("qa")
     return sem
-
-
-def wants_qa(cfg: RunConfig, method: str) -> bool:
-    qa = cfg.eval.qa
-    return qa.enabled and (not qa.methods or method in qa.methods)
 
 
 def eval_id(cfg: RunConfig, method: str) -> str:
     return run_id(eval_config(cfg, method), ("eval.name", "method"))
 
 
-def rank_with(cfg: RunConfig, method: str, examples: Sequence[Example], log=print,
-              ckpt=None) -> tuple[Run, dict]:
-    """Run {qid: {doc_id: score}} for ``method`` and a description of what ranked it (finished
-    queries read back from ``ckpt``, a qrexp.runs.checkpoint.QueryCheckpoint, when given)."""
-    if method in ATTENTION_METHODS:
-        cfg = method_config(cfg, method)
-        scorer = scorer_of(cfg)
+def rank(cfg: RunConfig, method: str, examples: Sequence[Example], scorer: ExampleScorer | None,
+         log=print, ckpt=None) -> tuple[Run, dict]:
+    """Run {qid: {doc_id: score}} of ``method`` over ``examples`` and a description of what ranked
+    it (attention: the heads, forward passes and loaded model identity; rankers: their counters).
+    Finished queries are read back from ``ckpt`` (a qrexp.runs.checkpoint.QueryCheckpoint) when given."""
+    m = check_method(method)
+    if m.attention:
         r = scorer.retriever
-        heads = resolve_heads(cfg, method_heads(cfg, method), r.n_layers, r.n_heads, log)
+        heads = resolve_heads(cfg, head_source(cfg, m), r.n_layers, r.n_heads, log)
         plan = scorer.plan_for(examples, scoring_options(cfg))
         log(f"[{method}] {plan.describe()}")
         run = rank_queries(ckpt, scorer, examples, heads, scoring_options(cfg), cfg.progress, f"rank {method}")
@@ -94,28 +107,11 @@ def rank_with(cfg: RunConfig, method: str, examples: Sequence[Example], log=prin
                      "n_heads": r.n_layers * r.n_heads if heads is None else len(heads),
                      "forwards": scorer.forwards, "model": scorer.model_id,   # loaded identity
                      "cache": plan.to_dict()}
-    return rank_baseline(cfg, method, examples, ckpt)
-
-
-def rank_baseline(cfg: RunConfig, method: str, examples: Sequence[Example], ckpt=None) -> tuple[Run, dict]:
-    """BM25 (the first-stage corpus ranking; see qrexp.evals.baselines.BM25Ranker), a dense bi-encoder, or
-    RankGPT with the scored model."""
-    from qrexp.evals.baselines import RANKERS
-    if method == "chance":                       # a seeded random ranking: the chance level
-        import random
-        rng = random.Random(f"chance-{cfg.seed}")
-        return {ex.qid: {d.doc_id: rng.random() for d in ex.docs} for ex in examples}, {"ranker": "chance"}
-    if method == "dense":
-        ranker = RANKERS.get("dense")(model=cfg.eval.dense_model)
-    elif method == "rankgpt":
-        from qrexp.evals.llm import HFGenerator
-        from qrexp.experiment.stages import _load
-        ranker = RANKERS.get("rankgpt")(journaled(ckpt, HFGenerator(*_load(cfg.model)), "rankgpt"))
-    else:
-        ranker = RANKERS.get(method)()
+    ranker = m.ranker(cfg, ckpt)
     ranker.progress = cfg.progress
     run = ranker.rank(examples)
     return run, {"ranker": method, **{f"stats.{k}": v for k, v in getattr(ranker, "stats", {}).items()}}
+
 
 
 def gold_sets(examples: Sequence[Example]) -> dict[str, set[str]]:
@@ -140,13 +136,6 @@ def retrieval_scores(cfg: RunConfig, examples: Sequence[Example], run: Run):
     return retrieval_metrics(run, gold_sets(examples), cfg.eval.ks)
 
 
-def protocol_run(cfg: RunConfig, run: Run) -> tuple[Run, int | None]:
-    """The run that is scored and written: identical query/doc ids dropped when configured."""
-    if cfg.eval.kind == "retrieval" and cfg.eval.ignore_identical_ids:
-        return protocol.drop_identical_ids(run)
-    return run, None
-
-
 def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
     """Evaluate one method (skipped when its run folder is finished; a concurrent job computing the
     same run is waited for, then its result reused: qrexp.io.locks); returns its metrics.
@@ -155,69 +144,64 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
     judgements scored against), per_query.jsonl, heads.txt, the tracker files, and metrics.json
     last. A finished run reused under logger=wandb without a W&B run is logged from its folder.
     """
-    with load_once():                    # the run id and the run share one load of the data
-        with run_lock(store_of(cfg).root, eval_id(cfg, method), log):
-            return _evaluate(cfg, method, log)
-
-
-def _evaluate(cfg: RunConfig, method: str, log) -> dict:
-    check_tracker_inputs(cfg)
-    store, rid = store_of(cfg), eval_id(cfg, method)
-    sem = eval_config(cfg, method)
-    record = store.finished_record(rid, warn=log)
-    if record is not None:
-        log(f"[evaluate] {rid}: finished earlier, skipping")
+    store, e = store_of(cfg), cfg.eval
+    with load_once(), run_lock(store.root, eval_id(cfg, method), log):   # ids and run share one load
+        check_tracker_inputs(cfg)
+        rid, sem = eval_id(cfg, method), eval_config(cfg, method)
+        record = store.finished_record(rid, warn=log)
+        if record is not None:
+            log(f"[evaluate] {rid}: finished earlier, skipping")
+            store.mark_used(rid, cfg.name)
+            reuse_run(cfg, store, rid, sem, "evaluate", record, log)
+            return normalise_keys(record["metrics"])
+        store.start(rid, sem)
+        ckpt = open_checkpoint(store, rid, sem, log)     # finished queries of a killed run are reused
+        t0, m = time.time(), check_method(method)
+        examples, fingerprint = load_identified(e.data, cache_dir(cfg), cfg.seed)
+        if e.kind == "clipper" and e.claim_queries == "per_claim":
+            examples = claim_examples(examples)          # each claim is its own query (paper protocol)
+        metrics, per_query, run = {}, {}, None
+        info: dict = {"data": {"fingerprint": fingerprint, "paths": data_paths(e.data)}}
+        scorer = scorer_of(method_config(cfg, m)) if m.attention else None
+        if scorer is not None:                   # every prompt's length, before any forward pass
+            b = scorer.retriever.builder
+            examples = fit_window(examples, b, b.max_length, e.data.fit_window, log, cfg.progress)
+        if not m.answers_only:
+            run, ranked_info = rank(method_config(cfg, m), method, examples, scorer, log, ckpt)
+            info.update(ranked_info)
+            if window_record(examples):
+                info["window_truncated"] = window_record(examples)
+            n_dropped = None
+            if e.kind == "retrieval" and e.ignore_identical_ids:     # identical query/doc ids dropped
+                run, n_dropped = protocol.drop_identical_ids(run)
+            per_query, metrics = retrieval_scores(cfg, examples, run)
+            if e.kind != "retrieval":
+                info.update(report_gold_coverage(examples, metrics, log))
+            write_trec_run(run, store.path(rid, "run.trec"), tag=f"qrexp-{method}")
+            write_trec_qrels(eval_qrels(cfg, examples), store.path(rid, "qrels.trec"))
+            info["protocol"] = protocol.record(e.kind, e.ignore_identical_ids,
+                                               protocol.data_counts(examples, e.kind, e.data.qrels),
+                                               len(per_query), n_dropped)
+        if runs_qa(cfg, method):
+            qa_metrics, qa_rows = answer_questions(cfg, method, examples, run, log, ckpt)
+            metrics.update(qa_metrics)
+            for row in qa_rows:
+                per_query.setdefault(row["qid"], {}).update({k: v for k, v in row.items() if k != "qid"})
+        metrics = normalise_keys(metrics)                               # QA "accuracy@5" -> "Acc@5"
+        store.write_jsonl(rid, "per_query.jsonl", [{"qid": q, **normalise_keys(v)} for q, v in per_query.items()])
+        if "heads" in info:
+            store.write_text(rid, "heads.txt", info["heads"] + "\n")
         store.mark_used(rid, cfg.name)
-        reuse_run(cfg, store, rid, sem, "evaluate", record, log)
-        return normalise_keys(record["metrics"])
-    store.start(rid, sem)
-    ckpt = open_checkpoint(store, rid, sem, log)     # finished queries of a killed run are reused
-    t0 = time.time()
-    examples, fingerprint = load_identified(cfg.eval.data, cache_dir(cfg), cfg.seed)
-    if cfg.eval.kind == "clipper" and cfg.eval.claim_queries == "per_claim":
-        examples = claim_examples(examples)          # each claim is its own query (paper protocol)
-    metrics, per_query = {}, {}
-    info: dict = {"data": {"fingerprint": fingerprint, "paths": data_paths(cfg.eval.data)}}
-    if method in ATTENTION_METHODS:           # every prompt's length, before any forward pass
-        builder = scorer_of(method_config(cfg, method)).retriever.builder
-        examples = fit_window(examples, builder, builder.max_length, cfg.eval.data.fit_window, log, cfg.progress)
-    if method != "full-context":
-        run, ranked_info = rank_with(cfg, method, examples, log, ckpt)
-        info.update(ranked_info)
-        if window_record(examples):
-            info["window_truncated"] = window_record(examples)
-        run, n_dropped = protocol_run(cfg, run)
-        per_query, metrics = retrieval_scores(cfg, examples, run)
-        if cfg.eval.kind != "retrieval":
-            info.update(report_gold_coverage(examples, metrics, log))
-        write_trec_run(run, store.path(rid, "run.trec"), tag=f"qrexp-{method}")
-        write_trec_qrels(eval_qrels(cfg, examples), store.path(rid, "qrels.trec"))
-        info["protocol"] = protocol.record(cfg.eval.kind, cfg.eval.ignore_identical_ids,
-                                           protocol.data_counts(examples, cfg.eval.kind, cfg.eval.data.qrels),
-                                           len(per_query), n_dropped)
-    else:
-        run = None
-    if method == "full-context" or wants_qa(cfg, method):
-        from qrexp.experiment.qa_stage import answer_questions
-        qa_metrics, qa_rows = answer_questions(cfg, method, examples, run, log, ckpt)
-        metrics.update(qa_metrics)
-        for row in qa_rows:
-            per_query.setdefault(row["qid"], {}).update({k: v for k, v in row.items() if k != "qid"})
-    metrics = normalise_keys(metrics)                               # QA "accuracy@5" -> "Acc@5"
-    rows = [{"qid": qid, **normalise_keys(vals)} for qid, vals in per_query.items()]
-    store.write_jsonl(rid, "per_query.jsonl", rows)
-    if "heads" in info:
-        store.write_text(rid, "heads.txt", info["heads"] + "\n")
-    store.mark_used(rid, cfg.name)
-    finish_run(cfg, store, rid, sem, "evaluate", metrics, len(examples), {**sem, "experiment": cfg.name},
-               extra=info)
-    ckpt.discard()                                     # scratch: the run is complete without it
-    shown = {k: round(v, 4) for k, v in metrics.items() if k in _headline(cfg)}
-    log(f"[evaluate] {rid}: {shown} ({time.time() - t0:.1f}s, n={len(examples)})")
-    return metrics
+        finish_run(cfg, store, rid, sem, "evaluate", metrics, len(examples), {**sem, "experiment": cfg.name},
+                   extra=info)
+        ckpt.discard()                                 # scratch: the run is complete without it
+        shown = {k: round(v, 4) for k, v in metrics.items() if k in headline(cfg)}
+        log(f"[evaluate] {rid}: {shown} ({time.time() - t0:.1f}s, n={len(examples)})")
+        return metrics
 
 
-def _headline(cfg: RunConfig) -> set[str]:
+def headline(cfg: RunConfig) -> set[str]:
+    """The metrics an evaluation's log line shows."""
     if cfg.eval.kind == "retrieval":
         return set(normalise_all(cfg.eval.measures))
     return {f"R@{k}" for k in cfg.eval.ks} | {"Acc", "PairAcc"}

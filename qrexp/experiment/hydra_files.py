@@ -21,8 +21,10 @@ from typing import Any
 
 from qrexp.io.redact import redact, redact_text
 from qrexp.io.files import atomic_write_text
+from qrexp.io.package_data import package_data
 
 LAUNCH_ID = f"{os.getpid()}-{secrets.token_hex(3)}"
+CONF_DIR = str(package_data("conf"))                           # conf/, shipped in the package
 
 
 def register_resolvers() -> None:

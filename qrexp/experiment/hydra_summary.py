@@ -15,6 +15,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 
+from qrexp.experiment.config import from_hydra
+from qrexp.experiment.run import run_experiment
 from qrexp.report.summary import one_line, sweep_report, write_job_record
 
 _sweep_dir: Path | None = None            # set in the launching process while a multirun is under way
@@ -43,8 +45,6 @@ def print_sweep_summary() -> None:
 
 def run_job(cfg) -> dict:
     """Convert the composed config and run it; in a multirun, record the job's outcome for the summary."""
-    from qrexp.experiment.config import from_hydra
-    from qrexp.experiment.run import run_experiment
     hc = HydraConfig.get() if HydraConfig.initialized() else None
     folder = hc.runtime.output_dir if hc is not None and hc.mode == RunMode.MULTIRUN else None
     overrides = list(hc.overrides.task) if folder else []

@@ -2,7 +2,8 @@
 
 Models, data sets (evaluation and detection configs), experiments and tables come from the
 Hydra config tree ``conf/`` (each YAML's leading comment is its description) and from the paper's
-numbers in results/paper; methods from the evaluation stage; measures from qrexp.measures.
+numbers in results/paper; methods from the method table (qrexp.experiment.methods.TABLE); measures
+from qrexp.measures.
 """
 from __future__ import annotations
 
@@ -11,23 +12,12 @@ from pathlib import Path
 
 import yaml
 
+from qrexp.experiment.methods import TABLE
 from qrexp.io.package_data import package_data
+from qrexp.measures import describe as describe_measures
 
 CONF = package_data("conf")                    # conf/, shipped in the package
 WHAT = ("models", "data", "methods", "measures", "experiments", "tables")
-METHODS = {
-    "qrhead": "the configured head set (default: QRHeads detected with QRscore), calibrated attention",
-    "icr": "all heads, calibrated (in-context re-ranking, Chen et al. 2025)",
-    "icr-uncal": "all heads without the null-query calibration",
-    "random": "k random heads (heads.seed)",
-    "rethead": "k NIAH retrieval heads (Wu et al. 2025; copy-paste score)",
-    "published": "the paper's published head list for the model (model.published_key, heads.task)",
-    "bm25": "BM25 over each example's candidates (bm25s + PyStemmer)",
-    "dense": "a sentence-transformers bi-encoder (eval.dense_model; default all-MiniLM-L6-v2)",
-    "rankgpt": "listwise LLM re-ranking with a sliding window, with the scored model",
-    "chance": "a seeded random ranking (the chance level)",
-    "full-context": "QA from the whole context (no retrieval)",
-}
 
 
 def describe(path: Path, width: int = 110) -> str:
@@ -68,10 +58,9 @@ def _rows(what: str) -> list[tuple[str, str]]:
         return ([(f"eval={n}", describe(p)) for n, p in _options("eval")]
                 + [(f"detect={n}", describe(p)) for n, p in _options("detect")])
     if what == "methods":
-        return [(f"eval.methods=[{m}]", d) for m, d in METHODS.items()]
+        return [(f"eval.methods=[{m}]", method.description) for m, method in TABLE.items()]
     if what == "measures":
-        from qrexp.measures import describe as measures
-        return measures()
+        return describe_measures()
     if what == "experiments":
         return [(f"experiment={n}", describe(p)) for n, p in _options("experiment")]
     if what == "tables":

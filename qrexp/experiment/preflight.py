@@ -10,10 +10,22 @@ and no model is loaded, so bad input costs no work and leaves no partial run fol
 from __future__ import annotations
 
 import inspect
+import os
 from typing import Callable
 
+import pytrec_eval
+
+from qrexp.data import LOADERS
+from qrexp.engine.hub import HubUnreachable
 from qrexp.evals import protocol
+from qrexp.evals.metrics import measure_names
+from qrexp.experiment.availability import check_available
 from qrexp.experiment.config import EvalConfig, RunConfig, evals_of
+from qrexp.experiment.context import cache_dir
+from qrexp.experiment.data import GENERATORS, load_data
+from qrexp.experiment.methods import check_method, detections, missing_options, runs_qa
+from qrexp.heads.objectives import OBJECTIVES
+from qrexp.measures import parse_all
 from qrexp.types import ConfigError
 
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
@@ -41,10 +53,6 @@ def preflight(cfg: RunConfig, log: Callable[[str], None] = print) -> None:
 
 
 def _check(cfg: RunConfig, log) -> None:
-    from qrexp.experiment.availability import check_available
-    from qrexp.experiment.data import load_data
-    from qrexp.engine.hub import HubUnreachable
-    from qrexp.experiment.stages import cache_dir
     labels = [f"suite.{k}" for k in cfg.suite] or ["eval"]
     _check_model_path(cfg)
     detection = cfg.stage == "detect" or (cfg.stage == "pipeline" and any(_runs_detection(o) for o in evals_of(cfg)))
@@ -61,7 +69,8 @@ def _check(cfg: RunConfig, log) -> None:
         _check_loader(one.eval.data, f"{where}.data")
         examples = _load(load_data, one.eval.data, cache_dir(one), one.seed, f"{where}.data")
         counts = protocol.data_counts(examples, one.eval.kind, one.eval.data.qrels)
-        if counts["n_no_relevant"] == len(examples) and set(one.eval.methods) != {"full-context"}:
+        if counts["n_no_relevant"] == len(examples) and not all(check_method(m).answers_only
+                                                                     for m in one.eval.methods):
             raise ConfigError(f"data {one.eval.data.name!r} ({where}.data): none of its "
                               f"{len(examples)} queries has a relevant document, nothing to score")
         for line in protocol.warnings_of(one.eval.data.name, counts, one.eval.kind):
@@ -72,9 +81,6 @@ def _check(cfg: RunConfig, log) -> None:
 
 def _check_detection(one: RunConfig, where: str) -> None:
     """The detection objective exists and the detection data loads (with qrels if asked for)."""
-    from qrexp.experiment.data import load_data
-    from qrexp.heads.objectives import OBJECTIVES
-    from qrexp.experiment.stages import cache_dir
     if one.detect.objective not in OBJECTIVES:
         OBJECTIVES.get(one.detect.objective)                  # did-you-mean error
     _check_loader(one.detect.data, f"{where}.data")
@@ -94,7 +100,6 @@ def _load(load_data, data, cache, seed: int, where: str):
 def _check_model_path(cfg: RunConfig) -> None:
     """A model.path written as a local path (/..., ./..., ../..., ~/...) must exist (hub ids and
     embedded aliases are resolved when the model loads)."""
-    import os
     path = cfg.model.path
     if cfg.stage not in ("report", "view") and path.startswith(("/", "./", "../", "~")) and not os.path.exists(os.path.expanduser(path)):
         raise ConfigError(f"config model.path={path!r}: no such file or folder; give a model folder, "
@@ -103,14 +108,10 @@ def _check_model_path(cfg: RunConfig) -> None:
 
 def _runs_detection(one: RunConfig) -> bool:
     """Whether evaluating ``one`` runs a QR detection (qrhead with heads.source=detected)."""
-    from qrexp.experiment.stages import ATTENTION_METHODS
-    return one.heads.source == "detected" and any(ATTENTION_METHODS.get(m, "") is None
-                                                  for m in one.eval.methods)
+    return "qr" in detections(one)
 
 
 def _check_methods(one: RunConfig, where: str) -> None:
-    from qrexp.experiment.evaluate import check_method, wants_qa
-    from qrexp.evals.metrics import measure_names
     e: EvalConfig = one.eval
     for i, method in enumerate(e.methods):
         try:
@@ -121,13 +122,13 @@ def _check_methods(one: RunConfig, where: str) -> None:
         if method not in e.methods:
             raise ConfigError(f"config {where}.qa.methods[{i}]={method!r}: not among {where}.methods "
                               f"({', '.join(e.methods)}); QA answers from the rankings of those methods")
-    if "published" in e.methods or (one.heads.source == "published" and "qrhead" in e.methods):
-        if not one.model.published_key or not one.heads.task:
-            raise ConfigError(f"config: method 'published' needs model.published_key and heads.task "
+    for method in e.methods:                      # options the method's head source needs
+        missing = missing_options(one, method)
+        if missing:
+            raise ConfigError(f"config: method {method!r} needs {' and '.join(missing)} "
                               f"(model {one.model.name!r} has key {one.model.published_key!r}, "
                               f"heads.task={one.heads.task!r})")
     if e.kind == "retrieval":
-        from qrexp.measures import parse_all
         for i, measure in enumerate(e.measures):
             try:                                 # ir_measures names or pytrec_eval names (qrexp.measures)
                 found = parse_all(measure)
@@ -136,7 +137,7 @@ def _check_methods(one: RunConfig, where: str) -> None:
             if not all(m.trec and _measure_ok(m.trec, measure_names) for m in found):
                 raise ConfigError(f"config {where}.measures[{i}]={measure!r}: not computed by trec_eval "
                                   "(e.g. nDCG@10, R@100, P@5, AP, RR; or ndcg_cut_10, 'ndcg_cut.5,10')")
-    if any(wants_qa(one, m) for m in e.methods) and e.qa.judge == "llm":
+    if any(runs_qa(one, m) for m in e.methods) and e.qa.judge == "llm":
         for name in ("judge_url", "judge_model"):
             if not getattr(e.qa, name):
                 raise ConfigError(f"config {where}.qa.{name}: needed by qa.judge=llm; set it, "
@@ -145,8 +146,6 @@ def _check_methods(one: RunConfig, where: str) -> None:
 
 def _check_loader(data, where: str) -> None:
     """The loader exists and accepts exactly the configured arguments."""
-    from qrexp.experiment.data import GENERATORS
-    from qrexp.data import LOADERS
     loader = LOADERS.get(data.loader)
     if data.generate is not None:
         GENERATORS.get(data.generate)
@@ -166,7 +165,6 @@ def _check_loader(data, where: str) -> None:
 def _measure_ok(measure: str, measure_names) -> bool:
     """pytrec_eval knows ``measure`` and reports it under the name asked for ("ndcg_cut_11x" would
     silently become ndcg_cut_11; "ndcg_cut.5,10" gives ndcg_cut_5 and ndcg_cut_10)."""
-    import pytrec_eval
     try:
         names = set(measure_names([measure]))
     except ValueError:

@@ -11,20 +11,13 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from qrexp.experiment.config import RunConfig
-from qrexp.evals.llm import HFGenerator, OpenAIGenerator, generate_all
+from qrexp.evals.llm import OpenAIGenerator, generate_all
 from qrexp.evals.qa import evaluate_lme, lme_metrics, lme_prompts
 from qrexp.evals.qa_clipper import pair_accuracy, pair_rows, verification_jobs
 from qrexp.evals.qa_window import check_overflow_policy, fit_prompts, fit_summary
+from qrexp.experiment.context import generator_of
 from qrexp.experiment.resume import journaled
 from qrexp.types import Example, Run
-
-
-def _generator(cfg: RunConfig) -> HFGenerator:
-    from qrexp.experiment.stages import _load
-    model, tok = _load(cfg.model)
-    gen = HFGenerator(model, tok)
-    gen.progress = cfg.progress
-    return gen
 
 
 def contains_label(answer: Any, response: str) -> bool:
@@ -83,7 +76,7 @@ def answer_questions(cfg: RunConfig, method: str, examples: Sequence[Example], r
     """
     qa = cfg.eval.qa
     check_overflow_policy(qa.overflow)
-    gen = journaled(ckpt, _generator(cfg), "qa")      # replies journaled: never generated twice
+    gen = journaled(ckpt, generator_of(cfg), "qa")      # replies journaled: never generated twice
     examples = _limited(examples, qa.limit)
     ks: list[int | None] = [None] if run is None else list(qa.top_k)
     plans = [(k, *_plan(cfg, examples, run, k)) for k in ks]

@@ -15,20 +15,20 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from qrexp.experiment.config import RunConfig
+from qrexp.experiment.config import RunConfig, evals_of
+from qrexp.experiment.context import store_of
+from qrexp.experiment.evaluate import eval_id
+from qrexp.experiment.report_scope import narrow_to_config, paper_model_for, table_stem
 from qrexp.measures import canonical_key
 from qrexp.report.render import column_label, to_markdown, write_table
 from qrexp.report.tables import TableSpec, build_table, config_label, paper_numbers
 from qrexp.runs.table import load_runs
-from qrexp.experiment.stages import store_of
 
 _EXTRA_KEYS = ("paper_table", "paper_model", "claims", "select", "row_label", "model")
 
 
 def experiment_run_ids(cfg: RunConfig) -> list[str]:
     """The evaluation runs this experiment's config names (finished or not)."""
-    from qrexp.experiment.config import evals_of
-    from qrexp.experiment.evaluate import eval_id
     return [eval_id(one, m) for one in evals_of(cfg) for m in one.eval.methods]
 
 
@@ -116,7 +116,6 @@ def write_report(cfg: RunConfig, log=print) -> list[Path]:
     and seed (qrexp.experiment.report_scope), and say under the table how many runs of other configs were
     left out. Returns the Markdown paths written.
     """
-    from qrexp.experiment.report_scope import narrow_to_config, paper_model_for, table_stem
     all_runs = load_runs(store_of(cfg).root, warn=log)
     mine = experiment_run_ids(cfg)
     own = all_runs[all_runs["run_id"].isin(mine)] if not all_runs.empty else all_runs

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from qrexp.experiment.config import RunConfig, evals_of, to_dict
-from qrexp.report.tables import SCOPE_PREFIXES, TableSpec, config_label
+from qrexp.report.tables import SCOPE_PREFIXES, TableSpec, config_label, load_paper_table
 from qrexp.runs.table import flatten
 
 
@@ -36,7 +36,6 @@ def paper_model_for(paper_table: str, paper_model: str | None, model_name: str) 
     ``paper_model`` (or the file's default), with a note that the paper numbers and deltas are
     for another model than the runs.
     """
-    from qrexp.report.tables import load_paper_table
     data = load_paper_table(paper_table)
     known = sorted({e.get("model") for e in data["rows"]} - {None})
     for name in known:

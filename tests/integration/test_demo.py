@@ -68,7 +68,8 @@ def test_detected_heads_retrieve_well_above_chance_on_held_out_data(demo):
     from qrexp.experiment.config import evals_of, from_hydra
     from qrexp.experiment.data import load_data
     from qrexp.heads.sets import detected
-    from qrexp.experiment.stages import cache_dir, detection_id, scorer_of, scoring_options, store_of
+    from qrexp.experiment.context import cache_dir, scorer_of, scoring_options, store_of
+    from qrexp.experiment.detect import detection_id
     out, _, _ = demo
     conf = str(Path(__file__).resolve().parents[2] / "conf")
     with initialize_config_dir(version_base="1.3", config_dir=conf):

@@ -6,7 +6,7 @@ import pytest
 
 from qrexp.experiment.config import ConfigError, DetectConfig, RunConfig, compose_config, from_dict, to_dict
 from qrexp.experiment.evaluate import eval_config, eval_id
-from qrexp.experiment.stages import detection_id
+from qrexp.experiment.detect import detection_id
 
 CONF = Path(__file__).parents[2] / "conf"
 

@@ -12,7 +12,7 @@ from qrexp.experiment.config import DataConfig, DetectConfig, EvalConfig, RunCon
 from qrexp.experiment.data import data_semantics, examples_fingerprint, load_data
 from qrexp.experiment.evaluate import eval_config, eval_id, evaluate
 from qrexp.experiment.naming import dataset_name
-from qrexp.experiment.stages import detection_id
+from qrexp.experiment.detect import detection_id
 
 from test_qa_clipper import write_book
 

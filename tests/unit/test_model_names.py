@@ -8,7 +8,8 @@ from hydra import compose, initialize_config_dir
 
 from qrexp.experiment.config import ModelConfig, RunConfig, from_hydra
 from qrexp.engine.model_names import KNOWN_MODELS, derive_name, resolve_name
-from qrexp.experiment.stages import detection_id, model_label
+from qrexp.experiment.context import model_label
+from qrexp.experiment.detect import detection_id
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 

@@ -13,7 +13,8 @@ from hydra import compose, initialize_config_dir
 from qrexp.engine.scoring import ScoringOptions
 from qrexp.experiment.config import evals_of, from_hydra
 from qrexp.experiment.evaluate import eval_id
-from qrexp.experiment.stages import cache_dir, detection_id, scorer_of
+from qrexp.experiment.context import cache_dir, scorer_of
+from qrexp.experiment.detect import detection_id
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -26,7 +26,7 @@ def clipper_cfg(root, out, claim_queries="per_claim", **qa):
 @pytest.fixture
 def reader(monkeypatch):
     gen = Reader()
-    monkeypatch.setattr(qa_stage, "_generator", lambda cfg: gen)
+    monkeypatch.setattr(qa_stage, "generator_of", lambda cfg: gen)
     return gen
 
 
@@ -58,7 +58,7 @@ def test_answer_tag_counts_reach_metrics(tmp_path, monkeypatch):
         def generate(self, prompts, max_new_tokens):
             return ["<answer>TRUE</answer><answer>FALSE</answer>" if "Mara" in p[-1]["content"].split(
                 "<statement>")[1] else "I think it is false." for p in prompts]
-    monkeypatch.setattr(qa_stage, "_generator", lambda cfg: Sloppy())
+    monkeypatch.setattr(qa_stage, "generator_of", lambda cfg: Sloppy())
     m = evaluate(clipper_cfg(write_book(tmp_path / "data"), tmp_path / "out"), "bm25", log=lambda s: None)
     assert (m["several_answer_tags@1"], m["no_answer_tag@1"], m["pairs_missing_answer@1"]) == (2, 2, 2)
     assert (m["true_accuracy@1"], m["false_accuracy@1"], m["PairAcc@1"]) == (1.0, 0.0, 0.0)
@@ -105,7 +105,7 @@ def test_qa_stage_checks_every_prompt_before_generating(tmp_path, tiny_generator
                                                    ("Mara sailed from Sallow in June.", "Mara returned in September.",
                                                     "Ivy kept bees in Brenn.", "A storm hit Dunmere.")])
     gen = Counting(tiny_generator)
-    monkeypatch.setattr(qa_stage, "_generator", lambda cfg: gen)
+    monkeypatch.setattr(qa_stage, "generator_of", lambda cfg: gen)
     cfg = clipper_cfg(root, tmp_path / "out")
     from qrexp.experiment.data import load_identified
     from qrexp.evals.qa_clipper import claim_examples

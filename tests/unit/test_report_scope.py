@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_dir
 from qrexp.experiment.config import from_hydra
 from qrexp.experiment.evaluate import eval_config, eval_id
 from qrexp.experiment.report import write_report
-from qrexp.experiment.stages import store_of
+from qrexp.experiment.context import store_of
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 

@@ -36,7 +36,7 @@ def lme_cfg(out, url):
 
 def test_an_interrupted_judge_resumes_without_regenerating(tmp_path, monkeypatch, server):  # noqa: F811
     gen = Answerer()
-    monkeypatch.setattr(qa_stage, "_generator", lambda cfg: gen)
+    monkeypatch.setattr(qa_stage, "generator_of", lambda cfg: gen)
     cfg = lme_cfg(tmp_path / "out", server.base_url)
     monkeypatch.setenv("QREXP_FAULT_AT", "judge:2:INT")
     with pytest.raises(KeyboardInterrupt):

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Mapping
 
 from qrexp.experiment.config import RunConfig
-from qrexp.experiment.stages import store_of
+from qrexp.experiment.context import store_of
+from qrexp.experiment.preflight import InputError
 from qrexp.experiment.view.collect import experiments_of
 from qrexp.experiment.view.drill import drill_groups
 from qrexp.experiment.view.render import render
@@ -34,7 +35,6 @@ def build_view(cfg: RunConfig, experiments: Mapping[str, RunConfig] | None = Non
     t0 = time.perf_counter()
     runs_root = store_of(cfg).root
     if not runs_root.is_dir() or not any(runs_root.glob("*/metrics.json")):
-        from qrexp.experiment.preflight import InputError
         raise InputError(f"qrexp view: no finished runs under {runs_root} (set out_dir=...)")
     configs = dict(experiments or {})
     if cfg.report.tables:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hydra import compose
+from hydra.core.hydra_config import HydraConfig
+
 from qrexp.experiment.config import RunConfig, from_hydra
+from qrexp.experiment.context import store_of
+from qrexp.experiment.hydra_files import CONF_DIR
+from qrexp.experiment.view.build import build_view
 from qrexp.runs.table import load_runs
 
 
 def experiment_options() -> tuple[list[str], list[str]]:
     """(every ``experiment=`` option in conf/ and the file:// search path, compose overrides that
     keep that search path). Hydra must be initialised, as inside ``@hydra.main``."""
-    from hydra.core.hydra_config import HydraConfig
-    from qrexp.experiment.cli import CONF_DIR
     extra = [str(p) for p in HydraConfig.get().searchpath]
     roots = [Path(CONF_DIR)] + [Path(p[len("file://"):]) for p in extra if p.startswith("file://")]
     options = {str(f.relative_to(root / "experiment").with_suffix("")) for root in roots
@@ -24,7 +28,6 @@ def experiment_options() -> tuple[list[str], list[str]]:
 def experiment_configs(names: set[str], log=print) -> dict[str, RunConfig]:
     """{experiment name: RunConfig} for every ``experiment=`` option whose ``name`` is in
     ``names``; options that do not compose on their own are skipped with a log line."""
-    from hydra import compose
     options, keep = experiment_options()
     found: dict[str, RunConfig] = {}
     for option in options:
@@ -40,8 +43,6 @@ def experiment_configs(names: set[str], log=print) -> dict[str, RunConfig]:
 
 def view_from_hydra(cfg) -> str:
     """Build the viewer for a composed (Hydra) config; returns the index path."""
-    from qrexp.experiment.stages import store_of
-    from qrexp.experiment.view.build import build_view
     run_cfg = from_hydra(cfg)
     runs = load_runs(store_of(run_cfg).root)
     names = {n for used in runs.get("used_by", []) for n in used}

@@ -2,7 +2,7 @@
 cell with its run, sample size and 95% interval), per-experiment run lists, swept keys, detection
 runs, and the groups of evaluation runs that share examples (for the per-query drill-down).
 
-Everything is read from run folders (``store.load_runs`` and the files the stages write); tables are
+Everything is read from run folders (``qrexp.runs.table.load_runs`` and the files the stages write); tables are
 built by ``report.build_table`` from the same specs the report stage uses.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 
 from qrexp.measures import normalise
 from qrexp.report.tables import find_column, config_label, filter_mask, build_table
-from qrexp.experiment.report import check_claims, paired_bootstrap, spec_runs
+from qrexp.experiment.report import check_claims, experiment_run_ids, paired_bootstrap, spec_runs
 from qrexp.io.files import canonical_json
 from qrexp.runs.table import load_runs
 
@@ -146,7 +146,6 @@ def experiments_of(runs_root: Path, configs: Mapping[str, Any], log=print) -> tu
     the report tables of the names in ``configs`` ({experiment name: its RunConfig}), built from the
     runs that used the experiment (or, where those disagree in a cell, from the runs its config
     names, as the report stage does)."""
-    from qrexp.experiment.report import experiment_run_ids
     all_runs = load_runs(runs_root)
     if all_runs.empty:
         return all_runs, []

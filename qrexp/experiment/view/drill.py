@@ -14,7 +14,8 @@ from tqdm.auto import tqdm
 
 from qrexp.experiment.config import RunConfig
 from qrexp.experiment.data import load_data
-from qrexp.experiment.stages import ATTENTION_METHODS, cache_dir, scorer_of
+from qrexp.experiment.context import cache_dir, scorer_of
+from qrexp.experiment.methods import METHODS
 from qrexp.io.trec import read_trec_run
 from qrexp.types import Example, rank_by_score
 from qrexp.experiment.view.collect import group_id, swept_keys
@@ -102,7 +103,7 @@ def drill_groups(base: RunConfig, runs: pd.DataFrame, runs_root: Path, log=print
             run = read_trec_run(trec) if trec.is_file() else {}
             ranking = {q: [(d, s[d]) for d in rank_by_score(s, f"run: query {q!r}", "doc")] for q, s in run.items()}
             gr = GroupRun(rid, _label(row, keys), method, ranking, _per_query(folder))
-            if method not in ATTENTION_METHODS:
+            if method not in METHODS or not METHODS.get(method).attention:
                 gr.note = f"{method} is not an attention method: it has no token-level scores"
             else:
                 attention.append((gr, run_config(base, configs[rid]), folder))

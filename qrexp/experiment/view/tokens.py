@@ -5,7 +5,7 @@ The mass of token t is the run's calibrated TokenScore summed over its heads,
 ``headset_token_scores(calibrate(real, null), heads)`` [T] (paper section 1, steps 2-3): the same
 vector whose outlier-masked sum over a document's span is that document's R(d) in the run's run.trec
 (``scoring.headset_doc_scores``). The model is loaded once per model config only to recompute the
-cache key and the prompt's token spans from what is loaded (``stages.scorer_of``).
+cache key and the prompt's token spans from what is loaded (``qrexp.experiment.context.scorer_of``).
 """
 from __future__ import annotations
 
