@@ -5,9 +5,10 @@ Per example the cache holds (record layout: :mod:`qrexp.engine.score_cache`):
 - DocScores [D, L, H] float32, always: ``512 + 4*D*L*H`` bytes. Exact input of every detection
   objective, any k, any head source and per-head aggregation, so those ablations cost no forward
   pass.
-- Document TokenScores [2, L, H, T_doc] float16 + row scales, only when the chosen aggregation
-  reads token scores (``aggregation=paper``: heads summed before the outlier mask) and only while
-  the data set stays under the byte budget: ``512 + 8*L*H + 4*L*H*T_doc`` bytes (exact; with
+- Document TokenScores [2, L, H, T_doc], only when the chosen aggregation reads token scores
+  (``aggregation=paper``: heads summed before the outlier mask) and only while the data set stays
+  under the byte budget: float32 (exact, the default) ``512 + 8*L*H*T_doc`` bytes, or
+  ``cache.token_dtype=float16`` rows + scales ``512 + 8*L*H + 4*L*H*T_doc`` bytes (exact sizes; with
   ``cache.compress`` zlib shrinks it by 9-16% and the estimate is an upper bound, so the budget holds).
 
 Examples are admitted in data-set order: the first n whose token scores fit under the budget keep
@@ -29,15 +30,29 @@ def doc_scores_bytes(n_docs: int, n_layers: int, n_heads: int) -> int:
     return HEADER_BYTES + 4 * n_docs * n_layers * n_heads
 
 
-def token_scores_bytes(doc_tokens: int, n_layers: int, n_heads: int) -> int:
-    """Upper bound in bytes of one document-TokenScores record [2, L, H, T_doc]: float16 values,
-    float32 row scales [2, L, H], header; before zlib compression."""
+TOKEN_DTYPES = ("float32", "float16")
+
+
+def check_token_dtype(token_dtype: str) -> str:
+    """``token_dtype`` if it is one of :data:`TOKEN_DTYPES`, else ValueError naming the choices."""
+    if token_dtype not in TOKEN_DTYPES:
+        raise ValueError(f"cache token_dtype must be one of {TOKEN_DTYPES}, got {token_dtype!r}")
+    return token_dtype
+
+
+def token_scores_bytes(doc_tokens: int, n_layers: int, n_heads: int, token_dtype: str = "float32") -> int:
+    """Upper bound in bytes of one document-TokenScores record [2, L, H, T_doc] before zlib
+    compression, header included: float32 values (exact, the default), or float16 values plus
+    float32 row scales [2, L, H] (``token_dtype="float16"``: half the size, rounding <= 2^-11)."""
+    if check_token_dtype(token_dtype) == "float32":
+        return HEADER_BYTES + 2 * n_layers * n_heads * doc_tokens * 4
     return HEADER_BYTES + 2 * n_layers * n_heads * 4 + 2 * n_layers * n_heads * doc_tokens * 2
 
 
 def estimate_cache_bytes(n_layers: int, n_heads: int, n_docs: Sequence[int] | int,
                          doc_tokens: Sequence[int] | int | None = None, *,
-                         n_examples: int | None = None, token_scores: bool = False) -> int:
+                         n_examples: int | None = None, token_scores: bool = False,
+                         token_dtype: str = "float32") -> int:
     """Bytes a data set adds to the score cache (what :class:`qrexp.engine.scorer.ExampleScorer`
     writes for one scoring setting), without budget.
 
@@ -48,6 +63,7 @@ def estimate_cache_bytes(n_layers: int, n_heads: int, n_docs: Sequence[int] | in
             one per example or one for all; needed only when ``token_scores``.
         n_examples: the number of examples when ``n_docs`` / ``doc_tokens`` are single ints.
         token_scores: whether document TokenScores are stored too (``aggregation=paper``).
+        token_dtype: "float32" (exact, default) or "float16" (:func:`token_scores_bytes`).
     Returns:
         bytes (int); token scores counted uncompressed, so this is an upper bound when they are in.
     Raises:
@@ -62,7 +78,7 @@ def estimate_cache_bytes(n_layers: int, n_heads: int, n_docs: Sequence[int] | in
         if doc_tokens is None:
             raise ValueError("estimate_cache_bytes: token_scores=True needs doc_tokens")
         toks = _per_example(doc_tokens, len(docs), "doc_tokens")
-        total += sum(token_scores_bytes(t, n_layers, n_heads) for t in toks)
+        total += sum(token_scores_bytes(t, n_layers, n_heads, token_dtype) for t in toks)
     return total
 
 
@@ -133,7 +149,7 @@ def _size(n: int) -> str:
 
 
 def plan_cache(n_layers: int, n_heads: int, n_docs: Sequence[int], doc_tokens: Sequence[int], *,
-               tokens_needed: bool, max_bytes: int | None) -> CachePlan:
+               tokens_needed: bool, max_bytes: int | None, token_dtype: str = "float32") -> CachePlan:
     """The cache policy for one data set (one entry per example in ``n_docs`` / ``doc_tokens``).
 
     DocScores are always stored; token scores (when ``tokens_needed``) for the first examples whose
@@ -148,7 +164,7 @@ def plan_cache(n_layers: int, n_heads: int, n_docs: Sequence[int], doc_tokens: S
     admitted, tok = 0, 0
     if tokens_needed:
         for t in doc_tokens:
-            size = token_scores_bytes(t, n_layers, n_heads)
+            size = token_scores_bytes(t, n_layers, n_heads, token_dtype)
             if max_bytes is not None and ds + tok + size > max_bytes:
                 break
             admitted, tok = admitted + 1, tok + size

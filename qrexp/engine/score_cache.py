@@ -6,8 +6,9 @@ Two kinds of record per example (sizes: :mod:`qrexp.engine.cache_plan`):
 - ``doc_scores``: DocScores [D, L, H] float32, exact (what detection and per-head aggregation read),
   one per (calibrate, mask sigma).
 - ``doc_token_scores``: TokenScores of the document tokens only, [2, L, H, T_doc] (calibrated
-  c = s - s0, then raw s), stored as float16 with one power-of-two scale per row [2, L, H] float32
-  (:func:`qrexp.engine.cache_records.half_round`: relative rounding <= 2^-11 per value); optionally
+  c = s - s0, then raw s), stored as float32 (exact, the default) or, on request, as float16 with one
+  power-of-two scale per row [2, L, H] float32 (:func:`qrexp.engine.cache_records.half_round`:
+  relative rounding <= 2^-11 per value; the dtype is part of the key); optionally
   byte-shuffled and zlib-compressed (saves 9-16% on attention rows at ~13 MB/s, so off unless asked).
 
 Keys are sha256 fingerprints of what was computed (:func:`scores_key`): the prompt token ids actually
@@ -161,16 +162,23 @@ class ScoreCache:
         self.put(key, value)
         return value
 
-    def put_tokens(self, key: str, tokens: torch.Tensor, compress: bool = False) -> Path:
-        """Store document TokenScores [2, L, H, T_doc] as float16 rows + scales (:func:`half_encode`)."""
-        scales, values = half_encode(tokens)
-        return atomic_write_bytes(self.path(key), encode_record(
-            key, "doc_token_scores", {"scales": scales, "values": values}, compress))
+    def put_tokens(self, key: str, tokens: torch.Tensor, compress: bool = False,
+                   token_dtype: str = "float32") -> Path:
+        """Store document TokenScores [2, L, H, T_doc]: float32 as given (exact), or float16 rows +
+        power-of-two scales (``token_dtype="float16"``, :func:`half_encode`); atomically."""
+        if token_dtype == "float16":
+            scales, values = half_encode(tokens)
+            parts = {"scales": scales, "values": values}
+        else:
+            parts = {"values": tokens.to(torch.float32).contiguous()}
+        return atomic_write_bytes(self.path(key), encode_record(key, "doc_token_scores", parts, compress))
 
     def get_tokens(self, key: str, shape: tuple[int, ...] | None = None) -> torch.Tensor | None:
         """Document TokenScores [2, L, H, T_doc] float32 as stored (None when absent or unsound)."""
         parts = self._read(key, "doc_token_scores", None if shape is None else {"values": shape})
-        return None if parts is None else half_decode(parts["scales"], parts["values"])
+        if parts is None:
+            return None
+        return half_decode(parts["scales"], parts["values"]) if "scales" in parts else parts["values"]
 
 
 def cached_doc_scores(cache: ScoreCache, keys: Iterable[str]) -> Iterator[torch.Tensor]:

@@ -5,13 +5,15 @@ TokenScores [L, H, T_prefix] of both; from them the scorer keeps (:mod:`qrexp.en
 
 - DocScores [D, L, H] float32 for the call's (calibrate, mask sigma), always: detection with any
   objective and k, and per-head aggregation with any head set, read only these (exact).
-- document TokenScores [2, L, H, T_doc] (calibrated c, raw s) in float16 rows, only for examples the
+- document TokenScores [2, L, H, T_doc] (calibrated c, raw s), float32 (exact; or float16 rows with
+  ``token_dtype="float16"``), only for examples the
   budget plan admits (:meth:`ExampleScorer.plan_for`, :mod:`qrexp.engine.cache_plan`) and only when
   the aggregation reads token scores (``paper``: heads summed, then masked).
 
-The paper aggregation always scores from float16-rounded rows (:func:`half_round`), whether they
-come from the cache or from a fresh (full or head-subset) pass, so its numbers do not depend on the
-budget or on what was cached before. Options travel per call (:class:`ScoringOptions`).
+With ``token_dtype="float16"`` the paper aggregation always scores from float16-rounded rows
+(:func:`half_round`, relative rounding <= 2^-11), whether they come from the cache or from a fresh
+(full or head-subset) pass, so its numbers do not depend on the budget or on what was cached before;
+the default float32 keeps the scores equal to the reference computation. Options travel per call (:class:`ScoringOptions`).
 Keys: the prompt token ids actually scored and the loaded model's weights fingerprint (:func:`scores_key`).
 """
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Iterable, Iterator, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from qrexp.engine.cache_plan import CachePlan, plan_cache
+from qrexp.engine.cache_plan import CachePlan, check_token_dtype, plan_cache
 from qrexp.engine.models import model_fingerprint
 from qrexp.engine.rerank import rerank
 from qrexp.engine.retriever import QRRetriever, as_headset
@@ -39,12 +41,15 @@ class ExampleScorer:
     ``max_bytes``: the disk budget of one data set's records (None: unbounded); token scores are
     kept only for examples admitted by the last :meth:`plan_for` (without a plan: all when
     unbounded, none under a budget). ``compress``: zlib over the token records (saves 9-16%
-    measured, at ~13 MB/s of CPU per record; off by default). ``forwards`` counts forward passes
-    run (real + null = one)."""
+    measured, at ~13 MB/s of CPU per record; off by default). ``token_dtype``: "float32" (exact,
+    default) or "float16" (half the disk, scores rounded as above; part of the token-score key).
+    ``forwards`` counts forward passes run (real + null = one)."""
 
     def __init__(self, retriever: QRRetriever, cache: ScoreCache | None = None,
-                 max_bytes: int | None = None, compress: bool = False) -> None:
+                 max_bytes: int | None = None, compress: bool = False,
+                 token_dtype: str = "float32") -> None:
         self.retriever = retriever
+        self.token_dtype = check_token_dtype(token_dtype)
         self.cache = cache
         self.max_bytes = max_bytes
         self.compress = compress
@@ -90,7 +95,7 @@ class ExampleScorer:
 
     def token_scores_key(self, ex: Example) -> str:
         """The score-cache key of ``ex``'s document TokenScores (model, prompts, settings)."""
-        return self._key("doc_token_scores", ex)
+        return self._key("doc_token_scores", ex, token_dtype=self.token_dtype)
 
     def doc_tokens(self, ex: Example) -> torch.Tensor:
         """Prompt positions of the document tokens [T_doc] (spans concatenated in document order)."""
@@ -109,7 +114,7 @@ class ExampleScorer:
         r = self.retriever
         self.plan = plan_cache(r.n_layers, r.n_heads, [len(self.prompt(ex).doc_spans) for ex in examples],
                                [len(self.doc_tokens(ex)) for ex in examples],
-                               tokens_needed=need, max_bytes=self.max_bytes)
+                               tokens_needed=need, max_bytes=self.max_bytes, token_dtype=self.token_dtype)
         self._admitted = {_content(ex) for ex in examples[:self.plan.token_examples]}
         return self.plan
 
@@ -160,11 +165,15 @@ class ExampleScorer:
             self.cache.put(self.doc_scores_key(ex, opts), ds)
         if self.keeps_tokens(ex):
             idx = self.doc_tokens(ex)
-            tokens = half_round(torch.stack([real[..., idx] - null[..., idx], real[..., idx]]))
+            tokens = self._stored(torch.stack([real[..., idx] - null[..., idx], real[..., idx]]))
             if self.cache is not None:
-                self.cache.put_tokens(self.token_scores_key(ex), tokens, self.compress)
+                self.cache.put_tokens(self.token_scores_key(ex), tokens, self.compress, self.token_dtype)
             self._memo = (_content(ex), tokens)
         return ds
+
+    def _stored(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Token scores as the cache holds them: float32 unchanged, or float16-rounded rows."""
+        return half_round(tokens) if self.token_dtype == "float16" else tokens.to(torch.float32)
 
     # ---- document scores -------------------------------------------------------------------------
     def doc_scores(self, ex: Example, opts: ScoringOptions = ScoringOptions()) -> torch.Tensor:
@@ -201,7 +210,7 @@ class ExampleScorer:
             self.forwards += 1
             real, null, _ = r.headset_rows(ex.query, ex.docs, hs, ex.qid, opts)
             idx = self.doc_tokens(ex)
-            rows = half_round(calibrate(real.cpu()[:, idx], None if null is None else null.cpu()[:, idx]))
+            rows = self._stored(calibrate(real.cpu()[:, idx], None if null is None else null.cpu()[:, idx]))
         return span_scores(rows.sum(0), _compact(self.prompt(ex).doc_spans), opts.mask_sigma)
 
     def iter_doc_scores(self, examples: Iterable[Example], opts: ScoringOptions = ScoringOptions(),

@@ -154,10 +154,13 @@ class CacheConfig:
     ``compress``: zlib over the token-score records (9-16% smaller, ~13 MB/s of CPU)."""
     max_gb: float | None = None
     compress: bool = False
+    token_dtype: str = "float32"      # "float16": half the disk, paper-aggregation scores rounded <= 2^-11
 
     def __post_init__(self) -> None:
         if self.max_gb is not None and not self.max_gb > 0:
             raise ValueError(f"config cache.max_gb={self.max_gb!r}: must be > 0, or null for no budget")
+        if self.token_dtype not in ("float32", "float16"):
+            raise ValueError(f"config cache.token_dtype={self.token_dtype!r}: must be float32 or float16")
 
     @property
     def max_bytes(self) -> int | None:

@@ -49,7 +49,7 @@ def scorer_of(cfg: RunConfig) -> ExampleScorer:
                             null_query=s.null_query, calibrate=s.calibrate, mask_sigma=s.mask_sigma,
                             reference_family=cfg.model.reference_family)
     return ExampleScorer(retriever, ScoreCache(cache_dir(cfg) / "scores"), max_bytes=cfg.cache.max_bytes,
-                         compress=cfg.cache.compress)
+                         compress=cfg.cache.compress, token_dtype=cfg.cache.token_dtype)
 
 
 def generator_of(cfg: RunConfig) -> HFGenerator:

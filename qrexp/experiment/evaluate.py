@@ -82,6 +82,8 @@ def eval_config(cfg: RunConfig, method: str) -> dict:
              "heads": lambda: heads_spec(cfg, head_source(cfg, m)),
              "dense_model": lambda: cfg.eval.dense_model or "all-MiniLM-L6-v2"}
     sem.update({part: parts[part]() for part in m.depends_on})
+    if "scoring" in m.depends_on and cfg.cache.token_dtype != "float32":
+        sem["token_dtype"] = cfg.cache.token_dtype      # rounded token scores: other numbers, other run
     if not runs_qa(cfg, method):
         sem["eval"].pop("qa")
     return sem

@@ -131,7 +131,8 @@ def test_a_waiting_job_takes_over_a_killed_jobs_run_and_resumes_it(tiny_dir, tmp
             if p.poll() is None:
                 p.kill()
     out = logs[1].read_text()
-    assert f"stale lock of pid {a.pid}" in out and "owner gone" in out
+    # A's pid may still exist as a zombie until the test reaps it: either wording names the takeover
+    assert f"stale lock of pid {a.pid}" in out and ("owner gone" in out or "lock released" in out)
     assert "rank icr: resuming at query 2 of 4 (2 read back" in out
     assert "ranking resumed 2 computed 2" in out
     assert _forwards(counts) == sorted(["e47becba", "6a1eabeb", "c3d4e5f6_abs", "gpt4_0f1e2d3c"])

@@ -23,12 +23,17 @@ def test_table2_dataset_fits_one_gb():
     old = {t: 2 * L * H * t * 4 for t in TOKENS}
     assert old[30_000] == 245_760_000 and old[60_000] == 491_520_000      # 180-490 MB per query
     assert QUERIES * old[30_000] / per_query > 290                         # > 290x smaller
-    # document token scores in float16 are still far above 1 GB per data set: the plan admits few
+    # document token scores are far above 1 GB per data set, even in float16: the plan admits few
     for t in TOKENS:
-        assert token_scores_bytes(t, L, H) == HEADER_BYTES + 8 * L * H + 4 * L * H * t
+        assert token_scores_bytes(t, L, H) == HEADER_BYTES + 8 * L * H * t                  # float32
+        assert token_scores_bytes(t, L, H, "float16") == HEADER_BYTES + 8 * L * H + 4 * L * H * t
+    half = plan_cache(L, H, [D] * QUERIES, [45_000] * QUERIES, tokens_needed=True, max_bytes=10**9,
+                      token_dtype="float16")
+    assert half.total_bytes <= 10**9 and half.token_examples == 3 and half.recomputed == 509
     plan = plan_cache(L, H, [D] * QUERIES, [45_000] * QUERIES, tokens_needed=True, max_bytes=10**9)
-    assert plan.total_bytes <= 10**9 and plan.token_examples == 3 and plan.recomputed == 509
-    assert "examples 4-512 of 512 keep no token scores" in plan.describe()
+    assert plan.total_bytes <= 10**9 and plan.token_examples == 1 and plan.recomputed == 511
+    assert "examples 4-512 of 512 keep no token scores" in half.describe()
+    assert "examples 2-512 of 512 keep no token scores" in plan.describe()
     assert "1.000 GB" in plan.describe() or "budget 1.000 GB" in plan.describe()
     free = plan_cache(L, H, [D] * QUERIES, [45_000] * QUERIES, tokens_needed=False, max_bytes=10**9)
     assert free.total_bytes == dataset and free.recomputed == 0
@@ -43,8 +48,12 @@ def test_plan_refuses_a_budget_below_the_doc_scores():
 
 def test_estimate_inputs_are_checked():
     assert estimate_cache_bytes(2, 3, [4, 5]) == 2 * HEADER_BYTES + 4 * 9 * 6
-    assert estimate_cache_bytes(2, 3, [4, 5], [10, 20], token_scores=True) == (
+    assert estimate_cache_bytes(2, 3, [4, 5], [10, 20], token_scores=True, token_dtype="float16") == (
         2 * HEADER_BYTES + 4 * 9 * 6 + 2 * (HEADER_BYTES + 8 * 6) + 4 * 6 * 30)
+    assert estimate_cache_bytes(2, 3, [4, 5], [10, 20], token_scores=True) == (
+        2 * HEADER_BYTES + 4 * 9 * 6 + 2 * HEADER_BYTES + 8 * 6 * 30)
+    with pytest.raises(ValueError, match="token_dtype must be one of"):
+        estimate_cache_bytes(2, 3, [4, 5], [10, 20], token_scores=True, token_dtype="bfloat16")
     with pytest.raises(ValueError, match="give n_examples"):
         estimate_cache_bytes(2, 3, 4)
     with pytest.raises(ValueError, match="doc_tokens has 1 entries for 2 examples"):
@@ -73,10 +82,14 @@ def test_record_round_trip_and_size(tmp_path, compress):
                         compress)
     kind, parts = decode_record(raw, key)
     assert kind == "doc_token_scores" and parts["values"].dtype == torch.float16
-    assert (len(raw) <= token_scores_bytes(50, 3, 4)) and (compress or len(raw) == token_scores_bytes(50, 3, 4))
+    size = token_scores_bytes(50, 3, 4, "float16")
+    assert len(raw) <= size and (compress or len(raw) == size)
     cache = ScoreCache(tmp_path)
-    cache.put_tokens(key, tokens, compress)
+    cache.put_tokens(key, tokens, compress, token_dtype="float16")
     assert torch.equal(cache.get_tokens(key, (2, 3, 4, 50)), half_round(tokens))
+    cache.put_tokens(key, tokens, compress)                                  # float32: exact
+    assert torch.equal(cache.get_tokens(key, (2, 3, 4, 50)), tokens)
+    assert compress or cache.path(key).stat().st_size == token_scores_bytes(50, 3, 4)
     with pytest.warns(RuntimeWarning, match=r"shape \[2, 3, 4, 50\], the prompt needs \[2, 3, 4, 51\]"):
         assert cache.get_tokens(key, (2, 3, 4, 51)) is None
     cache.put(key, torch.ones(5, 3, 4))

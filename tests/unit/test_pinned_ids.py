@@ -38,11 +38,12 @@ PINNED_RUN_IDS = {
 }
 # Score-cache keys, SmolLM2 (embedded), fixture BEIR queries. Token scores changed kind ON PURPOSE
 # (issue 13: raw [2, L, H, T] float32 "token_scores" -> "doc_token_scores", document tokens in
-# float16 rows); the old keys were q1 21f04091..., q2 c277f26f.... DocScores keys (calibrate, sigma 2)
+# float32 by default, float16 rows on request, the dtype in the key); the old keys were q1 21f04091...,
+# q2 c277f26f.... DocScores keys (calibrate, sigma 2)
 # are those the flat layout computed (checked against commit 929990b).
 PINNED_CACHE_KEYS = {
-    'q1': '0d48ad63c234550346170f22361e78b96375a9b01f9b599b7aee7e4c88e0003d',
-    'q2': '55fdd33a69d543f23a5970d843d958a0210c87566c02fe73ab304d0b000e4d7d',
+    'q1': 'e2f8e6b3f54df35096ed0e43252fa03ac98e5e74747236e2f52fc7c2791168e8',
+    'q2': 'b5e789e030c90c49cbb19c88cd90797ff993845711757bff1af8ddb9d54392dd',
 }
 PINNED_DOC_SCORES_KEYS = {
     'q1': 'e191582201bdaa08ac73e3b3a1a230b53ae3cb054d5efadf420bdff064a941f5',

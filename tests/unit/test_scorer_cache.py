@@ -129,7 +129,7 @@ WRITER = textwrap.dedent("""
             gen = torch.Generator().manual_seed(i)
             tokens = torch.rand(2, 3, 4, 400 + i, generator=gen)
             key = fingerprint(example=i)
-            cache.put_tokens(key, tokens, compress=i % 2 == 0)
+            cache.put_tokens(key, tokens, compress=i % 2 == 0, token_dtype="float16")
             cache.put(fingerprint(example=i, kind="doc"), tokens[0, :, :, :5].permute(2, 0, 1))
             got = cache.get_tokens(fingerprint(example=(i + 5) % 12))
             if got is not None:
@@ -153,3 +153,27 @@ def test_processes_sharing_one_cache_never_corrupt_it(tmp_path):
         tokens = torch.rand(2, 3, 4, 400 + i, generator=torch.Generator().manual_seed(i))
         assert cache.get_tokens(fingerprint(example=i), (2, 3, 4, 400 + i)) is not None
         assert torch.equal(cache.get(fingerprint(example=i, kind="doc")), tokens[0, :, :, :5].permute(2, 0, 1))
+
+
+def test_token_scores_are_exact_by_default_and_rounded_only_on_request(model_tok, tmp_path):
+    """Default (float32): the cached scorer's head-set scores equal the retriever's own computation
+    bit for bit, fresh and from the cache; float16 moves them by <= 2^-11 relative, keeps every
+    ranking here, and is keyed apart so one never reads the other's records."""
+    r = _retriever(model_tok)
+    examples = make_examples(4, seed=51)
+    heads = HeadSet.parse("0-1,1-3", n_layers=2, n_heads=4)
+    want = {ex.qid: r.headset_scores(ex.query, ex.docs, heads) for ex in examples}
+    exact = ExampleScorer(r, ScoreCache(tmp_path))
+    exact.plan_for(examples, ScoringOptions())
+    for scorer in (exact, ExampleScorer(r, ScoreCache(tmp_path))):          # fresh, then cache only
+        for ex in examples:
+            assert torch.equal(scorer.headset_scores(ex, heads), want[ex.qid])
+    half = ExampleScorer(r, ScoreCache(tmp_path), token_dtype="float16")
+    assert half.token_scores_key(examples[0]) != exact.token_scores_key(examples[0])
+    for ex in examples:
+        got = half.headset_scores(ex, heads)
+        assert torch.allclose(got, want[ex.qid], rtol=2 ** -10, atol=1e-6)
+        assert torch.equal(got.argsort(descending=True), want[ex.qid].argsort(descending=True))
+    assert half.forwards == len(examples)                                   # not the float32 records
+    with pytest.raises(ValueError, match="token_dtype"):
+        ExampleScorer(r, token_dtype="bfloat16")
