@@ -10,7 +10,7 @@ before tokenizing, and bm25s does lower-casing, stop words (its "en" list is Luc
 PyStemmer's "porter" stemming and Lucene-variant scoring (idf = ln(1 + (N - df + 0.5)/(df + 0.5)),
 no (k1 + 1) numerator). Lucene also stores document lengths in one lossy byte; bm25s keeps them exact.
 Measured on BEIR SciFact test (300 queries, 5,183 docs): nDCG@10 0.6777, R@100 0.9253 against
-Anserini's 0.6789 and 0.925 (see tests/unit/test_real_data.py).
+Anserini's 0.6789 and 0.925 (see tests/unit/data/test_real_data.py).
 """
 from __future__ import annotations
 

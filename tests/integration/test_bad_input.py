@@ -37,7 +37,7 @@ def assert_one_line_error(proc, tmp, expected: str):
     ("scoring.calibrate=maybe", "config scoring.calibrate='maybe': expected true or false"),
     ("eval.measures=[ndcg_cut.5,10]", "quoted, e.g. 'eval.measures=[\"ndcg_cut.5,10\"]'"),
     ("eval.methods=[icr,bm2]", "config eval.methods[1]: unknown method 'bm2'; did you mean bm25?"),
-])   # more probes, in process: tests/unit/test_config.py and tests/unit/test_preflight.py
+])   # more probes, in process: tests/unit/experiment/test_config.py and test_preflight.py
 def test_bad_config_is_one_line_before_any_work(tiny_dir, tmp_path, override, expected):
     assert_one_line_error(qrexp(tmp_path, tiny_dir, override), tmp_path, expected)
 
