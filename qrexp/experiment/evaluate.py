@@ -27,6 +27,7 @@ from qrexp.evals.coverage import report_gold_coverage
 from qrexp.io.trec import write_trec_qrels, write_trec_run
 from qrexp.types import Example, Run
 from qrexp.engine.window import fit_window, window_record
+from qrexp.experiment.gen_window import check_generation_windows
 
 BASELINES = ("bm25", "dense", "rankgpt", "chance", "full-context")
 
@@ -174,6 +175,8 @@ def _evaluate(cfg: RunConfig, method: str, log) -> dict:
     if method in ATTENTION_METHODS:           # every prompt's length, before any forward pass
         builder = scorer_of(method_config(cfg, method)).retriever.builder
         examples = fit_window(examples, builder, builder.max_length, cfg.eval.data.fit_window, log, cfg.progress)
+    check_generation_windows(cfg, method, examples, method == "full-context" or wants_qa(cfg, method),
+                             lambda: (scorer_of(cfg).retriever.model, scorer_of(cfg).retriever.builder.tokenizer), log)
     if method != "full-context":
         run, ranked_info = rank_with(cfg, method, examples, log)
         info.update(ranked_info)

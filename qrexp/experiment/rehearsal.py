@@ -18,7 +18,13 @@ import os
 import shutil
 from pathlib import Path
 
+from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
+
+from qrexp.data.synthetic import generate_all
+from qrexp.experiment.cli import CONF_DIR
+from qrexp.experiment.naming import register_resolvers
+from qrexp.io.jsonio import read_json, write_json
 
 TABLES = ("table1", "table2", "table3", "table5", "table6", "table8")
 # table5 sweeps detect=nq,lme,niah: each choice needs its own data overrides, which one Hydra
@@ -32,9 +38,6 @@ SIZES = {"lme_detect": 6, "lme_eval_per_split": 2, "beir_entities": 12, "beir_qu
 
 def write_rehearsal_data(data_dir: str | os.PathLike, seed: int = 0) -> Path:
     """Write the tiny real-format ``data_dir`` (see the module docstring); returns it. Overwrites."""
-    from qrexp.io.jsonio import read_json, write_json
-    from qrexp.data.synthetic import generate_all
-
     data_dir = Path(data_dir)
     src = data_dir / "generated"
     generate_all(src, seed=seed, sizes=SIZES)
@@ -73,11 +76,9 @@ def rehearsal_overrides(table: str, data_dir: str | os.PathLike, model_overrides
     """
     if table not in TABLES:
         raise ValueError(f"no rehearsal for paper table {table!r} (have: {', '.join(TABLES)}; see TABLES)")
-    from hydra import compose, initialize_config_dir
-
-    from qrexp.experiment.cli import CONF_DIR
     data_dir = Path(data_dir).resolve()
     base = [f"experiment=paper/{table}", f"data_dir={data_dir}", *model_overrides]
+    register_resolvers()                          # ${dataset:...} in detect.name
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         composed = compose("config", overrides=[o for o in base if not o.startswith("hydra.")])
         cfg = OmegaConf.to_container(composed, resolve=False)

@@ -10,6 +10,7 @@ from typing import Any
 
 from qrexp.experiment.config import RunConfig, evals_of
 from qrexp.experiment.data import load_once
+from qrexp.experiment.estimate import estimate_run
 from qrexp.experiment.evaluate import eval_id, evaluate
 from qrexp.experiment.preflight import preflight
 from qrexp.io.redact import redact_text
@@ -50,6 +51,7 @@ def run_experiment(cfg: RunConfig) -> dict[str, Any]:
     with load_once():
         preflight(cfg, _log)                    # bad config or data: InputError before any work
         check_tracker_inputs(cfg)               # W&B would refuse a tag: InputError before any work
+        estimate_run(cfg, _log)                 # queries, prompt lengths, passes, disk, time (printed)
         return _run(cfg)
 
 

@@ -1,0 +1,196 @@
+"""What a run will cost, printed before its first forward pass (tokenizer and one short timed forward).
+
+For every evaluation (and the detection data when heads are detected) whose attention runs are not
+finished yet: the number of queries, the prompt-length distribution (min / median / p90 / max tokens
+and how many exceed the model's window), the forward passes, the score-cache disk and the run-folder
+disk; then the total, and the time from a measured tokens/second of the loaded model.
+
+Counting follows :class:`qrexp.engine.scorer.ExampleScorer`: one example costs one prefill of its
+whole prompt plus one calibration pass over the query span (null query, document prefix reused), and
+every attention method of it shares them (the token scores are cached under the prompt's content, so
+examples repeated across evaluations count once). Cache entry per example: TokenScores
+``[2, L, H, T_prefix]`` float32 when ``L * H * T_prefix`` fits the scorer's ``token_budget``, else
+DocScores ``[D, L, H]`` per method, plus :data:`RECORD_OVERHEAD` bytes of ``torch.save`` framing.
+Time is linear in tokens at the measured length: prompts much longer than the timed forward run
+slower per token (attention grows with length), so read it as a lower bound there. QA generation
+and RankGPT are counted (prompts) but not timed.
+"""
+from __future__ import annotations
+
+import hashlib
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+
+from qrexp.engine.prompt import PromptBuilder
+from qrexp.experiment.config import RunConfig, evals_of
+from qrexp.experiment.data import load_data
+from qrexp.experiment.evaluate import eval_id
+from qrexp.experiment.stages import (ATTENTION_METHODS, cache_dir, detection_id, method_config, scorer_of,
+                                    store_of)
+from qrexp.evals.qa_clipper import claim_examples
+from qrexp.types import Example
+
+RECORD_OVERHEAD = 1500          # bytes around the tensor in one cache file (torch.save zip, format, key)
+RUN_FILES_BYTES = 12_000        # config.json, metrics.json, heads.txt, provenance of one run folder
+TREC_LINE_BYTES = 48            # one run.trec / qrels.trec line
+PER_QUERY_BYTES = 250           # one per_query.jsonl row
+TIMED_TOKENS = 1024             # longest timed forward (the median prompt length when shorter)
+
+
+@dataclass(frozen=True)
+class PromptShape:
+    """One example's prompt: ``tokens`` in all, ``prefix`` before the query span, ``docs`` count."""
+    key: str
+    tokens: int
+    prefix: int
+    docs: int
+
+
+@dataclass
+class EvalEstimate:
+    """One evaluation's (or the detection's) share of the run."""
+    name: str
+    methods: tuple[str, ...]
+    shapes: list[PromptShape]
+    window: int | None
+    new_prefills: int = 0
+    cache_bytes: int = 0
+    run_bytes: int = 0
+
+    @property
+    def lengths(self) -> list[int]:
+        return [s.tokens for s in self.shapes]
+
+    @property
+    def over_window(self) -> int:
+        return sum(self.window is not None and n > self.window for n in self.lengths)
+
+
+def prompt_shape(builder: PromptBuilder, ex: Example) -> PromptShape:
+    """Tokens, prefix tokens (before the query span) and document count of ``ex``'s retrieval prompt
+    (tokenizer only); ``key`` identifies its content as the score cache does."""
+    text, _, qspan, add_special = builder.render(ex.query, ex.docs)
+    enc = builder.tokenizer(text, add_special_tokens=add_special, return_offsets_mapping=True)
+    prefix = sum(1 for s, e in enc["offset_mapping"] if e <= qspan[0] and not (s == e and s > 0))
+    digest = hashlib.sha256(repr((ex.query, [(d.doc_id, d.title, d.text) for d in ex.docs])).encode()).hexdigest()
+    return PromptShape(digest, len(enc["input_ids"]), prefix, len(ex.docs))
+
+
+def cache_entry_bytes(shape: PromptShape, n_layers: int, n_heads: int, token_budget: float) -> int:
+    """Bytes of the one score-cache file of an example stored as TokenScores; DocScores bytes (one per
+    method) when ``L * H * T_prefix`` exceeds ``token_budget`` (see the module docstring)."""
+    if n_layers * n_heads * shape.prefix <= token_budget:
+        return 4 * 2 * n_layers * n_heads * shape.prefix + RECORD_OVERHEAD
+    return 4 * shape.docs * n_layers * n_heads + RECORD_OVERHEAD
+
+
+def percentile(values: Sequence[int], q: float) -> int:
+    """Nearest-rank percentile (``q`` in 0..100) of a non-empty sequence."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, -(-len(ordered) * q // 100) - 1))]
+
+
+def measure_tokens_per_second(model, ids: Sequence[int], n: int = TIMED_TOKENS) -> tuple[float, int]:
+    """(tokens/s, tokens timed) of one forward over the first ``n`` of ``ids`` (no grad; synchronised
+    on CUDA). Side effect: one forward pass of the model."""
+    x = torch.tensor([list(ids[:n])], device=model.device)
+    with torch.no_grad():
+        if x.is_cuda:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        model(input_ids=x)
+        if x.is_cuda:
+            torch.cuda.synchronize()
+    return x.shape[1] / max(time.perf_counter() - t0, 1e-9), int(x.shape[1])
+
+
+def _examples(one: RunConfig, detection: bool) -> list[Example]:
+    data = one.detect.data if detection else one.eval.data
+    examples = load_data(data, cache_dir(one), one.seed)
+    if not detection and one.eval.kind == "clipper" and one.eval.claim_queries == "per_claim":
+        examples = claim_examples(examples)
+    return examples
+
+
+def _pending(cfg: RunConfig) -> list[tuple[RunConfig, tuple[str, ...]]]:
+    out = []
+    for one in evals_of(cfg):
+        todo = tuple(m for m in one.eval.methods if m in ATTENTION_METHODS
+                     and not store_of(one).is_finished(eval_id(one, m)))
+        if todo:
+            out.append((one, todo))
+    return out
+
+
+def estimate_run(cfg: RunConfig, log: Callable[[str], None] = print) -> list[EvalEstimate]:
+    """Print the pre-run estimate (module docstring) and return its rows; nothing when the stage
+    scores nothing or every attention run is finished. Loads the model (the run needs it next) and
+    runs one timed forward of min(median prompt, TIMED_TOKENS) tokens. Data errors propagate as the run's would."""
+    if cfg.stage not in ("pipeline", "evaluate"):
+        return []
+    pending = _pending(cfg)
+    if not pending:
+        return []
+    scorer = scorer_of(method_config(pending[0][0], pending[0][1][0]))
+    r, builder = scorer.retriever, scorer.retriever.builder
+    rows: list[EvalEstimate] = []
+    if (cfg.stage == "pipeline" and cfg.heads.source == "detected"
+            and not store_of(cfg).is_finished(detection_id(cfg))):
+        rows.append(EvalEstimate(f"detect:{cfg.detect.name}", ("detect",),
+                                 [prompt_shape(builder, ex) for ex in _examples(cfg, True)], builder.max_length))
+    for one, methods in pending:
+        rows.append(EvalEstimate(one.eval.name, methods, [prompt_shape(builder, ex) for ex in _examples(one, False)],
+                                 builder.max_length))
+    seen: set[str] = set()
+    for row in rows:
+        for s in row.shapes:
+            stored_tokens = r.n_layers * r.n_heads * s.prefix <= scorer.token_budget
+            copies = 1 if stored_tokens else len(row.methods)
+            if s.key not in seen or not stored_tokens:
+                row.new_prefills += copies
+                row.cache_bytes += copies * cache_entry_bytes(s, r.n_layers, r.n_heads, scorer.token_budget)
+            seen.add(s.key)
+        docs = sum(s.docs for s in row.shapes)
+        row.run_bytes = len(row.methods) * (RUN_FILES_BYTES + 2 * TREC_LINE_BYTES * docs
+                                            + PER_QUERY_BYTES * len(row.shapes))
+    _print(rows, scorer, log)
+    return rows
+
+
+def _print(rows: list[EvalEstimate], scorer, log: Callable[[str], None]) -> None:
+    r = scorer.retriever
+    for row in rows:
+        n = row.lengths
+        log(f"[estimate] {row.name} ({', '.join(row.methods)}): {len(n)} queries, prompt tokens min {min(n)} / "
+            f"median {int(statistics.median(n))} / p90 {percentile(n, 90)} / max {max(n)}, {row.over_window} over "
+            f"the window of {row.window}; {row.new_prefills} new prefills, score cache {_size(row.cache_bytes)}, "
+            f"run folders {_size(row.run_bytes)}")
+    todo = {s.key: s for row in rows for s in row.shapes}
+    tokens = sum(s.tokens for s in todo.values()) + sum(s.tokens - s.prefix for s in todo.values())
+    prefills = sum(row.new_prefills for row in rows)
+    longest = max(todo.values(), key=lambda s: s.tokens)
+    ids = r.tokenizer("x " * TIMED_TOKENS, add_special_tokens=False)["input_ids"]
+    median = int(statistics.median(s.tokens for s in todo.values()))
+    tps, timed = measure_tokens_per_second(r.model, ids, min(TIMED_TOKENS, median))
+    log(f"[estimate] total: {prefills} prefills + {prefills} calibration passes ({tokens} tokens), score cache "
+        f"{_size(sum(row.cache_bytes for row in rows))}, run folders {_size(sum(row.run_bytes for row in rows))}; "
+        f"{tps:,.0f} tokens/s measured ({timed}-token forward on {r.model.device}) -> about "
+        f"{_duration(tokens / tps)} (longest prompt {longest.tokens} tokens: slower per token than timed)")
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"

@@ -1,0 +1,79 @@
+"""The pre-run estimate (qrexp.experiment.estimate) against what a small run actually does: prompt
+lengths and prefixes against the prompts the scorer builds, prefills against the score-cache files
+written, cache bytes against the bytes on disk (within 10%)."""
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from qrexp.engine.score_cache import ScoreCache
+from qrexp.experiment.config import DataConfig, EvalConfig, HeadsConfig, ModelConfig, RunConfig
+from qrexp.experiment.data import load_data
+from qrexp.experiment.estimate import EvalEstimate, PromptShape, cache_entry_bytes, estimate_run, percentile
+from qrexp.experiment.run import run_experiment
+from qrexp.experiment.stages import scorer_of
+
+DATA = Path(__file__).parents[1] / "data"
+
+
+@pytest.fixture(autouse=True)
+def irds_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("IR_DATASETS_HOME", str(tmp_path / "irds"))
+
+
+def _cfg(tmp_path, tiny_dir, methods=("qrhead", "icr")) -> RunConfig:
+    data = DataConfig(name="beir-tiny", loader="beir", qrels=True,
+                      args={"source": str(DATA / "beir_tiny"), "run": str(DATA / "beir_tiny.run"), "top_k": 3,
+                            "n_queries": None, "order": "bm25"})
+    ev = EvalConfig(name="tiny", kind="retrieval", data=data, methods=methods, measures=("nDCG@10",))
+    return RunConfig(name="estimate", stage="evaluate", out_dir=str(tmp_path / "out"), progress=False,
+                     model=ModelConfig(path=str(tiny_dir)), heads=HeadsConfig(source="full"), eval=ev)
+
+
+def _cache_files(tmp_path) -> list[Path]:
+    return sorted((tmp_path / "out" / "cache" / "scores").rglob("*.pt"))
+
+
+def test_estimate_matches_the_run(tmp_path, tiny_dir):
+    cfg = _cfg(tmp_path, tiny_dir)
+    lines: list[str] = []
+    (row,) = estimate_run(cfg, lines.append)
+    scorer = scorer_of(cfg)
+    examples = load_data(cfg.eval.data, tmp_path / "out" / "cache")
+    built = [scorer.retriever.build_prompt(ex.query, ex.docs, ex.qid) for ex in examples]
+    assert row.lengths == [len(p.input_ids) for p in built]                 # the prompts the scorer builds
+    assert [s.prefix for s in row.shapes] == [p.cont_start for p in built]
+    assert row.methods == ("qrhead", "icr") and row.new_prefills == len(examples)
+    assert lines[0].startswith(f"[estimate] tiny (qrhead, icr): {len(examples)} queries, prompt tokens min"), lines
+    assert "tokens/s measured" in lines[-1]
+
+    run_experiment(cfg)                                       # prints the same estimate, then runs
+    files = _cache_files(tmp_path)
+    assert len(files) == row.new_prefills                     # one TokenScores file per example, shared
+    written = sum(f.stat().st_size for f in files)
+    assert row.cache_bytes == pytest.approx(written, rel=0.10), (row.cache_bytes, written)
+    assert estimate_run(cfg, lines.append) == []              # every run finished: nothing to estimate
+
+
+def test_docscores_entry_size_matches_a_written_file(tmp_path):
+    """Above the token budget one DocScores [D, L, H] file per method: its size as ScoreCache writes it."""
+    s = PromptShape("k", tokens=40_000, prefix=39_000, docs=200)
+    est = cache_entry_bytes(s, 64, 32, token_budget=64e6)                 # 64*32*39000 > 64e6
+    path = ScoreCache(tmp_path).put("a" * 64, torch.zeros(200, 64, 32))
+    assert est == pytest.approx(path.stat().st_size, rel=0.10)
+    small = PromptShape("k", tokens=1000, prefix=900, docs=20)
+    path = ScoreCache(tmp_path).put("b" * 64, torch.zeros(2, 32, 32, 900))
+    assert cache_entry_bytes(small, 32, 32, 64e6) == pytest.approx(path.stat().st_size, rel=0.10)
+
+
+@pytest.mark.parametrize("values", [[5], [3, 1, 2], list(range(1, 11)), [7, 7, 100, 2, 9, 40, 41]])
+def test_percentile_is_the_nearest_rank(values):
+    for q in (50, 90, 100):
+        assert percentile(values, q) == int(np.percentile(values, q, method="inverted_cdf"))
+
+
+def test_over_window_counts_prompts_longer_than_the_window():
+    row = EvalEstimate("x", ("qrhead",), [PromptShape(str(n), n, n - 5, 2) for n in (10, 20, 30)], window=20)
+    assert row.over_window == 1 and dataclasses.replace(row, window=None).over_window == 0
