@@ -28,7 +28,9 @@ import torch
 from qrexp.engine.prompt import PromptBuilder
 from qrexp.experiment.config import RunConfig, evals_of
 from qrexp.experiment.data import load_data
-from qrexp.experiment.evaluate import eval_id
+from qrexp.evals.baselines import RankGPTRanker, sliding_windows
+from qrexp.experiment.evaluate import eval_id, wants_qa
+from qrexp.experiment.gen_window import qa_examples
 from qrexp.experiment.stages import (ATTENTION_METHODS, cache_dir, detection_id, method_config, scorer_of,
                                     store_of)
 from qrexp.evals.qa_clipper import claim_examples
@@ -60,6 +62,7 @@ class EvalEstimate:
     new_prefills: int = 0
     cache_bytes: int = 0
     run_bytes: int = 0
+    generations: int = 0          # QA answers and RankGPT windows (generation prompts, not timed)
 
     @property
     def lengths(self) -> list[int]:
@@ -116,14 +119,30 @@ def _examples(one: RunConfig, detection: bool) -> list[Example]:
     return examples
 
 
+def _generates(one: RunConfig, method: str) -> bool:
+    return method in ("rankgpt", "full-context") or wants_qa(one, method)
+
+
 def _pending(cfg: RunConfig) -> list[tuple[RunConfig, tuple[str, ...]]]:
+    """(evaluation, its unfinished methods that run the model: attention scoring or generation)."""
     out = []
     for one in evals_of(cfg):
-        todo = tuple(m for m in one.eval.methods if m in ATTENTION_METHODS
+        todo = tuple(m for m in one.eval.methods if (m in ATTENTION_METHODS or _generates(one, m))
                      and not store_of(one).is_finished(eval_id(one, m)))
         if todo:
             out.append((one, todo))
     return out
+
+
+def _generations(one: RunConfig, methods: Sequence[str], examples: Sequence[Example]) -> int:
+    rankgpt = RankGPTRanker(None)
+    n = 0
+    for m in methods:
+        if m == "rankgpt":
+            n += sum(len(sliding_windows(len(ex.docs), rankgpt.window, rankgpt.step)) for ex in examples)
+        if m == "full-context" or wants_qa(one, m):
+            n += len(qa_examples(examples, one.eval.qa.limit)) * (1 if m == "full-context" else len(one.eval.qa.top_k))
+    return n
 
 
 def estimate_run(cfg: RunConfig, log: Callable[[str], None] = print) -> list[EvalEstimate]:
@@ -143,8 +162,11 @@ def estimate_run(cfg: RunConfig, log: Callable[[str], None] = print) -> list[Eva
         rows.append(EvalEstimate(f"detect:{cfg.detect.name}", ("detect",),
                                  [prompt_shape(builder, ex) for ex in _examples(cfg, True)], builder.max_length))
     for one, methods in pending:
-        rows.append(EvalEstimate(one.eval.name, methods, [prompt_shape(builder, ex) for ex in _examples(one, False)],
-                                 builder.max_length))
+        examples = _examples(one, False)
+        scored = tuple(m for m in methods if m in ATTENTION_METHODS)
+        rows.append(EvalEstimate(one.eval.name, scored or methods,
+                                 [prompt_shape(builder, ex) for ex in examples] if scored else [],
+                                 builder.max_length, generations=_generations(one, methods, examples)))
     seen: set[str] = set()
     for row in rows:
         for s in row.shapes:
@@ -165,21 +187,26 @@ def _print(rows: list[EvalEstimate], scorer, log: Callable[[str], None]) -> None
     r = scorer.retriever
     for row in rows:
         n = row.lengths
-        log(f"[estimate] {row.name} ({', '.join(row.methods)}): {len(n)} queries, prompt tokens min {min(n)} / "
-            f"median {int(statistics.median(n))} / p90 {percentile(n, 90)} / max {max(n)}, {row.over_window} over "
-            f"the window of {row.window}; {row.new_prefills} new prefills, score cache {_size(row.cache_bytes)}, "
-            f"run folders {_size(row.run_bytes)}")
+        shown = (f"{len(n)} queries, prompt tokens min {min(n)} / median {int(statistics.median(n))} / p90 "
+                 f"{percentile(n, 90)} / max {max(n)}, {row.over_window} over the window of {row.window}; "
+                 f"{row.new_prefills} new prefills, score cache {_size(row.cache_bytes)}, run folders "
+                 f"{_size(row.run_bytes)}") if n else "no attention scoring"
+        gen = f"; {row.generations} generation prompts (QA / RankGPT, not timed)" if row.generations else ""
+        log(f"[estimate] {row.name} ({', '.join(row.methods)}): {shown}{gen}")
     todo = {s.key: s for row in rows for s in row.shapes}
+    if not todo:
+        return
     tokens = sum(s.tokens for s in todo.values()) + sum(s.tokens - s.prefix for s in todo.values())
     prefills = sum(row.new_prefills for row in rows)
     longest = max(todo.values(), key=lambda s: s.tokens)
-    ids = r.tokenizer("x " * TIMED_TOKENS, add_special_tokens=False)["input_ids"]
+    ids = r.builder.tokenizer("x " * TIMED_TOKENS, add_special_tokens=False)["input_ids"]
     median = int(statistics.median(s.tokens for s in todo.values()))
     tps, timed = measure_tokens_per_second(r.model, ids, min(TIMED_TOKENS, median))
-    log(f"[estimate] total: {prefills} prefills + {prefills} calibration passes ({tokens} tokens), score cache "
+    log(f"[estimate] total: {prefills} prefills + {prefills} calibration passes ({tokens} tokens), "
+        f"{sum(row.generations for row in rows)} generation prompts, score cache "
         f"{_size(sum(row.cache_bytes for row in rows))}, run folders {_size(sum(row.run_bytes for row in rows))}; "
         f"{tps:,.0f} tokens/s measured ({timed}-token forward on {r.model.device}) -> about "
-        f"{_duration(tokens / tps)} (longest prompt {longest.tokens} tokens: slower per token than timed)")
+        f"{_duration(tokens / tps)} of scoring (longest prompt {longest.tokens} tokens: slower per token than timed)")
 
 
 def _size(n: float) -> str:

@@ -77,3 +77,19 @@ def test_percentile_is_the_nearest_rank(values):
 def test_over_window_counts_prompts_longer_than_the_window():
     row = EvalEstimate("x", ("qrhead",), [PromptShape(str(n), n, n - 5, 2) for n in (10, 20, 30)], window=20)
     assert row.over_window == 1 and dataclasses.replace(row, window=None).over_window == 0
+
+
+def test_generation_prompts_are_counted(tmp_path, tiny_dir):
+    """QA: one answer per question and cut-off (full context: one); counted, not timed."""
+    from qrexp.data.lme import load_lme
+    from qrexp.experiment.config import QAConfig
+    data = DataConfig(name="lme-tiny", loader="lme", args={"path": str(DATA / "lme_tiny.json")})
+    ev = EvalConfig(name="lme", kind="lme", data=data, methods=("qrhead", "bm25", "full-context"),
+                    qa=QAConfig(enabled=True, top_k=(1, 2), methods=("qrhead", "full-context")))
+    cfg = RunConfig(name="estimate", stage="evaluate", out_dir=str(tmp_path / "out"), progress=False,
+                    model=ModelConfig(path=str(tiny_dir)), heads=HeadsConfig(source="full"), eval=ev)
+    lines: list[str] = []
+    (row,) = estimate_run(cfg, lines.append)
+    n = len(load_lme(DATA / "lme_tiny.json"))
+    assert row.methods == ("qrhead",) and row.generations == n * 2 + n
+    assert f"{n * 3} generation prompts" in lines[0] and f"{n * 3} generation prompts" in lines[-1]
