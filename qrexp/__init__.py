@@ -1,13 +1,11 @@
-"""qrexp: reproducible experiments with query-focused retrieval heads (QRHead, EMNLP 2025)."""
+"""qrexp: reproducible experiments with query-focused retrieval heads (QRHead, EMNLP 2025).
+
+The package's front door is :class:`QRRetriever` (qrexp.engine.retriever) with the value types
+:class:`Doc`, :class:`Example` and :class:`Prompt` (qrexp.types). Importing ``qrexp`` imports torch
+and transformers (the retriever's engine).
+"""
+from qrexp.engine.retriever import QRRetriever
 from qrexp.types import Doc, Example, Prompt
 
 __all__ = ["QRRetriever", "Doc", "Example", "Prompt"]
 __version__ = "0.1.0"
-
-
-def __getattr__(name: str):
-    # Imported lazily: the retriever pulls in torch and transformers, the data modules do not.
-    if name == "QRRetriever":
-        from qrexp.engine.retriever import QRRetriever
-        return QRRetriever
-    raise AttributeError(f"module 'qrexp' has no attribute {name!r}")

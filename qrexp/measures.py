@@ -136,6 +136,7 @@ def normalise_all(names: Iterable[Any]) -> list[str]:
 
 
 def is_measure(text: Any) -> bool:
+    """True if ``text`` parses as a measure name in any accepted vocabulary (never raises)."""
     try:
         parse(text)
         return True

@@ -1,4 +1,8 @@
-"""A tiny name -> object registry with "did you mean" errors, used for every pluggable choice."""
+"""A tiny name -> object registry with "did you mean" errors, used for every pluggable choice.
+
+To add a choice, decorate it where it is defined: ``@OBJECTIVES.register("qrscore")``; the name is
+then valid in configs and listed in errors. (Pattern of lm-evaluation-harness' api/registry.)
+"""
 from __future__ import annotations
 
 import difflib
@@ -15,7 +19,10 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
+        """Decorator registering ``obj`` under ``name``; returns ``obj`` unchanged. Re-registering the
+        same object is a no-op; another object under a taken name raises KeyError."""
         def deco(obj: T) -> T:
+            """Register ``obj`` (see :meth:`Registry.register`)."""
             if name in self._items and self._items[name] is not obj:
                 raise KeyError(f"{self.kind} {name!r} is already registered")
             self._items[name] = obj
@@ -23,6 +30,7 @@ class Registry(Generic[T]):
         return deco
 
     def get(self, name: str) -> T:
+        """The object registered as ``name``; KeyError naming the kind, close matches and every known name."""
         if name not in self._items:
             close = difflib.get_close_matches(name, list(self._items), n=3)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
@@ -36,4 +44,5 @@ class Registry(Generic[T]):
         return iter(sorted(self._items))
 
     def names(self) -> list[str]:
+        """Registered names, sorted."""
         return sorted(self._items)

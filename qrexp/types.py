@@ -4,18 +4,22 @@ Shapes used across the package (L = layers, H = heads per layer, T = tokens, D =
   TokenScores  [L, H, T]  mean attention from the query span to every token (fp32)
   DocScores    [D, L, H]  per-head document scores (per-head outlier mask)
   HeadScores   [L, H]     one detection score per head
+
+Also the two small helpers every stage shares: :func:`rank_by_score` (the one ranking and tie-break
+rule of the package) and :func:`heads_by_layer` (the one heads -> {layer: heads} map).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Hashable, Iterable, Mapping, TypeVar
 
 Run = dict[str, dict[str, float]]   # {qid: {doc_id: score}}
 Qrels = dict[str, dict[str, int]]   # {qid: {doc_id: relevance}}
 Head = tuple[int, int]              # (layer, head)
 
 _HEAD_TOKEN = re.compile(r"^(\d+)-(\d+)$")
+K = TypeVar("K", bound=Hashable)
 
 
 class ConfigError(ValueError):
@@ -62,6 +66,7 @@ class Example:
 
     @property
     def doc_ids(self) -> list[str]:
+        """The candidates' doc ids in the given order."""
         return [d.doc_id for d in self.docs]
 
 
@@ -82,6 +87,37 @@ class Prompt:
 
     def __len__(self) -> int:
         return len(self.input_ids)
+
+
+def rank_by_score(scores: Mapping[K, float], where: str = "ranking", item: str = "key") -> list[K]:
+    """The keys of ``scores`` best first: score descending, equal scores by key ascending.
+
+    The one ranking rule of the package (documents, heads, first-stage candidates). Keys must be
+    mutually comparable: doc ids (str) tie in string order, so "a" ranks before "b"; heads
+    ``(layer, head)`` tie in (layer, head) order. Python's sort is stable and the key is total, so the
+    order is deterministic whatever the mapping's insertion order. pytrec_eval / trec_eval break ties
+    by doc id *descending*; qrexp.io.trec.rank_scores makes written scores strictly decreasing so
+    those tools see this order.
+
+    Raises ValueError ``"<where>, <item> <key>: score is NaN"`` for a NaN score (a NaN has no place
+    in an order), e.g. where="run: query 'q7'", item="doc".
+    """
+    for key, score in scores.items():
+        if score != score:                                    # NaN of any float type
+            raise ValueError(f"{where}, {item} {key!r}: score is NaN")
+    return sorted(scores, key=lambda key: (-scores[key], key))
+
+
+def heads_by_layer(heads: Iterable[Head]) -> dict[int, list[int]]:
+    """(layer, head) pairs -> {layer: [head, ...]}, layers ascending, heads ascending per layer.
+
+    The form the capture and masking code take (qrexp.engine.forward ``Heads``, qrexp.engine.generate
+    ``MaskHeads``). Duplicates are kept (a HeadSet has none); indices become ``int``.
+    """
+    out: dict[int, list[int]] = {}
+    for layer, head in heads:
+        out.setdefault(int(layer), []).append(int(head))
+    return {layer: sorted(hs) for layer, hs in sorted(out.items())}
 
 
 def format_head(head: Head) -> str:
@@ -125,6 +161,13 @@ class HeadSet:
             if self.n_heads is not None and h >= self.n_heads:
                 raise ValueError(f"head set {self.name!r}: head {tok!r} out of range "
                                  f"(head must be < n_heads={self.n_heads})")
+
+    @classmethod
+    def full(cls, n_layers: int, n_heads: int) -> "HeadSet":
+        """Every head of an ``n_layers`` x ``n_heads`` model, layer-major, named "full" (the ICR
+        setting: all heads, paper Section 4 baseline). Raises ValueError for a zero-sized model."""
+        return cls("full", tuple((l, h) for l in range(n_layers) for h in range(n_heads)),
+                   n_layers, n_heads)
 
     @classmethod
     def parse(cls, text: str, name: str = "heads", n_layers: int | None = None,

@@ -29,8 +29,8 @@ from typing import Any, Mapping
 
 from qrexp.io.jsonio import check_id, open_text, read_text, skip_bom
 from qrexp.data.bm25 import bm25_candidates
-from qrexp.io.trec import ranked, read_trec_run
-from qrexp.types import Doc, Example, Qrels, Run
+from qrexp.io.trec import read_trec_run
+from qrexp.types import Doc, Example, Qrels, Run, rank_by_score
 
 BEIR_IDS = {
     "nq": "beir/nq",
@@ -255,7 +255,7 @@ def load_beir(source: str | os.PathLike, run: str | os.PathLike | Mapping[str, M
     examples = []
     for qid in chosen:
         scores = first_stage[qid]
-        top = ranked(scores)[:top_k]
+        top = rank_by_score(scores, f"{run_name} (qid={qid})", "doc")[:top_k]
         found = store.get_many(top)
         missing = [d for d in top if d not in found]
         if missing:

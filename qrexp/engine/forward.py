@@ -92,8 +92,14 @@ def last_layer(heads: Heads, n_layers: int) -> int:
     return n_layers - 1 if heads is None else max(heads)
 
 
-def _run(model, ids: list[int], cap: Capture, cache=None):
-    """One forward under ``cap``; returns the last-position logits, or None after an early exit."""
+def run_forward(model, ids: list[int], cap: Capture, cache=None):
+    """One batch-1 forward over token ids ``ids`` (length T) under the capture ``cap``, no grad.
+
+    ``cache`` (a transformers Cache, e.g. :func:`full_cache`) is extended in place when given.
+    Returns the last position's logits [V] (the model's dtype), or None when ``cap`` stopped the
+    forward early (``stop_after``: StopForward is caught here). Side effect: ``cap.out`` /
+    ``cap.batch_out`` are filled by the capture attention (:mod:`qrexp.engine.capture`).
+    """
     x = torch.tensor([ids], device=model.device)
     with torch.no_grad(), capturing(cap):
         try:
@@ -129,7 +135,7 @@ def fresh_pass(model, ids: list[int], span: tuple[int, int], heads: Heads = None
     """One full forward over ``ids``; returns ({layer: [H_sel, T]} , last logits or None)."""
     stop = last_layer(heads, model.config.num_hidden_layers) if early_exit else None
     cap = Capture(span=span, heads=heads, stop_after=stop, rows=rows)
-    logits = _run(model, list(ids), cap)
+    logits = run_forward(model, list(ids), cap)
     check_key_axis(cap.out, len(ids), "fresh pass")
     return cap.out, logits
 
@@ -147,7 +153,7 @@ def prefix_passes(model, prefix: list[int], continuations: list[tuple[list[int],
         return [fresh_pass(model, ids, span, heads, early_exit, rows) for ids, span in continuations]
     stop = last_layer(heads, model.config.num_hidden_layers) if early_exit else None
     cache = full_cache()
-    _run(model, list(prefix), Capture(span=None, stop_after=stop), cache)
+    run_forward(model, list(prefix), Capture(span=None, stop_after=stop), cache)
     check_cache(cache, len(prefix), "prefix pass")
     cache.layers = [FrozenPrefixLayer.of(layer) for layer in cache.layers]
     lengths = [len(ids) for ids, _ in continuations]

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 import torch
 
 from qrexp.engine.capture import Capture
-from qrexp.engine.forward import _run, check_cache, check_key_axis, full_cache, prepare_model
+from qrexp.engine.forward import check_cache, check_key_axis, full_cache, prepare_model, run_forward
 
 MaskHeads = dict[int, list[int]]   # {layer: [head, ...]}
 
@@ -41,7 +41,8 @@ class GenerationTrace:
 
 
 def render_chat(tokenizer, user_text: str) -> str:
-    """One user turn through the tokenizer's chat template, with the assistant header appended."""
+    """One user turn through the tokenizer's chat template, with the assistant header appended (the
+    one chat renderer of the engine). ValueError when the tokenizer has no chat template."""
     if not getattr(tokenizer, "chat_template", None):
         raise ValueError(f"{type(tokenizer).__name__} has no chat template; build the prompt as "
                          "plain text instead (chat=False)")
@@ -69,7 +70,8 @@ def stop_id_set(model, tokenizer, stop_ids: Iterable[int] | None = None) -> set[
 
 
 def check_mask_heads(mask_heads: MaskHeads | None, n_layers: int, n_heads: int) -> MaskHeads:
-    """Validated {layer: sorted heads}; empty lists dropped."""
+    """Validated {layer: sorted, de-duplicated heads}; empty lists dropped. ValueError naming the
+    layer (and head) outside an ``n_layers`` x ``n_heads`` model."""
     out: MaskHeads = {}
     for layer, heads in (mask_heads or {}).items():
         if not 0 <= int(layer) < n_layers:
@@ -109,7 +111,7 @@ def greedy_generate(model, tokenizer, prompt_ids: Sequence[int], max_new_tokens:
     for _ in range(max_new_tokens):
         span = (len(step_ids) - 1, len(step_ids)) if capture_last_row else None
         cap = Capture(span=span, mask_heads=masks)
-        logits = _run(model, step_ids, cap, cache)                    # [V]
+        logits = run_forward(model, step_ids, cap, cache)                    # [V]
         seen = len(prompt) + len(tokens)                               # tokens now in the cache
         check_cache(cache, seen, f"greedy_generate step {len(tokens)}")
         if capture_last_row:

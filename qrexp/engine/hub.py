@@ -19,11 +19,13 @@ class HubUnreachable(OSError):
 
 
 def endpoint() -> str:
+    """The hub's base URL: $HF_ENDPOINT, else huggingface_hub's default; no trailing slash."""
     from huggingface_hub import constants
     return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
 
 
 def offline() -> bool:
+    """True when $HF_HUB_OFFLINE is set to 1 / true / yes / on (case-insensitive)."""
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from qrexp.engine.hub import hub_load_options
+from qrexp.engine.model_names import derive_name
 from qrexp.io.files import current_umask
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,9 @@ def cache_root() -> Path:
 
 
 def parse_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
-    """None -> bf16 on CUDA when supported, fp32 elsewhere."""
+    """A torch dtype from a name ("float32", "bf16", ... keys of _DTYPES) or a torch.dtype; None or
+    "auto" -> bfloat16 on a CUDA ``device`` that supports it, float32 elsewhere. ValueError (listing
+    the known names) for any other name."""
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype in (None, "auto"):
@@ -58,6 +62,7 @@ def parse_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
 
 
 def default_device(device: str | None) -> str:
+    """``device`` if given, else "cuda" when a GPU is visible, else "cpu"."""
     if device:
         return device
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -78,7 +83,9 @@ def embedded_source(alias: str) -> ModelSource:
 
 
 def resolve_source(name_or_path: str, gguf_file: str | None = None) -> ModelSource:
-    """Alias of an embedded model, a local .gguf file, a local folder, or a hub id."""
+    """Where ``name_or_path`` loads from: an embedded model's alias (EMBEDDED; FileNotFoundError
+    with the pip command when its package is missing), a local .gguf file, a local folder, or else a
+    hub id (not checked here; load_model fails fast when the hub is unreachable)."""
     if name_or_path in EMBEDDED:
         return embedded_source(name_or_path)
     p = Path(name_or_path).expanduser()
@@ -160,7 +167,6 @@ def load_model(name_or_path: str, *, gguf_file: str | None = None, dtype=None,
     torch_dtype = parse_dtype(dtype, device)
     path, kwargs = src.path, {"revision": revision} if revision else {}
     if not src.gguf_file and not Path(src.path).exists():     # a hub id: fail fast when unreachable
-        from qrexp.engine.hub import hub_load_options
         kwargs.update(hub_load_options(src.path, revision))
     if src.gguf_file:
         folder = _gguf_cache_dir(src, revision)
@@ -174,7 +180,6 @@ def load_model(name_or_path: str, *, gguf_file: str | None = None, dtype=None,
     if device_map is None:
         model.to(device)
     model.eval()
-    from qrexp.engine.model_names import derive_name
     model.qrexp_name = src.alias or derive_name(name_or_path, gguf_file)
     model.qrexp_source = {"path": name_or_path, "gguf_file": src.gguf_file, "revision": revision}
     return model, tokenizer

@@ -33,6 +33,10 @@ SPAN_MODES = ("instruction", "query")
 
 @dataclass(frozen=True)
 class PromptSettings:
+    """How a retrieval prompt is rendered: ``style`` "chat" (the model's chat template) or
+    "reference" (the paper code's hand-written Llama-3 / Qwen2.5 template); ``query_span``
+    "instruction" (query through the end of the prompt, the paper's choice) or "query" (the query
+    tokens only). Raises ValueError for a value outside these choices."""
     style: str = "chat"
     query_span: str = "instruction"
     reference_family: str | None = None   # None: detected from the tokenizer's special tokens
@@ -63,6 +67,7 @@ def chat_query(query: str) -> str:
 
 
 def detect_reference_family(tokenizer) -> str:
+    """The key of REFERENCE_FAMILIES (the reference template's family) whose marker token is in the tokenizer's vocabulary; ValueError for any other tokenizer."""
     vocab = tokenizer.get_vocab()
     for name, fam in REFERENCE_FAMILIES.items():
         if fam["marker"] in vocab:
@@ -122,6 +127,11 @@ class PromptBuilder:
 
     # ---- tokens ------------------------------------------------------------------------------
     def build(self, query: str, docs: Sequence[Doc | Mapping[str, Any]], qid: str = "?") -> Prompt:
+        """Render and tokenize the prompt: a :class:`qrexp.types.Prompt` with token spans [start, end)
+        of every document and of the query (to the prompt's end in "instruction" mode), and
+        ``cont_start`` where the query-dependent part begins. Raises ValueError naming ``qid`` for no
+        documents, an empty query, a prompt longer than the context window, or a span that cannot
+        be located in the tokens."""
         docs = [Doc.from_any(d) for d in docs]
         if not docs:
             raise ValueError(f"example {qid}: no documents to score")

@@ -23,6 +23,9 @@ QUESTIONS = [("Which city is Aiko Tanaka's home?", "p2"), ("What animal does Lar
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Command line: load ``--model`` (default SmolLM2-135M), rank the toy documents for each
+    question (or ``--query``) with ``--heads`` and print the top 3 and the hit count. Downloads or
+    converts the model on first use."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--heads", default="full")

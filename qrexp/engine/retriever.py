@@ -12,11 +12,10 @@ import torch
 from tqdm.auto import tqdm
 
 from qrexp.engine.forward import prefix_passes, prepare_model
-from qrexp.types import HeadSet
-from qrexp.heads.sets import full
+from qrexp.engine.models import load_model
 from qrexp.engine.prompt import PromptBuilder, PromptSettings
 from qrexp.engine.scoring import calibrate, doc_scores_per_head, span_scores
-from qrexp.types import Doc, Example, Head, Prompt, Run
+from qrexp.types import Doc, Example, Head, HeadSet, Prompt, Run, heads_by_layer, rank_by_score
 
 DocsLike = Sequence[Doc | Mapping[str, Any] | str]
 
@@ -42,19 +41,12 @@ def as_docs(docs: DocsLike) -> list[Doc]:
 def as_headset(heads: str | HeadSet | Iterable[Head] | None, n_layers: int, n_heads: int) -> HeadSet:
     """"full" | None | "13-18,13-21" | [(13, 18)] | HeadSet -> HeadSet checked against the model."""
     if heads is None or (isinstance(heads, str) and heads == "full"):
-        return full(n_layers, n_heads)
+        return HeadSet.full(n_layers, n_heads)
     if isinstance(heads, HeadSet):
         return HeadSet(heads.name, heads.heads, n_layers, n_heads)
     if isinstance(heads, str):
         return HeadSet.parse(heads, "heads", n_layers, n_heads)
     return HeadSet("heads", tuple(tuple(h) for h in heads), n_layers, n_heads)
-
-
-def by_layer(heads: HeadSet) -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for layer, head in heads:
-        out.setdefault(layer, []).append(head)
-    return {layer: sorted(hs) for layer, hs in sorted(out.items())}
 
 
 class QRRetriever:
@@ -80,7 +72,6 @@ class QRRetriever:
                         query_span: str = "instruction", null_query: str = "N/A",
                         calibrate: bool = True, mask_sigma: float | None = 2.0, device=None,
                         dtype=None, **kwargs) -> "QRRetriever":
-        from qrexp.engine.models import load_model
         load_keys = ("gguf_file", "device_map", "revision")
         model, tok = load_model(name_or_path, dtype=dtype, device=device,
                                 **{k: kwargs.pop(k) for k in load_keys if k in kwargs})
@@ -116,7 +107,7 @@ class QRRetriever:
         c = prompt.cont_start
         conts = [(list(p.input_ids[c:]), (p.query_span[0] - c, p.query_span[1] - c))
                  for p in (prompt, null) if p is not None]
-        results = prefix_passes(self.model, list(prompt.input_ids[:c]), conts, by_layer(heads),
+        results = prefix_passes(self.model, list(prompt.input_ids[:c]), conts, heads_by_layer(heads),
                                 early_exit=self.early_exit)
         real = {layer: x[:, :c] for layer, x in results[0][0].items()}
         null_rows = None if null is None else {layer: x[:, :c] for layer, x in results[1][0].items()}
@@ -125,7 +116,7 @@ class QRRetriever:
     def raw_token_scores(self, query: str, docs: DocsLike, qid: str = "?"):
         """Uncalibrated TokenScores of the real and null query, each [L, H, T_prefix] (null None
         when calibration is off), and the prompt. Everything else is a pure function of these."""
-        real, null, prompt = self._passes(query, docs, full(self.n_layers, self.n_heads), qid)
+        real, null, prompt = self._passes(query, docs, HeadSet.full(self.n_layers, self.n_heads), qid)
         dense = lambda rows: torch.stack([rows[layer] for layer in range(self.n_layers)])
         return dense(real), None if null is None else dense(null), prompt
 
@@ -162,14 +153,13 @@ class QRRetriever:
 
     def rank(self, query: str, docs: DocsLike, top_k: int | None = None) -> list[Ranked]:
         """The documents best first as Ranked(doc_id, score, text), cut to ``top_k`` (None: all);
-        equal scores are ordered by doc id (qrexp.evals.metrics.rank_docs). One forward pass per call."""
-        from qrexp.evals.metrics import rank_docs
+        equal scores are ordered by doc id (qrexp.types.rank_by_score). One forward pass per call."""
         if top_k is not None and top_k < 1:
             raise ValueError(f"rank: top_k must be >= 1 or None, got {top_k}")
         docs = as_docs(docs)
         scores = self.score_docs(query, docs)
         text = {d.doc_id: d.text for d in docs}
-        return [Ranked(d, scores[d], text[d]) for d in rank_docs(scores, "query")[:top_k]]
+        return [Ranked(d, scores[d], text[d]) for d in rank_by_score(scores, "rank: query", "doc")[:top_k]]
 
     def rerank(self, examples: Sequence[Example], progress: bool = True) -> Run:
         """Score every example's candidates: Run {qid: {doc_id: score}}."""

@@ -17,8 +17,7 @@ import statistics
 from typing import Callable, Sequence
 
 from qrexp.engine.prompt import PromptBuilder
-from qrexp.io.trec import ranked
-from qrexp.types import Doc, Example
+from qrexp.types import Doc, Example, rank_by_score
 
 POLICIES = ("fail", "truncate")
 
@@ -34,7 +33,7 @@ def _truncate(builder: PromptBuilder, ex: Example, window: int, tokens: int) -> 
     if not scores or set(scores) != set(ex.doc_ids):
         raise ValueError(f"example {ex.qid}: prompt has {tokens} tokens, more than the window of {window}, and "
                          "no first-stage scores to truncate by; use shorter or fewer documents")
-    by_rank = ranked(scores)
+    by_rank = rank_by_score(scores, f"example {ex.qid} first stage", "doc")
     lo, hi = 0, len(by_rank)                      # largest m whose top-m prompt fits: lo fits (or 0), hi does not
     while hi - lo > 1:
         mid = (lo + hi) // 2

@@ -17,8 +17,7 @@ from tqdm.auto import tqdm
 from qrexp.evals.llm import Generator, Messages
 from qrexp.registry import Registry
 from qrexp.data.bm25 import B, K1, STEMMER, STOPWORDS, bm25_candidates
-from qrexp.io.trec import ranked
-from qrexp.types import Doc, Example, Run
+from qrexp.types import Doc, Example, Run, rank_by_score
 
 RANKERS: Registry[type["Ranker"]] = Registry("ranker")
 
@@ -233,7 +232,7 @@ class RankGPTRanker(Ranker):
         if not scores or set(scores) != set(ex.doc_ids):
             raise ValueError(f"example {ex.qid}: input_order 'first_stage' needs meta['first_stage'] for every doc")
         by_id = {d.doc_id: d for d in ex.docs}
-        return [by_id[d] for d in ranked(scores)]
+        return [by_id[d] for d in rank_by_score(scores, f"example {ex.qid} first stage", "doc")]
 
     def _passage(self, doc: Doc) -> str:
         return f"Title: {doc.title} Content: {doc.text}" if doc.title else doc.text

@@ -17,7 +17,7 @@ from qrexp.engine.generate import MaskHeads, greedy_generate
 from qrexp.types import HeadSet
 from qrexp.heads.niah import NIAH_TEMPLATE, NiahCase, as_case, build_niah_prompt, case_from_example, rouge1_recall
 from qrexp.report.plots import plot_niah_heatmap
-from qrexp.types import Example, Head
+from qrexp.types import Example, Head, heads_by_layer
 
 Cells = Mapping[tuple[float, int], Sequence[NiahCase]]
 
@@ -50,10 +50,7 @@ def as_mask(heads: MaskHeads | HeadSet | Iterable[Head] | None) -> MaskHeads:
         return {}
     if isinstance(heads, Mapping):
         return {int(l): sorted(int(h) for h in hs) for l, hs in heads.items()}
-    out: MaskHeads = {}
-    for layer, head in heads:
-        out.setdefault(int(layer), []).append(int(head))
-    return {l: sorted(hs) for l, hs in sorted(out.items())}
+    return heads_by_layer(heads)
 
 
 def niah_accuracy_grid(model, tokenizer, cases_by_cell: Cells,

@@ -18,8 +18,7 @@ from typing import Iterable, Mapping
 import pytrec_eval
 
 from qrexp.measures import trec_names
-from qrexp.io.trec import ranked
-from qrexp.types import Qrels, Run
+from qrexp.types import Qrels, Run, rank_by_score
 
 DEFAULT_MEASURES = ("nDCG@10", "R@100")
 MISSING_POLICIES = ("zero", "skip")
@@ -28,16 +27,11 @@ PerQuery = dict[str, dict[str, float]]
 Means = dict[str, float]
 
 
-def rank_docs(scores: Mapping[str, float], qid: str = "?") -> list[str]:
-    """Doc ids sorted by score descending, ties broken by doc id ascending (qrexp.io.trec.ranked)."""
-    return ranked(scores, qid)
-
-
 def _by_rank(run: Run) -> dict[str, dict[str, float]]:
     """Replace scores with n - rank so pytrec_eval sees exactly our ordering."""
     out: dict[str, dict[str, float]] = {}
     for qid, scores in run.items():
-        ranked = rank_docs(scores, str(qid))
+        ranked = rank_by_score(scores, f"run: query {str(qid)!r}", "doc")
         out[str(qid)] = {str(d): float(len(ranked) - i) for i, d in enumerate(ranked)}
     return out
 
@@ -137,7 +131,7 @@ def retrieval_metrics(run: Run, gold: Mapping[str, Iterable[str]],
         gold_set = {str(g) for g in gold_ids}
         if not gold_set:
             continue
-        ranked = rank_docs(run.get(qid, {}), str(qid))
+        ranked = rank_by_score(run.get(qid, {}), f"run: query {str(qid)!r}", "doc")
         row: dict[str, float] = {}
         for k in ks:
             for name, value in recall_at_k(ranked, gold_set, k).items():

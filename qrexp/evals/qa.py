@@ -21,8 +21,7 @@ from qrexp.evals.qa_clipper import chapter_order
 from qrexp.evals.qa_prompts import (LME_ABSTENTION_TEMPLATE, LME_ANSWER_TEMPLATE, LME_JUDGE_TEMPLATES,
                                LME_SESSION_TEMPLATE)
 from qrexp.data.lme import date_order
-from qrexp.io.trec import ranked
-from qrexp.types import Example, Run
+from qrexp.types import Example, Run, rank_by_score
 
 ORDERS = ("date", "chapter", "rank")
 LME_MAX_NEW_TOKENS, JUDGE_MAX_NEW_TOKENS = 500, 10
@@ -46,7 +45,7 @@ def select_units(example: Example, ranking: Mapping[str, float] | None, k: int |
         unknown = [d for d in ranking if d not in known]
         if unknown:
             raise KeyError(f"example {example.qid}: ranking names unknown unit id(s) {unknown[:3]}")
-        chosen = ranked(ranking)
+        chosen = rank_by_score(ranking, f"example {example.qid} ranking", "unit")
     if k is not None:
         if k < 1:
             raise ValueError(f"k must be >= 1 or None, got {k}")

@@ -17,7 +17,8 @@ import pandas as pd
 
 from qrexp.experiment.config import RunConfig
 from qrexp.measures import canonical_key
-from qrexp.report.tables import TableSpec, _label, build_table, column_label, paper_numbers, to_markdown, write_table
+from qrexp.report.render import column_label, to_markdown, write_table
+from qrexp.report.tables import TableSpec, build_table, config_label, paper_numbers
 from qrexp.runs.table import load_runs
 from qrexp.experiment.stages import store_of
 
@@ -188,5 +189,5 @@ def _sample_sizes(runs: pd.DataFrame, spec: TableSpec) -> str:
     col = f"config.{spec.col_key}" if spec.col_key else None
     if col and col in runs.columns:
         sizes = runs.groupby(col, dropna=False)["n"].max()
-        return ", ".join(f"{column_label(spec, _label(k))} n={int(v)}" for k, v in sizes.items())
+        return ", ".join(f"{column_label(spec, config_label(k))} n={int(v)}" for k, v in sizes.items())
     return f"n={int(runs['n'].max())}"

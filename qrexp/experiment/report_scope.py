@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from qrexp.experiment.config import RunConfig, evals_of, to_dict
-from qrexp.report.tables import SCOPE_PREFIXES, TableSpec, _label
+from qrexp.report.tables import SCOPE_PREFIXES, TableSpec, config_label
 from qrexp.runs.table import flatten
 
 
@@ -70,7 +70,7 @@ def config_scope(cfg: RunConfig) -> dict[str, set[str]]:
                 "model": {"name": one.model.name}, "seed": one.seed}
         for key, value in flatten(tree).items():
             if key.startswith(SCOPE_PREFIXES):
-                scope.setdefault(key, set()).add(_label(value))
+                scope.setdefault(key, set()).add(config_label(value))
     return scope
 
 
@@ -95,7 +95,7 @@ def narrow_to_config(runs: pd.DataFrame, cfg: RunConfig, spec: TableSpec,
         column = f"config.{key}"
         if key in spec_keys or column not in runs.columns:
             continue
-        labels = runs[column].map(lambda v: None if _absent(v) else _label(v))
+        labels = runs[column].map(lambda v: None if _absent(v) else config_label(v))
         bad = labels.notna() & ~labels.isin(allowed)
         if bad.any():
             differing[key] = set(labels[bad])

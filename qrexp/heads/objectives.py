@@ -7,7 +7,7 @@ an integer tensor of graded labels >= 0; "gold" means relevance > 0.
 Ranking ties inside an example (equal document scores for one head) go to the document that comes
 first in the order given; this is what ``torch.sort(stable=True)`` gives and what ndcg10 and recall1
 both use. qrexp.experiment.detect passes documents in doc id order, so ties follow the evaluation's
-rule (qrexp.io.trec.ranked: doc id ascending).
+rule (qrexp.types.rank_by_score: doc id ascending).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from qrexp.io.redact import redact
 from qrexp.registry import Registry
 from qrexp.io.files import atomic_write_text
 from qrexp.io.jsonio import read_text
-from qrexp.types import Example, Head
+from qrexp.types import Example, Head, rank_by_score
 
 __all__ = ["OBJECTIVES", "detect", "qrscore", "ndcg10", "recall1", "per_head_ndcg", "rank_heads",
            "relevance_of", "write_detection", "read_detection", "read_detection_k"]
@@ -158,16 +158,16 @@ def write_detection(path: str | Path, ranked: list[tuple[Head, float]], provenan
     for (l, h), score in ranked:
         if not math.isfinite(score):
             raise ValueError(f"{path}: head {l}-{h} has non-finite score {score}")
-    ranked = sorted(((tuple(head), round_score(score)) for head, score in ranked),
-                    key=lambda entry: (-entry[1], entry[0]))
+    n_given, rounded = len(ranked), {tuple(head): round_score(score) for head, score in ranked}
+    ranked = [(head, rounded[head]) for head in rank_by_score(rounded, str(path), "head")]
     heads = [h for h, _ in ranked]
     if not heads:
         raise ValueError(f"{path}: empty ranking")
     n_layers = max(l for l, _ in heads) + 1
     n_heads = max(h for _, h in heads) + 1
-    if len(set(heads)) != len(heads) or len(heads) != n_layers * n_heads:
+    if n_given != len(heads) or len(heads) != n_layers * n_heads:
         raise ValueError(f"{path}: ranking must list each of the {n_layers}x{n_heads} heads once, "
-                         f"got {len(heads)} entries")
+                         f"got {n_given} entries")
     if not 1 <= k <= len(heads):
         raise ValueError(f"{path}: k={k} must be in [1, {len(heads)}]")
     grid = [[0.0] * n_heads for _ in range(n_layers)]

@@ -14,15 +14,14 @@ import numpy as np
 import torch
 
 from qrexp.io.jsonio import read_text
-from qrexp.types import Head, HeadSet, parse_head
+from qrexp.types import Head, HeadSet, parse_head, rank_by_score
 
 PUBLISHED_DIR = Path(__file__).resolve().parents[2] / "results" / "heads" / "published"
 
 
 def full(n_layers: int, n_heads: int) -> HeadSet:
-    """Every head, layer-major (the ICR setting)."""
-    return HeadSet("full", tuple((l, h) for l in range(n_layers) for h in range(n_heads)),
-                   n_layers, n_heads)
+    """Every head, layer-major (the ICR setting): :meth:`qrexp.types.HeadSet.full`."""
+    return HeadSet.full(n_layers, n_heads)
 
 
 def random(k: int, seed: int, n_layers: int, n_heads: int) -> HeadSet:
@@ -90,9 +89,8 @@ def rank_heads(scores: torch.Tensor) -> list[tuple[Head, float]]:
     if len(bad):
         l, h = divmod(int(bad[0]), scores.shape[1])
         raise ValueError(f"head scores contain NaN (first at head {l}-{h})")
-    order = torch.sort(flat, descending=True, stable=True).indices.tolist()
-    values = scores.detach().flatten().tolist()
-    return [(divmod(i, scores.shape[1]), float(values[i])) for i in order]
+    by_head = {divmod(i, scores.shape[1]): float(v) for i, v in enumerate(scores.detach().flatten().tolist())}
+    return [(head, by_head[head]) for head in rank_by_score(by_head, "head scores", "head")]
 
 
 def top_k(scores: torch.Tensor, k: int, name: str | None = None) -> HeadSet:

@@ -1,5 +1,7 @@
-"""Atomic file writes and the one JSON form of every artifact: canonical (key-sorted, compact) for
-hashing, indented for files people read. Leaf module: stdlib only.
+"""Atomic file writes and the one JSON writer of the package: canonical (key-sorted, compact) for
+hashing, indented for files people read, one object per line for JSONL. Every JSON text qrexp
+writes to a file is made here (:func:`dumps_json`, :func:`dumps_jsonl`); values pass through
+:func:`jsonable` (NaN / inf refused, numpy and torch scalars unwrapped). Leaf module: stdlib only.
 
 Side effects: :func:`atomic_write_bytes` creates parent folders and replaces the target in one
 ``os.replace`` (a reader sees the old file or the new one, never a torn one).
@@ -12,7 +14,7 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 
 def jsonable(obj: Any, where: str = "$") -> Any:
@@ -35,7 +37,8 @@ def jsonable(obj: Any, where: str = "$") -> Any:
 
 
 def canonical_json(obj: Any) -> str:
-    """Key-sorted, compact JSON: equal configs give equal strings whatever the key order."""
+    """Key-sorted, compact JSON (no spaces, non-ASCII kept): equal configs give equal strings whatever
+    the key order; the text run ids and cache keys hash. ValueError / TypeError as :func:`jsonable`."""
     return json.dumps(jsonable(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -77,13 +80,26 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def dumps_json(obj: Any, where: str = "$") -> str:
-    """Indented, key-sorted JSON text ending in a newline (the form of every JSON file qrexp writes)."""
-    return json.dumps(jsonable(obj, where), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def dumps_json(obj: Any, where: str = "$", *, indent: int | None = 2, sort_keys: bool = True) -> str:
+    """JSON text of ``obj`` ending in a newline, non-ASCII kept: by default indented by 2 and
+    key-sorted (run artifacts). ``sort_keys=False`` keeps a record's field order (data files in a
+    published format); ``indent=None`` is one line. Raises ValueError / TypeError naming ``where``
+    and the path inside ``obj`` for NaN, inf or a non-JSON value (:func:`jsonable`)."""
+    return json.dumps(jsonable(obj, where), indent=indent, sort_keys=sort_keys, ensure_ascii=False) + "\n"
 
 
+def dumps_jsonl(rows: Iterable[Any], where: str = "$", *, sort_keys: bool = True) -> str:
+    """JSON Lines text: one compact :func:`dumps_json` document per row (``where line <i>`` in errors)."""
+    return "".join(dumps_json(row, f"{where} line {i + 1} $", indent=None, sort_keys=sort_keys)
+                   for i, row in enumerate(rows))
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as :func:`dumps_json` text, atomically; returns the path."""
-    return atomic_write_text(path, dumps_json(obj, str(path)))
+def write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 2, sort_keys: bool = True) -> Path:
+    """Write ``obj`` as :func:`dumps_json` text to ``path``, atomically (parent folders created);
+    returns the path. Errors name the file."""
+    return atomic_write_text(path, dumps_json(obj, str(path), indent=indent, sort_keys=sort_keys))
+
+
+def write_jsonl(path: str | os.PathLike, rows: Iterable[Any], *, sort_keys: bool = True) -> Path:
+    """Write ``rows`` as :func:`dumps_jsonl` text to ``path``, atomically; returns the path."""
+    return atomic_write_text(path, dumps_jsonl(rows, str(path), sort_keys=sort_keys))

@@ -1,4 +1,4 @@
-"""JSON / JSONL reading with one-line, located errors, and atomic JSON / JSONL / text writes.
+"""JSON / JSONL reading with one-line, located errors, and atomic JSON / JSONL writes of data records.
 
 Every record read from a file is wrapped in a :class:`Rec` that knows where it came from, so a loader
 can say exactly what is wrong, e.g.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from qrexp.io.files import atomic_write_text
+from qrexp.io import files
 
 _REQUIRED = object()
 _TYPE_NAMES = {str: "str", int: "int", float: "float", bool: "bool", list: "list", dict: "dict"}
@@ -26,6 +26,7 @@ class Rec:
     where: str
 
     def error(self, message: str) -> ValueError:
+        """A ValueError "<where>: <message>" for the caller to raise."""
         return ValueError(f"{self.where}: {message}")
 
     def __contains__(self, name: str) -> bool:
@@ -171,20 +172,17 @@ def read_records(path: str | os.PathLike, id_field: str | None = None) -> list[R
 
 
 # ----------------------------------------------------------------------------- atomic writes
-def write_text(text: str, path: str | os.PathLike) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically (temp file in the same folder, os.replace)."""
-    return atomic_write_text(path, text)
-
-
+# Data files keep their records' field order (the published formats); the JSON text itself is made
+# by qrexp.io.files, the package's one JSON writer.
 def write_json(obj: Any, path: str | os.PathLike, indent: int | None = None) -> Path:
-    """Atomically write ``obj`` as one JSON document (non-ASCII kept, NaN refused)."""
-    return write_text(json.dumps(obj, ensure_ascii=False, indent=indent, allow_nan=False) + "\n", path)
+    """Atomically write data records ``obj`` as one JSON document, field order kept, non-ASCII kept
+    (qrexp.io.files.write_json with sort_keys=False). NaN / inf raise ValueError naming the file."""
+    return files.write_json(path, obj, indent=indent, sort_keys=False)
 
 
 def write_jsonl(records: Iterable[Any], path: str | os.PathLike) -> Path:
-    """Atomically write one JSON document per line."""
-    lines = [json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records]
-    return write_text("".join(lines), path)
+    """Atomically write one compact JSON document per record, field order kept (qrexp.io.files)."""
+    return files.write_jsonl(path, records, sort_keys=False)
 
 
 def choice_filter(values: Sequence[str] | str | None, known: Sequence[str], what: str) -> set[str] | None:

@@ -22,6 +22,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+from qrexp.io.files import canonical_json
+
 LOCK_DIR = ".locks"
 
 
@@ -46,6 +48,7 @@ def read_owner(path: str | os.PathLike) -> dict[str, Any] | None:
 
 
 def describe(owner: dict[str, Any] | None) -> str:
+    """One-line description of a lock owner record ("pid 12 on host (since ...)") for log lines."""
     if not owner:
         return "an unknown owner"
     return f"pid {owner.get('pid')} on {owner.get('host')} (since {owner.get('since')})"
@@ -101,12 +104,16 @@ class FileLock:
         owner = {"pid": os.getpid(), "host": socket.gethostname(),
                  "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "token": uuid.uuid4().hex}
         os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(owner).encode(), 0)
+        os.pwrite(fd, canonical_json(owner).encode(), 0)
         os.fsync(fd)
         self.fd, self.owner = fd, owner
         return True
 
     def acquire(self) -> "FileLock":
+        """Block until the lock is ours (polling every ``poll_s`` seconds, one log line when waiting
+        and every ``report_s`` seconds after); a stale lock (owner gone) is taken over. Writes the
+        owner record (pid, host, since, token) into the lock file; sets ``waited_s``. Raises
+        LockTimeout naming the owner after ``timeout_s`` seconds (None: wait forever)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         start = last_report = time.monotonic()
         reported = False

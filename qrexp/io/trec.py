@@ -1,7 +1,7 @@
 """TREC run files (``qid Q0 docid rank score tag``) <-> Run ``{qid: {doc_id: score}}``.
 
-Ranking convention (the one place it is defined; qrexp.evals.metrics, the baselines and QA use
-:func:`ranked`): score descending, equal scores broken by doc id ascending. trec_eval and
+Ranking convention (defined once, :func:`qrexp.types.rank_by_score`, used by metrics, baselines, QA
+and this module): score descending, equal scores broken by doc id ascending. trec_eval and
 pytrec_eval ignore the rank column, keep scores as 32-bit floats and break ties by doc id
 *descending*, so a written run makes its scores strictly decreasing float32 values in our order
 (see :func:`rank_scores`): scoring the file with trec_eval gives exactly the ranking qrexp evaluated.
@@ -15,16 +15,9 @@ from typing import Mapping
 
 import numpy as np
 
-from qrexp.io.jsonio import read_text, write_text
-from qrexp.types import Run
-
-
-def ranked(scores: Mapping[str, float], qid: str = "?") -> list[str]:
-    """Doc ids by score descending, ties by doc id ascending (string order); NaN raises."""
-    for doc_id, score in scores.items():
-        if isinstance(score, float) and math.isnan(score):
-            raise ValueError(f"run: query {qid!r}, doc {doc_id!r}: score is NaN")
-    return sorted(scores, key=lambda d: (-scores[d], str(d)))
+from qrexp.io.files import atomic_write_text
+from qrexp.io.jsonio import read_text
+from qrexp.types import Run, rank_by_score
 
 
 def _float32(value: float) -> float:
@@ -33,7 +26,8 @@ def _float32(value: float) -> float:
 
 
 def rank_scores(scores: Mapping[str, float], qid: str = "?") -> list[tuple[str, float]]:
-    """[(doc_id, written score)] in :func:`ranked` order, strictly decreasing as 32-bit floats.
+    """[(doc_id, written score)] in :func:`qrexp.types.rank_by_score` order (score descending, doc id
+    ascending), strictly decreasing as 32-bit floats; a NaN score raises ValueError naming query and doc.
 
     trec_eval (and pytrec_eval) hold run scores as C ``float``: doubles closer than float32's
     spacing tie there and are re-ordered by doc id descending. So each score is rounded to the
@@ -43,7 +37,7 @@ def rank_scores(scores: Mapping[str, float], qid: str = "?") -> list[tuple[str, 
     """
     out: list[tuple[str, float]] = []
     previous = math.inf
-    for doc_id in ranked(scores, qid):
+    for doc_id in rank_by_score(scores, f"run: query {qid!r}", "doc"):
         score = _float32(scores[doc_id])
         if score >= previous:
             score = float(np.nextafter(np.float32(previous), np.float32(-np.inf)))
@@ -56,7 +50,9 @@ def rank_scores(scores: Mapping[str, float], qid: str = "?") -> list[tuple[str, 
 
 
 def read_trec_run(path: str | os.PathLike) -> Run:
-    """Parse a TREC run file; a malformed line raises an error naming the file and line number."""
+    """Parse a TREC run file -> Run {qid: {doc_id: score}} (the rank column is ignored, as trec_eval
+    does). ValueError naming the file and line number for a line without 6 fields, a score that is
+    not a number or NaN, or a doc listed twice for one query."""
     run: Run = {}
     text = read_text(path)                      # UTF-8, a byte-order mark dropped
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -102,7 +98,7 @@ def write_trec_run(run: Mapping[str, Mapping[str, float]], path: str | os.PathLi
             raise ValueError(f"run: query id {qid!r} is empty or has whitespace")
         for rank, (doc_id, score) in enumerate(rank_scores(scores, str(qid)), start=1):
             lines.append(f"{qid} Q0 {doc_id} {rank} {score!r} {tag}\n")
-    return write_text("".join(lines), path)
+    return atomic_write_text(path, "".join(lines))
 
 
 def write_trec_qrels(qrels: Mapping[str, Mapping[str, int]], path: str | os.PathLike) -> Path:
@@ -115,4 +111,4 @@ def write_trec_qrels(qrels: Mapping[str, Mapping[str, int]], path: str | os.Path
             if isinstance(rel, bool) or int(rel) != rel:
                 raise ValueError(f"qrels: query {qid!r}, doc {doc_id!r}: relevance {rel!r} is not an integer")
             lines.append(f"{qid} 0 {doc_id} {int(rel)}\n")
-    return write_text("".join(lines), path)
+    return atomic_write_text(path, "".join(lines))

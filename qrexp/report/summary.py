@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from qrexp.io.files import atomic_write_text
+from qrexp.io.files import atomic_write_text, dumps_json
 from qrexp.measures import canonical_key, is_measure, normalise_all, sort_key
 from qrexp.io.redact import redact
 
@@ -110,7 +110,7 @@ def write_job_record(folder: str | Path, overrides: Sequence[str], rows: Sequenc
     credentials redacted (qrexp.io.redact: URL userinfo, token-like values, secret environment values)."""
     record = redact({"overrides": list(overrides), "rows": [dataclasses.asdict(r) for r in rows], "error": error},
                     drop_keys=False)
-    return atomic_write_text(Path(folder) / JOB_RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return atomic_write_text(Path(folder) / JOB_RECORD, dumps_json(record, JOB_RECORD, indent=1))
 
 
 def _job_labels(overrides: Sequence[Sequence[str]]) -> list[str]:

@@ -1,4 +1,5 @@
-"""Leaderboard tables: finished runs (``store.load_runs``) -> ours / paper / delta -> Markdown, LaTeX, CSV.
+"""Leaderboard tables: finished runs (``qrexp.runs.table.load_runs``) -> ours / paper / delta table
+(rendered and written by qrexp.report.render as Markdown, LaTeX and CSV).
 
 A table is pure data: a TableSpec says which runs fill which cell. Cell (row, col) holds
 ``metric * scale`` of the run whose config matches ``filters``, ``row_key == row``,
@@ -21,9 +22,7 @@ import pandas as pd
 import yaml
 
 from qrexp.measures import canonical_key
-from qrexp.io.files import atomic_write_text
 
-MISSING = "–"
 SOURCES = ("ours", "paper", "delta")
 PAPER_DIR = Path(__file__).resolve().parents[2] / "results" / "paper"
 # config keys a report narrows to the values of the config it runs with (qrexp.experiment.report_scope)
@@ -32,6 +31,11 @@ SCOPE_PREFIXES = ("eval.data.", "eval.qa.limit", "model.name", "seed")
 
 @dataclass(frozen=True)
 class TableSpec:
+    """Which runs fill which cell of one table (see the module docstring); pure data, no I/O.
+
+    ``paper`` holds the paper's numbers {row: {col: value}} on the table's scale (0-100 by default,
+    ``scale`` multiplies the 0-1 metric); ``column_metrics`` / ``column_filters`` override the
+    metric and add filters for single columns."""
     name: str                                   # file stem: results/tables/<name>.{md,tex,csv}
     title: str
     row_key: str                                # config key whose value labels the row
@@ -48,14 +52,19 @@ class TableSpec:
     average: str | None = None                  # column filled with the mean of the others (all present)
 
 
-def _label(value: Any) -> str:
+def config_label(value: Any) -> str:
+    """The label a config value gets in a table cell or header: 16.0 -> "16", None / NaN -> "none"
+    (a null setting such as mask_sigma=null is a label of its own), anything else ``str(value)``."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     # a null config value (e.g. mask_sigma=null) is a label of its own, shown as "none"
     return "none" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
-def _column(df: pd.DataFrame, key: str, prefix: str, table: str) -> str:
+def find_column(df: pd.DataFrame, key: str, prefix: str, table: str) -> str:
+    """The column of ``df`` (a load_runs frame) holding ``key``: ``key`` itself or ``<prefix>.<key>``
+    (prefix "config", "metrics", "extra"). Raises KeyError naming table ``table``, the key and the
+    closest column names."""
     for name in (key, f"{prefix}.{key}"):
         if name in df.columns:
             return name
@@ -64,10 +73,13 @@ def _column(df: pd.DataFrame, key: str, prefix: str, table: str) -> str:
     raise KeyError(f"table {table}: no column {key!r} or {prefix}.{key!r} in the runs{hint}")
 
 
-def _match(df: pd.DataFrame, filters: Mapping[str, Any], table: str) -> pd.Series:
+def filter_mask(df: pd.DataFrame, filters: Mapping[str, Any], table: str) -> pd.Series:
+    """Boolean mask [len(df)]: rows whose config matches every ``{config key: value}`` of ``filters``,
+    compared as :func:`config_label` (so 16 matches 16.0, None matches "none"). Raises KeyError
+    (:func:`find_column`) for a key no column holds."""
     keep = pd.Series(True, index=df.index)
     for key, value in filters.items():
-        keep &= df[_column(df, key, "config", table)].map(_label) == _label(value)
+        keep &= df[find_column(df, key, "config", table)].map(config_label) == config_label(value)
     return keep
 
 
@@ -77,7 +89,7 @@ def _metric_column(df: pd.DataFrame, metric: str, table: str) -> str:
     for col in df.columns:
         if str(col).startswith("metrics.") and canonical_key(str(col)[len("metrics."):]) == wanted:
             return col
-    return _column(df, metric, "metrics", table)
+    return find_column(df, metric, "metrics", table)
 
 
 def _cell(runs: pd.DataFrame, metric: str, where: str, table: str) -> float:
@@ -109,7 +121,7 @@ def differing_keys(runs: pd.DataFrame) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for column in runs.columns:
         if str(column).startswith("config."):
-            labels = sorted({_label(v) for v in runs[column]})
+            labels = sorted({config_label(v) for v in runs[column]})
             if len(labels) > 1:
                 out[str(column)[len("config."):]] = labels
     return out
@@ -127,25 +139,25 @@ def build_table(runs_df: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     numbers); one column per column label; NaN where a value is missing; delta = ours - paper."""
     df = runs_df
     if not df.empty:
-        df = df[_match(df, spec.filters, spec.name)]
-    row_col = _column(df, spec.row_key, "config", spec.name) if not df.empty else None
-    col_col = (_column(df, spec.col_key, "config", spec.name)
+        df = df[filter_mask(df, spec.filters, spec.name)]
+    row_col = find_column(df, spec.row_key, "config", spec.name) if not df.empty else None
+    col_col = (find_column(df, spec.col_key, "config", spec.name)
                if spec.col_key is not None and not df.empty else None)
-    rows = _ordered(spec.row_order, list(spec.paper), [] if df.empty else df[row_col].map(_label))
+    rows = _ordered(spec.row_order, list(spec.paper), [] if df.empty else df[row_col].map(config_label))
     paper_cols = [c for r in spec.paper.values() for c in r]
-    cols = _ordered(spec.col_order, paper_cols, [] if col_col is None else df[col_col].map(_label))
+    cols = _ordered(spec.col_order, paper_cols, [] if col_col is None else df[col_col].map(config_label))
     cols += [spec.average] if spec.average and spec.average not in cols else []
     ours = pd.DataFrame(math.nan, index=rows, columns=cols)
     for row in rows:
-        in_row = df[df[row_col].map(_label) == row] if not df.empty else df
+        in_row = df[df[row_col].map(config_label) == row] if not df.empty else df
         for col in cols:
             if col == spec.average:
                 continue
             runs = in_row
             if col_col is not None and not runs.empty:
-                runs = runs[runs[col_col].map(_label) == col]
+                runs = runs[runs[col_col].map(config_label) == col]
             if col in spec.column_filters and not runs.empty:
-                runs = runs[_match(runs, spec.column_filters[col], spec.name)]
+                runs = runs[filter_mask(runs, spec.column_filters[col], spec.name)]
             metric = spec.column_metrics.get(col, spec.metric)
             value = _cell(runs, metric, f"row {row!r}, column {col!r}", spec.name)
             if math.isnan(value) and "@" in metric and not runs.empty:
@@ -162,95 +174,6 @@ def build_table(runs_df: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     table = pd.concat(parts, names=["source", spec.row_key]).swaplevel(0, 1)
     order = [(r, s) for r in rows for s in SOURCES if s in parts]
     return table.reindex(pd.MultiIndex.from_tuples(order, names=[spec.row_key, "source"]))
-
-
-def _fmt(value: float, source: str, digits: int) -> str | None:
-    if value is None or math.isnan(value):
-        return None
-    value = round(value, digits) + 0.0  # no "-0.0"
-    return f"{value:+.{digits}f}" if source == "delta" else f"{value:.{digits}f}"
-
-
-NAMED_COLUMNS = ("eval.name", "eval.data.name")     # column values that name themselves (data sets)
-
-
-def column_label(spec: TableSpec, value: Any) -> str:
-    """A column's header: a swept config key is named with its value ("heads.k=16", not "16"); data-set
-    columns, paper tables' columns and the average column keep their own names."""
-    if spec.col_key is None or spec.col_key in NAMED_COLUMNS or spec.paper or value == spec.average:
-        return str(value)
-    return f"{spec.col_key}={value}"
-
-
-def column_labels(table: pd.DataFrame, spec: TableSpec) -> list[str]:
-    return [column_label(spec, c) for c in table.columns]
-
-
-def _show_source(table: pd.DataFrame) -> bool:
-    """The source column (ours / paper / delta) is shown only when it varies."""
-    return table.index.get_level_values("source").nunique() > 1
-
-
-def to_markdown(table: pd.DataFrame, spec: TableSpec) -> str:
-    source_col = _show_source(table)
-    header = [spec.row_key, *(["source"] if source_col else []), *column_labels(table, spec)]
-    lines = [f"### {spec.title}", "", "| " + " | ".join(header) + " |",
-             "|" + "|".join(["---"] * (2 if source_col else 1) + ["---:"] * len(table.columns)) + "|"]
-    previous = None
-    for (row, source), values in table.iterrows():
-        cells = [_fmt(v, source, spec.digits) or MISSING for v in values]
-        label = "" if row == previous else row
-        previous = row
-        shown = ["Δ" if source == "delta" else source] if source_col else []
-        lines.append("| " + " | ".join([label, *shown, *cells]) + " |")
-    return "\n".join(lines) + "\n"
-
-
-_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
-def latex_escape(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
-
-
-def to_latex(table: pd.DataFrame, spec: TableSpec) -> str:
-    """A booktabs table (needs \\usepackage{booktabs}); a rule separates row groups."""
-    names = {"ours": "ours", "paper": "paper", "delta": r"$\Delta$"}
-    source_col = _show_source(table)
-    lead = "l" * (2 if source_col else 1)
-    lines = [r"\begin{table}[t]", r"\centering", f"\\caption{{{latex_escape(spec.title)}}}",
-             f"\\label{{tab:{spec.name}}}", r"\begin{tabular}{" + lead + "r" * len(table.columns) + "}",
-             r"\toprule",
-             " & ".join([latex_escape(spec.row_key), *([""] if source_col else []),
-                         *map(latex_escape, column_labels(table, spec))]) + r" \\",
-             r"\midrule"]
-    previous = None
-    for (row, source), values in table.iterrows():
-        if previous is not None and row != previous and len(table.index.levels[1]) > 1:
-            lines.append(r"\midrule")
-        cells = [_fmt(v, source, spec.digits) or "--" for v in values]
-        label = "" if row == previous else latex_escape(row)
-        previous = row
-        lines.append(" & ".join([label, *([names[source]] if source_col else []), *cells]) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    return "\n".join(lines) + "\n"
-
-
-def to_csv(table: pd.DataFrame) -> str:
-    """Long-form CSV (row, source, columns...), unrounded up to float noise (8 decimals);
-    missing cells are empty."""
-    return table.round(8).reset_index().to_csv(index=False, na_rep="")
-
-
-def write_table(table: pd.DataFrame, spec: TableSpec, out_dir: str | os.PathLike,
-                notes: str = "") -> dict[str, Path]:
-    """Atomically write <out_dir>/<name>.md (the table, then ``notes``), .tex and .csv, each built
-    whole in memory and written once (concurrent writers never mix); returns {"md": path, ...}."""
-    out = Path(out_dir)
-    md = to_markdown(table, spec) + (f"\n{notes}" if notes else "")
-    texts = {"md": md, "tex": to_latex(table, spec), "csv": to_csv(table)}
-    return {ext: atomic_write_text(out / f"{spec.name}.{ext}", text) for ext, text in texts.items()}
 
 
 # ----------------------------------------------------------------------------- paper numbers

@@ -44,6 +44,8 @@ def git_state(cwd: str | os.PathLike | None = None) -> dict[str, Any]:
 
 
 def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str | None]:
+    """{distribution: installed version}; an uninstalled one falls back to its module's
+    ``__version__`` if imported, else None. Reads package metadata only."""
     versions: dict[str, str | None] = {}
     for name in names:
         try:
@@ -65,6 +67,8 @@ def current_device() -> str:
 
 
 def provenance(device: str | None = None) -> dict[str, Any]:
+    """What produced a result: git_sha / git_dirty (:func:`git_state`), package versions, Python,
+    platform, device (default :func:`current_device`) and a UTC ISO timestamp (seconds). Runs git."""
     return {**git_state(), "packages": package_versions(), "python": platform.python_version(),
             "platform": platform.platform(), "device": device or current_device(),
             "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from qrexp.runs.provenance import provenance
-from qrexp.io.files import atomic_write_bytes, atomic_write_text, canonical_json, dumps_json, jsonable
+from qrexp.io.files import atomic_write_bytes, atomic_write_text, canonical_json, dumps_json, dumps_jsonl
 from qrexp.io.redact import is_secret_name, redact
 
 METRICS_FILE = "metrics.json"
@@ -71,11 +71,14 @@ class RunStore:
         self._started: dict[str, float] = {}
 
     def run_dir(self, run_id: str) -> Path:
+        """``<root>/<run_id>`` (not created); ValueError for an id that is not a safe folder name."""
         if not _SAFE_ID.match(run_id) or ".." in run_id:
             raise ValueError(f"run store: unsafe run id {run_id!r}")
         return self.root / run_id
 
     def path(self, run_id: str, name: str) -> Path:
+        """The path of file ``name`` (relative, may contain "/") inside the run folder; ValueError
+        for an absolute name or one that climbs out with ".."."""
         rel = Path(name)
         if rel.is_absolute() or ".." in rel.parts:
             raise ValueError(f"run store: file name {name!r} must stay inside the run folder")
@@ -91,7 +94,7 @@ class RunStore:
         if not path.is_file():
             return None
         try:
-            record = _check_record(json.loads(path.read_text(encoding="utf-8")))
+            record = check_metrics_record(json.loads(path.read_text(encoding="utf-8")))
         except (ValueError, UnicodeDecodeError) as err:
             message = f"{path}: corrupt metrics.json ({err}); the run will be recomputed"
             (warn or (lambda m: warnings.warn(m, stacklevel=3)))(message)
@@ -99,13 +102,14 @@ class RunStore:
         return record
 
     def is_finished(self, run_id: str, warn=None) -> bool:
+        """True iff the run has a valid metrics.json (:meth:`finished_record`)."""
         return self.finished_record(run_id, warn) is not None
 
     def read_metrics(self, run_id: str) -> dict[str, Any]:
         """The metrics.json record of a finished run (ValueError naming the file if corrupt)."""
         path = self.path(run_id, METRICS_FILE)
         try:
-            return _check_record(json.loads(path.read_text(encoding="utf-8")))
+            return check_metrics_record(json.loads(path.read_text(encoding="utf-8")))
         except ValueError as err:
             raise ValueError(f"{path}: corrupt metrics.json ({err})") from None
 
@@ -128,18 +132,21 @@ class RunStore:
         return folder
 
     def write_bytes(self, run_id: str, name: str, data: bytes) -> Path:
+        """Write ``data`` to file ``name`` of the run atomically (qrexp.io.files); returns its path."""
         return atomic_write_bytes(self.path(run_id, name), data)
 
     def write_text(self, run_id: str, name: str, text: str) -> Path:
+        """Write UTF-8 ``text`` to file ``name`` of the run atomically; returns its path."""
         return atomic_write_text(self.path(run_id, name), text)
 
     def write_json(self, run_id: str, name: str, obj: Any) -> Path:
+        """Write ``obj`` as indented, key-sorted JSON (qrexp.io.files.dumps_json) atomically; NaN,
+        inf or a non-JSON value raise an error naming ``<run_id>/<name>`` and the field path."""
         return self.write_text(run_id, name, dumps_json(obj, f"{run_id}/{name} $"))
 
     def write_jsonl(self, run_id: str, name: str, rows: Iterable[Mapping[str, Any]]) -> Path:
-        lines = [json.dumps(jsonable(r, f"{run_id}/{name} line {i + 1} $"), sort_keys=True,
-                            ensure_ascii=False) for i, r in enumerate(rows)]
-        return self.write_text(run_id, name, "".join(line + "\n" for line in lines))
+        """Write ``rows`` as JSON Lines, keys sorted (qrexp.io.files.dumps_jsonl), atomically."""
+        return self.write_text(run_id, name, dumps_jsonl(rows, f"{run_id}/{name}"))
 
     def finish(self, run_id: str, metrics: Mapping[str, Any], n: int, config: Mapping[str, Any],
                extra: Mapping[str, Any] | None = None, wall_time_s: float | None = None,
@@ -177,8 +184,10 @@ def read_used_by(folder: Path, warn=None) -> list[str]:
 _RECORD_FIELDS = {"metrics": Mapping, "n": int, "config": Mapping}
 
 
-def _check_record(record: Any) -> dict[str, Any]:
-    """A metrics.json record with its required fields, else ValueError naming the field."""
+def check_metrics_record(record: Any) -> dict[str, Any]:
+    """``record`` itself when it is a metrics.json object with fields metrics (object), n (int) and
+    config (object); else ValueError naming the first missing or mistyped field (no file named:
+    callers add the path)."""
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
     for name, kind in _RECORD_FIELDS.items():
@@ -186,10 +195,3 @@ def _check_record(record: Any) -> dict[str, Any]:
             raise ValueError(f"field {name!r} missing or not a {kind.__name__}")
     return record
 
-
-def __getattr__(name: str) -> Any:
-    """``flatten`` and ``load_runs`` live in qrexp.runs.table (the pandas view); old imports work."""
-    if name in ("flatten", "load_runs"):
-        from qrexp.runs import table as run_table
-        return getattr(run_table, name)
-    raise AttributeError(f"module 'qrexp.runs.store' has no attribute {name!r}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from qrexp.measures import normalise_keys
-from qrexp.runs.store import METRICS_FILE, _check_record, read_used_by
+from qrexp.runs.store import METRICS_FILE, check_metrics_record, read_used_by
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,7 +36,7 @@ def load_runs(root: str | os.PathLike, warn=None) -> pd.DataFrame:
     rows = []
     for path in sorted(Path(root).glob(f"*/{METRICS_FILE}")):
         try:
-            rec = _check_record(json.loads(path.read_text(encoding="utf-8")))
+            rec = check_metrics_record(json.loads(path.read_text(encoding="utf-8")))
             row = {"run_id": rec.get("run_id", path.parent.name), "n": rec["n"]}
             for field in ("wall_time_s", "timestamp", "git_sha", "git_dirty", "device"):
                 row[field] = rec.get(field)

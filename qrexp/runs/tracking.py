@@ -30,19 +30,25 @@ class Tracker(abc.ABC):
     """What the pipeline logs to; ``finish`` is called by ``with`` even when the body raises."""
 
     @abc.abstractmethod
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None: ...
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Log one row of scalar metrics ({name: value}) at ``step`` (default: the next step)."""
 
     @abc.abstractmethod
-    def log_table(self, name: str, table: pd.DataFrame) -> None: ...
+    def log_table(self, name: str, table: pd.DataFrame) -> None:
+        """Log a table under ``name`` (a CSV file locally, a W&B Table online)."""
 
     @abc.abstractmethod
-    def log_image(self, name: str, png_path: str | os.PathLike) -> None: ...
+    def log_image(self, name: str, png_path: str | os.PathLike) -> None:
+        """Log the PNG file at ``png_path`` under ``name``."""
 
     @abc.abstractmethod
-    def log_artifact(self, name: str, type: str, path: str | os.PathLike) -> None: ...
+    def log_artifact(self, name: str, type: str, path: str | os.PathLike) -> None:
+        """Log the file or folder ``path`` as an artifact ``name`` of kind ``type`` ("heads", "run", ...);
+        FileNotFoundError if it does not exist."""
 
     @abc.abstractmethod
-    def finish(self, exit_code: int = 0) -> None: ...
+    def finish(self, exit_code: int = 0) -> None:
+        """Close the tracker (``exit_code`` != 0 marks the run failed); later logging raises RuntimeError."""
 
     def __enter__(self) -> "Tracker":
         return self
@@ -153,6 +159,7 @@ class WandbTracker(Tracker):
 
     @property
     def run_id(self) -> str:
+        """The W&B run's id."""
         return self.run.id
 
     def _check_open(self) -> None:

@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from qrexp.evals.metrics import (evaluate_run, integer_qrels, measure_names, rank_docs, recall_at_k,
-                           retrieval_metrics)
+from qrexp.evals.metrics import evaluate_run, integer_qrels, measure_names, recall_at_k, retrieval_metrics
+from qrexp.types import rank_by_score
 
 log2 = math.log2
 
@@ -61,7 +61,7 @@ def test_missing_query_zero_versus_skip():
 
 
 def test_tie_break_is_doc_id_ascending():
-    assert rank_docs({"b": 1.0, "c": 2.0, "a": 1.0}) == ["c", "a", "b"]
+    assert rank_by_score({"b": 1.0, "c": 2.0, "a": 1.0}) == ["c", "a", "b"]
     # pytrec_eval alone would rank "b" first on a tie (doc id descending); ours ranks "a" first
     per_query, _ = evaluate_run({"q": {"b": 1.0, "a": 1.0}}, {"q": {"a": 1}}, ("ndcg_cut_10",))
     assert per_query["q"]["nDCG@10"] == 1.0

@@ -6,9 +6,10 @@ import re
 import pandas as pd
 import pytest
 
-from qrexp.report.tables import (TableSpec, build_table, latex_escape, load_paper_table, paper_numbers,
-                          to_csv, to_latex, to_markdown, write_table)
-from qrexp.runs.store import RunStore, load_runs, run_id
+from qrexp.report.render import latex_escape, to_csv, to_latex, to_markdown, write_table
+from qrexp.report.tables import TableSpec, build_table, load_paper_table, paper_numbers
+from qrexp.runs.store import RunStore, run_id
+from qrexp.runs.table import load_runs
 
 PAPER_TABLES = ("table1", "table2", "table3", "table5", "table6", "table8")
 

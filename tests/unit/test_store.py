@@ -6,8 +6,8 @@ import math
 import pytest
 
 from qrexp.io.files import atomic_write_bytes, atomic_write_text, canonical_json
-from qrexp.runs.store import (RunStore,
-                         load_runs, run_id, strip_secrets)
+from qrexp.runs.store import RunStore, run_id, strip_secrets
+from qrexp.runs.table import load_runs
 
 CONFIG = {"model": {"name": "meta-llama/Llama-3.1-8B-Instruct", "dtype": "bfloat16"},
           "task": "beir/nq", "heads": {"source": "published", "k": 16}, "seed": 42}
@@ -127,7 +127,6 @@ def test_load_runs_dataframe(tmp_path):
 
 
 def test_runs_shared_between_experiments_record_who_used_them(tmp_path):
-    from qrexp.runs.store import load_runs
     store = RunStore(tmp_path)
     store.start("r1", {"method": "icr"})
     store.finish("r1", {"ndcg_cut_10": 0.5}, 3, {"method": "icr", "experiment": "demo"})

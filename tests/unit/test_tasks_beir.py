@@ -12,7 +12,8 @@ import pytest
 
 from qrexp.data.beir import (BEIR_IDS, bm25_candidates, load_beir, load_qrels, order_candidates,
                               sample_queries, truncate_text)
-from qrexp.io.trec import ranked, read_trec_run, write_trec_run
+from qrexp.io.trec import read_trec_run, write_trec_run
+from qrexp.types import rank_by_score
 
 DATA = Path(__file__).parents[1] / "data"
 FOLDER, RUN = DATA / "beir_tiny", DATA / "beir_tiny.run"
@@ -99,15 +100,15 @@ def test_bm25s_top_doc_on_toy_corpus():
     corpus = {"a": "the cat sat on the mat", "b": "dogs chase cats in the park",
               "c": "quantum physics of black holes", "d": "a french press makes strong coffee"}
     run = bm25_candidates(corpus, {"q1": "black holes", "q2": "french press coffee", "q3": "zebra"}, k=10)
-    assert ranked(run["q1"])[0] == "c" and set(run["q1"]) == {"c"}        # zero-score docs left out
-    assert ranked(run["q2"]) == ["d"] and run["q3"] == {}
+    assert rank_by_score(run["q1"])[0] == "c" and set(run["q1"]) == {"c"}        # zero-score docs left out
+    assert rank_by_score(run["q2"]) == ["d"] and run["q3"] == {}
     assert all(s > 0 for s in run["q2"].values())
 
 
 def test_trec_run_reads_and_round_trips(tmp_path):
     run = read_trec_run(RUN)
     assert run["q1"] == {"d1": 12.5, "d4": 9.25, "d3": 7.0, "d2": 7.0}
-    assert ranked(run["q1"]) == ["d1", "d4", "d2", "d3"]
+    assert rank_by_score(run["q1"]) == ["d1", "d4", "d2", "d3"]
     run["q9"] = {"x": 0.1 + 0.2, "y": -1e-300}
     write_trec_run(run, tmp_path / "out.run", tag="qrexp")
     back = read_trec_run(tmp_path / "out.run")

@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from qrexp.io.jsonio import Rec, read_json, read_jsonl, read_records, write_json, write_jsonl, write_text
+from qrexp.io.files import atomic_write_text
+from qrexp.io.jsonio import Rec, read_json, read_jsonl, read_records, write_json, write_jsonl
 
 
 def test_read_records_json_array_labels_records_from_zero(tmp_path):
@@ -72,7 +73,7 @@ def test_writes_are_atomic_and_round_trip(tmp_path):
     assert json.loads(target.read_text(encoding="utf-8")) == {"é": [1, 2.5]}   # old content intact
     write_jsonl([{"a": 1}, {"b": 2}], tmp_path / "out.jsonl")
     assert read_jsonl(tmp_path / "out.jsonl") == [{"a": 1}, {"b": 2}]
-    write_text("hello\n", tmp_path / "t.txt")
+    atomic_write_text(tmp_path / "t.txt", "hello\n")
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["out.json", "out.jsonl", "sub", "t.txt"]
 
 

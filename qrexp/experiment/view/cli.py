@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qrexp.experiment.config import RunConfig, from_hydra
+from qrexp.runs.table import load_runs
 
 
 def experiment_options() -> tuple[list[str], list[str]]:
@@ -40,7 +41,6 @@ def experiment_configs(names: set[str], log=print) -> dict[str, RunConfig]:
 def view_from_hydra(cfg) -> str:
     """Build the viewer for a composed (Hydra) config; returns the index path."""
     from qrexp.experiment.stages import store_of
-    from qrexp.runs.store import load_runs
     from qrexp.experiment.view.build import build_view
     run_cfg = from_hydra(cfg)
     runs = load_runs(store_of(run_cfg).root)

@@ -17,10 +17,10 @@ from typing import Any, Mapping
 import pandas as pd
 
 from qrexp.measures import normalise
-from qrexp.report.tables import _column, _label, _match, build_table
+from qrexp.report.tables import find_column, config_label, filter_mask, build_table
 from qrexp.experiment.report import check_claims, paired_bootstrap, spec_runs
 from qrexp.io.files import canonical_json
-from qrexp.runs.store import load_runs
+from qrexp.runs.table import load_runs
 
 SKIP_KEYS = ("config.experiment",)
 
@@ -49,7 +49,7 @@ class Table:
     def metric_of(self, row: pd.Series) -> str | None:
         """The metric this table shows for a run (load_runs row), if the run has it."""
         col = row.get(f"config.{self.col_key}") if self.col_key else None
-        metric = self.column_metrics.get(_label(col), self.metric) if col is not None else self.metric
+        metric = self.column_metrics.get(config_label(col), self.metric) if col is not None else self.metric
         value = row.get(f"metrics.{metric}")
         return metric if value is not None and not (isinstance(value, float) and math.isnan(value)) else None
 
@@ -76,12 +76,12 @@ def cell_runs(runs: pd.DataFrame, spec, row: str, col: str) -> list[str]:
     """Run ids that fill table cell (row, col): the selection ``report.build_table`` makes."""
     if runs.empty:
         return []
-    df = runs[_match(runs, spec.filters, spec.name)]
-    df = df[df[_column(df, spec.row_key, "config", spec.name)].map(_label) == row]
+    df = runs[filter_mask(runs, spec.filters, spec.name)]
+    df = df[df[find_column(df, spec.row_key, "config", spec.name)].map(config_label) == row]
     if spec.col_key is not None and not df.empty:
-        df = df[df[_column(df, spec.col_key, "config", spec.name)].map(_label) == col]
+        df = df[df[find_column(df, spec.col_key, "config", spec.name)].map(config_label) == col]
     if col in spec.column_filters and not df.empty:
-        df = df[_match(df, spec.column_filters[col], spec.name)]
+        df = df[filter_mask(df, spec.column_filters[col], spec.name)]
     return list(df["run_id"])
 
 
@@ -128,7 +128,7 @@ def swept_keys(runs: pd.DataFrame) -> list[str]:
     by = [c for c in ("config.method", "config.eval.name") if c in runs]
     found = []
     for key in keys:
-        labels = runs[key].map(_label)
+        labels = runs[key].map(config_label)
         if (labels.groupby([runs[c] for c in by]).nunique() > 1).any():
             found.append(key[len("config."):])
     return sorted(found)

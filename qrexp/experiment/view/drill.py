@@ -15,8 +15,8 @@ from tqdm.auto import tqdm
 from qrexp.experiment.config import RunConfig
 from qrexp.experiment.data import load_data
 from qrexp.experiment.stages import ATTENTION_METHODS, cache_dir, scorer_of
-from qrexp.io.trec import ranked, read_trec_run
-from qrexp.types import Example
+from qrexp.io.trec import read_trec_run
+from qrexp.types import Example, rank_by_score
 from qrexp.experiment.view.collect import group_id, swept_keys
 from qrexp.experiment.view.tokens import Shading, run_config, run_heads, shade_example
 
@@ -100,7 +100,7 @@ def drill_groups(base: RunConfig, runs: pd.DataFrame, runs_root: Path, log=print
             folder = runs_root / rid
             trec = folder / "run.trec"
             run = read_trec_run(trec) if trec.is_file() else {}
-            ranking = {q: [(d, s[d]) for d in ranked(s)] for q, s in run.items()}
+            ranking = {q: [(d, s[d]) for d in rank_by_score(s, f"run: query {q!r}", "doc")] for q, s in run.items()}
             gr = GroupRun(rid, _label(row, keys), method, ranking, _per_query(folder))
             if method not in ATTENTION_METHODS:
                 gr.note = f"{method} is not an attention method: it has no token-level scores"
