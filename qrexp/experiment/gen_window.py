@@ -94,17 +94,20 @@ def check_generation_windows(cfg: RunConfig, method: str, examples: Sequence[Exa
             cases = [_qa_prompts(cfg.eval.kind, chosen, run, k) for run in runs]
             _judge(f"{method}: QA prompts " + ("over the full context" if k is None else f"over the top-{k} units"),
                    gen, cases, q.max_new_tokens, q.overflow, log,
-                   "set eval.qa.overflow=truncate_middle, lower eval.qa.top_k or use a longer-context model")
+                   "set eval.qa.overflow=truncate_middle, lower eval.qa.top_k or use a longer-context model",
+                   exact=k is None)
 
 
 def _judge(what: str, gen: HFGenerator, cases: list[list[Any]], max_new_tokens: int, policy: str,
-           log: Callable[[str], None], fix: str) -> None:
+           log: Callable[[str], None], fix: str, exact: bool = False) -> None:
     budget = int(gen.window) - int(max_new_tokens)
     worst, best = ([len(gen.encode(p)) for p in prompts] for prompts in cases)
     sure = [n for n in best if n > budget]
     maybe = [n for n in worst if n > budget]
     log(f"[window] {what}: {len(worst)} prompts, up to {max(worst)} tokens + {max_new_tokens} new in the window "
-        f"of {gen.window}; {len(sure)} cannot fit, {len(maybe)} may not fit (longest units ranked first)")
+        f"of {gen.window}; {len(sure)} cannot fit" + ("" if exact else f", {len(maybe)} may not fit (longest units "
+                                                     "ranked first)"))
     if sure and policy == "error":
-        raise ValueError(f"{what}: {len(sure)} of {len(best)} prompts exceed the model's window even over their "
-                         f"shortest units ({max(sure)} + {max_new_tokens} new tokens > {gen.window}); {fix}")
+        bound = "" if exact else " even over their shortest units"
+        raise ValueError(f"{what}: {len(sure)} of {len(best)} prompts exceed the model's window{bound} "
+                         f"({max(sure)} + {max_new_tokens} new tokens > {gen.window}); {fix}")
