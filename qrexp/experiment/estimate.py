@@ -37,7 +37,7 @@ from qrexp.evals.qa_clipper import claim_examples
 from qrexp.types import Example
 
 RECORD_OVERHEAD = 1500          # bytes around the tensor in one cache file (torch.save zip, format, key)
-RUN_FILES_BYTES = 12_000        # config.json, metrics.json, heads.txt, provenance of one run folder
+RUN_FILES_BYTES = 4_000         # config.json, metrics.json, heads.txt, provenance of one run folder (measured)
 TREC_LINE_BYTES = 48            # one run.trec / qrels.trec line
 PER_QUERY_BYTES = 250           # one per_query.jsonl row
 TIMED_TOKENS = 1024             # longest timed forward (the median prompt length when shorter)
@@ -63,6 +63,7 @@ class EvalEstimate:
     cache_bytes: int = 0
     run_bytes: int = 0
     generations: int = 0          # QA answers and RankGPT windows (generation prompts, not timed)
+    n_runs: int = 0               # run folders it writes (every unfinished method; 0: one per scored method)
 
     @property
     def lengths(self) -> list[int]:
@@ -166,7 +167,8 @@ def estimate_run(cfg: RunConfig, log: Callable[[str], None] = print) -> list[Eva
         scored = tuple(m for m in methods if m in ATTENTION_METHODS)
         rows.append(EvalEstimate(one.eval.name, scored or methods,
                                  [prompt_shape(builder, ex) for ex in examples] if scored else [],
-                                 builder.max_length, generations=_generations(one, methods, examples)))
+                                 builder.max_length, generations=_generations(one, methods, examples),
+                                 n_runs=sum(not store_of(one).is_finished(eval_id(one, m)) for m in one.eval.methods)))
     seen: set[str] = set()
     for row in rows:
         for s in row.shapes:
@@ -177,7 +179,7 @@ def estimate_run(cfg: RunConfig, log: Callable[[str], None] = print) -> list[Eva
                 row.cache_bytes += copies * cache_entry_bytes(s, r.n_layers, r.n_heads, scorer.token_budget)
             seen.add(s.key)
         docs = sum(s.docs for s in row.shapes)
-        row.run_bytes = len(row.methods) * (RUN_FILES_BYTES + 2 * TREC_LINE_BYTES * docs
+        row.run_bytes = (row.n_runs or len(row.methods)) * (RUN_FILES_BYTES + 2 * TREC_LINE_BYTES * docs
                                             + PER_QUERY_BYTES * len(row.shapes))
     _print(rows, scorer, log)
     return rows

@@ -54,6 +54,10 @@ def test_estimate_matches_the_run(tmp_path, tiny_dir):
     assert len(files) == row.new_prefills                     # one TokenScores file per example, shared
     written = sum(f.stat().st_size for f in files)
     assert row.cache_bytes == pytest.approx(written, rel=0.10), (row.cache_bytes, written)
+    folders = [p for p in (tmp_path / "out" / "runs").iterdir() if p.is_dir()]
+    on_disk = sum(f.stat().st_size for p in folders for f in p.rglob("*") if f.is_file())
+    assert len(folders) == row.n_runs == 2
+    assert row.run_bytes == pytest.approx(on_disk, rel=0.25), (row.run_bytes, on_disk)   # a rougher figure than the cache
     assert estimate_run(cfg, lines.append) == []              # every run finished: nothing to estimate
 
 
