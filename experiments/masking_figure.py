@@ -9,11 +9,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from qrexp.engine.forward import prepare_model
-from qrexp.heads.sets import detected
-from qrexp.evals.intervene import cells_from_examples, masking_figure
-from qrexp.engine.models import load_model
 from qrexp.data.niah import NEEDLES, niah_grid
+from qrexp.engine.forward import prepare_model
+from qrexp.engine.models import load_model
+from qrexp.evals.intervene import MaskingResult, cells_from_examples, masking_grids
+from qrexp.heads.sets import detected
+from qrexp.report.plots import plot_niah_heatmap
+
+
+def write_heatmaps(result: MaskingResult, out_png: str | Path) -> dict[str, Path]:
+    """One heat map per condition next to ``out_png``: <stem>-none.png, <stem>-top{k}.png,
+    <stem>-random{n}.png (qrexp.report.plots.plot_niah_heatmap); returns {condition: path}."""
+    out = Path(out_png)
+    return {name: plot_niah_heatmap(grid, result.lengths, result.depths,
+                                    out.with_name(f"{out.stem}-{name}.png"), title=result.titles[name])
+            for name, grid in result.grids.items()}
 
 
 def main() -> None:
@@ -34,11 +44,12 @@ def main() -> None:
     examples = niah_grid(args.lengths, args.depths, NEEDLES[: args.needles], count_tokens=count, seed=args.seed)
     heads = detected(args.heads, args.k)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    result = masking_figure(model, tok, cells_from_examples(examples), list(heads.heads), seed=args.seed,
-                            out_png=args.out, max_new_tokens=args.max_new_tokens)
+    result = masking_grids(model, tok, cells_from_examples(examples), list(heads.heads), seed=args.seed,
+                           max_new_tokens=args.max_new_tokens)
+    paths = write_heatmaps(result, args.out)
     for name, grid in result.grids.items():
         print(f"{name}: mean NIAH accuracy {float(grid.nanmean()):.3f}")
-    print("\n".join(str(p) for p in result.paths.values()))
+    print("\n".join(str(p) for p in paths.values()))
 
 
 if __name__ == "__main__":

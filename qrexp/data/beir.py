@@ -1,8 +1,9 @@
 """BEIR re-ranking examples: queries, first-stage candidates and qrels -> one Example per query.
 
 ``source`` is a short name (``BEIR_IDS``), any ir_datasets id, or a local BEIR folder
-(corpus.jsonl, queries.jsonl, qrels/<split>.tsv) that is registered with ir_datasets' own BEIR
-parsers and read from disk only (its doc store goes under $IR_DATASETS_HOME). Candidates come from a
+(corpus.jsonl, queries.jsonl, qrels/<split>.tsv) that is checked and registered with ir_datasets'
+own BEIR parsers and read from disk only (:mod:`qrexp.data.beir_local`; its doc store goes under
+$IR_DATASETS_HOME). Candidates come from a
 TREC run file, a Run dict, or, when none is given, BM25 over the whole corpus with Anserini's settings
 (:mod:`qrexp.data.bm25`); ``meta["first_stage"]`` keeps those scores for the ``bm25`` baseline.
 A corpus or queries file repeating an ``_id`` is refused.
@@ -17,9 +18,6 @@ Gold = candidates with qrel > 0; ``meta["qrels"]`` keeps every judgement of the 
 """
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import os
 import random
 import re
@@ -27,10 +25,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Mapping
 
-from qrexp.io.jsonio import check_id, open_text, read_text, skip_bom
+from qrexp.data.beir_local import register_local_beir
 from qrexp.data.bm25 import bm25_candidates
 from qrexp.io.trec import read_trec_run
-from qrexp.types import Doc, Example, Qrels, Run, rank_by_score
+from qrexp.types import Doc, Example, Qrels, rank_by_score
 
 BEIR_IDS = {
     "nq": "beir/nq",
@@ -45,6 +43,7 @@ BEIR_IDS = {
 }
 ORDERS = ("bm25", "reversed", "shuffled")
 _WORD = re.compile(r"\S+")
+_LOCAL_STAMP = re.compile(r"^(local-beir/.+)-[0-9a-f]{10}(?=/)")   # the path/mtime digest: not data identity
 
 
 def truncate_text(text: str, n: int | None) -> str:
@@ -59,104 +58,6 @@ def truncate_text(text: str, n: int | None) -> str:
     if last is None or _WORD.search(text, last.end()) is None:
         return text
     return text[:last.end()]
-
-
-def _local_files(folder: Path, split: str) -> tuple[Path, Path, Path]:
-    files = (folder / "corpus.jsonl", folder / "queries.jsonl", folder / "qrels" / f"{split}.tsv")
-    for path in files:
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: file not found (expected a BEIR folder)")
-    return files
-
-
-def _validate_jsonl(path: Path, fields: tuple[str, ...]) -> None:
-    """Stream a BEIR corpus / queries file and check every line (no full copy in memory).
-
-    A repeated ``_id`` is an error (naming both lines): BEIR's own loader and ir_datasets' doc store
-    would keep one of the two silently.
-    """
-    first_line: dict[str, int] = {}
-    with open_text(path) as fh:
-        for i, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path} line {i}: invalid JSON at column {exc.colno}: {exc.msg}") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path} line {i}: expected a JSON object")
-            where = f"{path} line {i}" + (f" (_id={row['_id']})" if "_id" in row else "")
-            for f in fields:
-                if not isinstance(row.get(f), str):
-                    raise ValueError(f"{where}: missing or non-string field {f!r}")
-            check_id(row["_id"], where, "_id")
-            if row["_id"] in first_line:
-                raise ValueError(f"{where}: duplicate _id (first on line {first_line[row['_id']]}); "
-                                 "give every record its own _id")
-            first_line[row["_id"]] = i
-
-
-def _validate_qrels(path: Path) -> None:
-    lines = read_text(path).splitlines()
-    if not lines or lines[0].strip() != "query-id\tcorpus-id\tscore":
-        raise ValueError(f"{path} line 1: expected the header 'query-id<TAB>corpus-id<TAB>score'")
-    first_line: dict[tuple[str, str], int] = {}
-    for i, line in enumerate(lines[1:], start=2):
-        cols = line.split("\t") if "\t" in line else line.split()
-        if line.strip() and (len(cols) != 3 or not re.fullmatch(r"-?\d+", cols[2].strip())):
-            raise ValueError(f"{path} line {i}: expected 'query-id corpus-id score' with an integer score")
-        if cols:
-            pair = (cols[0], cols[1])
-            if pair in first_line:
-                raise ValueError(f"{path} line {i}: query {cols[0]} judges doc {cols[1]} again "
-                                 f"(first on line {first_line[pair]})")
-            first_line[pair] = i
-        for name, value in zip(("query-id", "corpus-id"), cols[:2] if line.strip() else ()):
-            check_id(value, f"{path} line {i}", name)
-
-
-def _BomlessDownload(base):
-    """ir_datasets' LocalDownload whose stream skips a leading UTF-8 byte-order mark (its qrels
-    parser compares the header line verbatim)."""
-    class BomlessDownload(base):
-        @contextlib.contextmanager
-        def stream(self):
-            with super().stream() as f:
-                yield skip_bom(f)
-    return BomlessDownload
-
-
-def register_local_beir(folder: str | os.PathLike, split: str = "test") -> str:
-    """Register a local BEIR folder with ir_datasets (no download) and return its dataset id.
-
-    Files are checked line by line when first registered. The id embeds a digest of the folder path,
-    file sizes and mtimes, so an edited folder gets a fresh doc store instead of a stale one.
-    """
-    import ir_datasets
-    from ir_datasets.datasets.base import Dataset
-    from ir_datasets.datasets.beir import BeirDocs, BeirQrels, BeirQueries, BeirTitleDoc
-    from ir_datasets.formats import GenericQuery
-    from ir_datasets.util import LocalDownload
-
-    folder = Path(folder).resolve()
-    files = _local_files(folder, split)
-    stamp = "|".join(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
-    name = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', folder.name)}-{hashlib.sha1(stamp.encode()).hexdigest()[:10]}"
-    did = f"local-beir/{name}/{split}"
-    if did not in set(ir_datasets.registry):
-        _validate_jsonl(files[0], ("_id", "title", "text"))
-        _validate_jsonl(files[1], ("_id", "text"))
-        _validate_qrels(files[2])
-        corpus, queries, qrels = (_BomlessDownload(LocalDownload)(p, mkdir=False) for p in files)
-        ir_datasets.registry.register(did, Dataset(
-            BeirDocs(f"local/{name}", corpus, BeirTitleDoc),
-            BeirQueries(f"local/{name}", queries, GenericQuery),
-            BeirQrels(qrels, qrels_defs={})))
-    return did
-
-
-_LOCAL_STAMP = re.compile(r"^(local-beir/.+)-[0-9a-f]{10}(?=/)")   # the path/mtime digest: not data identity
 
 
 def dataset_id(source: str | os.PathLike, split: str = "test") -> str:
@@ -227,7 +128,15 @@ def load_beir(source: str | os.PathLike, run: str | os.PathLike | Mapping[str, M
               truncate_words: int | None = 400, order: str = "reversed",
               order_seed: int | None = None, exclude_n: int = 0,
               exclude_seed: int | None = None) -> list[Example]:
-    """BEIR re-ranking examples under the protocol in the module docstring."""
+    """BEIR re-ranking examples under the protocol in the module docstring (paper Section 4: BM25
+    top-200, 512 sampled queries, 400-word passages, reversed BM25 order).
+
+    ``run``: a TREC run file or Run dict of first-stage scores; None: BM25 over the whole corpus
+    (:func:`qrexp.data.bm25.bm25_candidates`). Side effects: ir_datasets may download the data set
+    and build its doc store under $IR_DATASETS_HOME. Raises KeyError for an unknown source,
+    ValueError for an unknown ``order``, a source without qrels, a corpus repeating a doc id, or a
+    run naming documents the corpus lacks (naming the run and query).
+    """
     if order not in ORDERS:
         raise ValueError(f"unknown candidate order {order!r} (known: {', '.join(ORDERS)})")
     did, ds = _load(source, split)

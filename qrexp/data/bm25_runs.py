@@ -37,6 +37,7 @@ def run_name(source: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """CLI: write one TREC run per source under ``--out`` (atomically) and print its path."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("sources", nargs="+", help="BEIR short names (nq, scifact, ...), ir_datasets ids or folders")
     ap.add_argument("--out", default="data/runs", help="output folder (default data/runs = ${data_dir}/runs)")

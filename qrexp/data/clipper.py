@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from qrexp.data.clipper_claims import SourceIndex, read_claim_csvs
+from qrexp.data.clipper_claims import SourceIndex, parse_chapter_source, read_claim_csvs
 from qrexp.io.jsonio import Rec, check_id, choice_filter, read_json, read_records, read_text
 from qrexp.types import Doc, Example
 
@@ -30,36 +30,7 @@ QUERY_FROM = ("true_claim", "false_claim")
 NO_SOURCE = ("no 'source' (HF release rows): chapter recall needs CLIPPER's claim CSVs, "
              "eval.data.args.claims=<CLIPPER repo>/data/output")
 
-_PARENS = re.compile(r"\([^)]*\)")
-_ITEMS = re.compile(r"\b(?:items?|events?|paragraphs?)\s*\d+(?:\s*(?:,|&|\band\b)\s*\d+)*", re.I)
-_KEYWORD = re.compile(r"\b(?:chapters?|chs?\b\.?)", re.I)
-_NUMBER = re.compile(r"(\d+)\s*(?:-|\u2013|\u2014|\bto\b|\bthrough\b)\s*(\d+)|(\d+)", re.I)
-_BARE = re.compile(r"^[\d\s,;&\-\u2013\u2014]*(?:(?:and|to|through)[\d\s,;&\-\u2013\u2014]*)*$", re.I)
-
-
-def parse_chapter_source(source: str) -> list[int]:
-    """Chapter numbers named by a CLIPPER ``source`` string, ascending and unique.
-
-    "Chapter 1, 17" -> [1, 17]; "Chapters 3-5" -> [3, 4, 5]; "Chapter 2 and 4" -> [2, 4];
-    "Chapter 1 (Items 2, 3)" -> [1]; "Chapter 2, item 4; Chapter 3, item 1" -> [2, 3].
-    """
-    text = _ITEMS.sub(" ", _PARENS.sub(" ", str(source)))
-    pieces = _KEYWORD.split(text)
-    if len(pieces) == 1 and not _BARE.match(text.strip()):
-        raise ValueError(f"cannot read chapter numbers from source {source!r}")
-    chapters: set[int] = set()
-    for piece in pieces[1:] if len(pieces) > 1 else pieces:
-        for m in _NUMBER.finditer(piece):
-            if m.group(3):
-                chapters.add(int(m.group(3)))
-                continue
-            lo, hi = int(m.group(1)), int(m.group(2))
-            if hi < lo or hi - lo > 500:
-                raise ValueError(f"bad chapter range {m.group(0)!r} in source {source!r}")
-            chapters.update(range(lo, hi + 1))
-    if not chapters:
-        raise ValueError(f"cannot read chapter numbers from source {source!r}")
-    return sorted(chapters)
+_CHAPTER_ID = re.compile(r"ch(\d+)")
 
 
 class ChapterSource:
@@ -213,3 +184,11 @@ def load_clipper(rows: str | os.PathLike, chapters: str | os.PathLike, claims: s
                                 docs=docs, gold=frozenset(f"ch{k}" for k in pair["gold"] or ()),
                                 answer="TRUE" if is_true else "FALSE", meta=meta))
     return examples
+
+
+def chapter_order(example: Example, doc_ids: Sequence[str]) -> list[str]:
+    """CLIPPER chapter ids ``ch<k>`` sorted by chapter number k (the reference sorts by int id)."""
+    bad = [d for d in doc_ids if not _CHAPTER_ID.fullmatch(d)]
+    if bad:
+        raise ValueError(f"example {example.qid}: chapter order needs ids 'ch<k>', got {bad[:3]}")
+    return sorted(doc_ids, key=lambda d: int(d[2:]))

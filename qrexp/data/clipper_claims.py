@@ -13,12 +13,14 @@ huggingface.co/datasets/chtmp223/CLIPPER):
     source and optionally claim_type.
 
 :func:`read_claim_csvs` reads the CSVs as records shaped like HF rows (plus ``source``);
-:class:`SourceIndex` finds the ``source`` of an HF row's claim pair in them.
+:class:`SourceIndex` finds the ``source`` of an HF row's claim pair in them;
+:func:`parse_chapter_source` reads the gold chapter numbers out of a ``source`` string.
 """
 from __future__ import annotations
 
 import csv
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -26,8 +28,38 @@ from pathlib import Path
 from qrexp.io.jsonio import Rec
 
 REPO_FILES = {"claims_single.csv": "single", "claims_multiple.csv": "multiple"}
+_PARENS = re.compile(r"\([^)]*\)")
+_ITEMS = re.compile(r"\b(?:items?|events?|paragraphs?)\s*\d+(?:\s*(?:,|&|\band\b)\s*\d+)*", re.I)
+_KEYWORD = re.compile(r"\b(?:chapters?|chs?\b\.?)", re.I)
+_NUMBER = re.compile(r"(\d+)\s*(?:-|\u2013|\u2014|\bto\b|\bthrough\b)\s*(\d+)|(\d+)", re.I)
+_BARE = re.compile(r"^[\d\s,;&\-\u2013\u2014]*(?:(?:and|to|through)[\d\s,;&\-\u2013\u2014]*)*$", re.I)
 _RENAME = {"facts": "true_claim", "corrupted_facts": "false_claim", "fact_reasoning": "true_reasoning",
            "corrupted_reasoning": "false_reasoning"}
+
+
+def parse_chapter_source(source: str) -> list[int]:
+    """Chapter numbers named by a CLIPPER ``source`` string, ascending and unique.
+
+    "Chapter 1, 17" -> [1, 17]; "Chapters 3-5" -> [3, 4, 5]; "Chapter 2 and 4" -> [2, 4];
+    "Chapter 1 (Items 2, 3)" -> [1]; "Chapter 2, item 4; Chapter 3, item 1" -> [2, 3].
+    """
+    text = _ITEMS.sub(" ", _PARENS.sub(" ", str(source)))
+    pieces = _KEYWORD.split(text)
+    if len(pieces) == 1 and not _BARE.match(text.strip()):
+        raise ValueError(f"cannot read chapter numbers from source {source!r}")
+    chapters: set[int] = set()
+    for piece in pieces[1:] if len(pieces) > 1 else pieces:
+        for m in _NUMBER.finditer(piece):
+            if m.group(3):
+                chapters.add(int(m.group(3)))
+                continue
+            lo, hi = int(m.group(1)), int(m.group(2))
+            if hi < lo or hi - lo > 500:
+                raise ValueError(f"bad chapter range {m.group(0)!r} in source {source!r}")
+            chapters.update(range(lo, hi + 1))
+    if not chapters:
+        raise ValueError(f"cannot read chapter numbers from source {source!r}")
+    return sorted(chapters)
 
 
 def _csv_records(path: Path, book: str | None, claim_type: str | None) -> list[Rec]:
@@ -85,7 +117,6 @@ def _norm(text: str) -> str:
 
 
 def _chapters(rec: Rec, src: str) -> list[int] | str:
-    from qrexp.data.clipper import parse_chapter_source
     try:
         return parse_chapter_source(src)
     except ValueError:
@@ -115,5 +146,6 @@ class SourceIndex:
         return len(self._by_pair)
 
     def lookup(self, book: str, true_claim: str, false_claim: str) -> str | None:
+        """The pair's ``source`` string, or None when the pair is not in the CSVs."""
         hit = self._by_pair.get((str(book), _norm(true_claim), _norm(false_claim)))
         return None if hit is None else hit[0]

@@ -65,7 +65,10 @@ def instance_to_example(rec: Rec) -> Example:
 
 
 def load_instances(path: str | os.PathLike, limit: int | None = None) -> list[Example]:
-    """Read instances from a JSON array or JSONL file; ``limit`` keeps the first N."""
+    """Read instances (the QRHead paper code's retrieval format: ``idx``, ``question``,
+    ``paragraphs`` [{"idx", "title"?, "paragraph_text"}], ``gt_docs``) from a JSON array or JSONL
+    file -> one Example each; ``limit`` keeps the first N. Raises ValueError naming file, record
+    and field for a malformed instance; FileNotFoundError for a missing file."""
     records = read_records(path, id_field="idx")
     if limit is not None:
         records = records[:limit]

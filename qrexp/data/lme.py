@@ -23,7 +23,7 @@ Quirks of the official files (longmemeval_s_cleaned.json, longmemeval_oracle.jso
   * empty sessions give no unit (``meta["empty_sessions"]``); empty turn contents are kept;
   * an evidence id absent from the history is listed in ``meta["absent_evidence_sessions"]``; a
     question left with no gold unit says why in ``meta["no_gold"]`` and evaluation reports it
-    (:mod:`qrexp.evals.coverage`) instead of dropping it silently.
+    (:func:`qrexp.evals.protocol.gold_coverage`) instead of dropping it silently.
 :func:`load_lme` warns once per file with the counts.
 """
 from __future__ import annotations
@@ -147,7 +147,14 @@ def question_to_example(rec: Rec, unit: str = "round") -> Example:
 
 def load_lme(path: str | os.PathLike, question_types: Sequence[str] | str | None = None,
              limit: int | None = None, unit: str = "round") -> list[Example]:
-    """Load a LongMemEval JSON file; filter by ``question_types``, then keep the first ``limit``."""
+    """Load a LongMemEval JSON file (the official array of question records) -> one Example per
+    question; filter by ``question_types``, then keep the first ``limit``.
+
+    ``unit``: "round" (one user turn + replies, the QRHead paper's unit) or "session"; units, gold
+    and ``meta`` as in the module docstring. Source: LongMemEval (Wu et al. 2025) file format, paper
+    Section 4. Raises ValueError naming file, record and field for a malformed record, an unknown
+    ``unit`` or question type, a repeated question id; FileNotFoundError for a missing file.
+    """
     if unit not in UNITS:
         raise ValueError(f"unknown LongMemEval unit {unit!r} (known: {', '.join(UNITS)})")
     wanted = choice_filter(question_types, QUESTION_TYPES, "LongMemEval question_type")

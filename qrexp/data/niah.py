@@ -114,7 +114,9 @@ def _chunk(units: Sequence[str], sizes: Sequence[int], chunk_tokens: int) -> lis
 
 def make_niah(haystack: Sequence[str], needle: Needle, length: int, depth: float, chunk_tokens: int = 100,
               count_tokens: CountTokens = count_words, qid: str | None = None) -> Example:
-    """One NIAH example of about ``length`` tokens with the needle at ``depth`` (see module doc)."""
+    """One NIAH example of about ``length`` tokens (as ``count_tokens`` counts them) with the needle
+    at ``depth`` (0 = start, 1 = end; see module doc). Raises ValueError for depth outside [0, 1],
+    a non-positive ``chunk_tokens`` or a ``length`` that leaves no room for filler around the needle."""
     if not 0.0 <= depth <= 1.0:
         raise ValueError(f"needle depth must be in [0, 1], got {depth}")
     if chunk_tokens <= 0:

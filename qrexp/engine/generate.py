@@ -40,22 +40,6 @@ class GenerationTrace:
     stopped: bool = False
 
 
-def render_chat(tokenizer, user_text: str) -> str:
-    """One user turn through the tokenizer's chat template, with the assistant header appended (the
-    one chat renderer of the engine). ValueError when the tokenizer has no chat template."""
-    if not getattr(tokenizer, "chat_template", None):
-        raise ValueError(f"{type(tokenizer).__name__} has no chat template; build the prompt as "
-                         "plain text instead (chat=False)")
-    return tokenizer.apply_chat_template([{"role": "user", "content": user_text}], tokenize=False,
-                                         add_generation_prompt=True)
-
-
-def chat_prompt_ids(tokenizer, user_text: str) -> list[int]:
-    """Token ids of :func:`render_chat`; the template already holds BOS, so none is added."""
-    text = render_chat(tokenizer, user_text)
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-
 def stop_id_set(model, tokenizer, stop_ids: Iterable[int] | None = None) -> set[int]:
     """``stop_ids`` if given, else the model's generation-config EOS id(s) and the tokenizer's EOS."""
     if stop_ids is not None:

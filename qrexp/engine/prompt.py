@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from qrexp.engine.chat import render_chat
 from qrexp.types import Doc, Prompt
 
 INSTRUCTION = " Here are some paragraphs:"
@@ -112,8 +113,7 @@ class PromptBuilder:
             text, shift, add_special = body + fam["suffix"], 0, True
         else:
             body, spans, instr, qtext = self._body(chat_query(query), docs, "\n\n", INSTRUCTION.lstrip())
-            text = self.tokenizer.apply_chat_template([{"role": "user", "content": body}],
-                                                      tokenize=False, add_generation_prompt=True)
+            text = render_chat(self.tokenizer, body)
             shift, add_special = text.find(body), False
             if shift < 0:
                 raise ValueError("the chat template changes the prompt body (beyond trimming its ends); "

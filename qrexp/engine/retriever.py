@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import torch
-from tqdm.auto import tqdm
-
 from qrexp.engine.forward import prefix_passes, prepare_model
 from qrexp.engine.models import load_model
 from qrexp.engine.prompt import PromptBuilder, PromptSettings
+from qrexp.engine.rerank import rerank
 from qrexp.engine.scoring import calibrate, doc_scores_per_head, span_scores
 from qrexp.types import Doc, Example, Head, HeadSet, Prompt, Run, heads_by_layer, rank_by_score
 
@@ -163,8 +162,5 @@ class QRRetriever:
 
     def rerank(self, examples: Sequence[Example], progress: bool = True) -> Run:
         """Score every example's candidates: Run {qid: {doc_id: score}}."""
-        run: Run = {}
-        for ex in tqdm(examples, desc="re-ranking", disable=not progress):
-            scores = self.headset_scores(ex.query, ex.docs, qid=ex.qid)
-            run[ex.qid] = {d.doc_id: float(s) for d, s in zip(ex.docs, scores)}
-        return run
+        return rerank(examples, lambda ex: self.headset_scores(ex.query, ex.docs, qid=ex.qid),
+                      "re-ranking", progress)

@@ -3,21 +3,20 @@ depth x context length while chosen heads' attention outputs are zeroed at every
 
 A run is correct when the ROUGE-1 recall of the greedy answer against the reference answer is above
 0.5 (as in Wu et al.). Cells are keyed (depth, length); grids are [len(depths), len(lengths)] with
-depths and lengths sorted ascending, NaN where a cell has no cases.
+depths and lengths sorted ascending, NaN where a cell has no cases. Returns tensors and records
+only: the heat maps are drawn by the caller (experiments/masking_figure.py, qrexp.report.plots).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import torch
 
 from qrexp.engine.generate import MaskHeads, greedy_generate
-from qrexp.types import HeadSet
 from qrexp.heads.niah import NIAH_TEMPLATE, NiahCase, as_case, build_niah_prompt, case_from_example, rouge1_recall
-from qrexp.report.plots import plot_niah_heatmap
-from qrexp.types import Example, Head, heads_by_layer
+from qrexp.heads.sets import random as random_heads
+from qrexp.types import Example, Head, HeadSet, heads_by_layer
 
 Cells = Mapping[tuple[float, int], Sequence[NiahCase]]
 
@@ -57,7 +56,12 @@ def niah_accuracy_grid(model, tokenizer, cases_by_cell: Cells,
                        mask_heads: MaskHeads | HeadSet | Iterable[Head] | None = None,
                        max_new_tokens: int = 50, threshold: float = 0.5, chat: bool = True,
                        template: str = NIAH_TEMPLATE, stop_ids: Iterable[int] | None = None) -> torch.Tensor:
-    """Accuracy [len(depths), len(lengths)] (axes from :func:`grid_axes`) with ``mask_heads`` zeroed."""
+    """NIAH accuracy [len(depths), len(lengths)] in [0, 1] (axes from :func:`grid_axes`; NaN for a
+    cell without cases) with ``mask_heads`` zeroed at every decoding step.
+
+    One greedy generation per case (:func:`qrexp.engine.generate.greedy_generate`); a case is
+    correct when ROUGE-1 recall of the answer > ``threshold``. Raises ValueError for a malformed
+    case or heads outside the model."""
     depths, lengths = grid_axes(cases_by_cell)
     masks = as_mask(mask_heads)
     stops = None if stop_ids is None else list(stop_ids)
@@ -76,38 +80,26 @@ def niah_accuracy_grid(model, tokenizer, cases_by_cell: Cells,
     return grid
 
 
-def random_heads(k: int, seed: int, n_layers: int, n_heads: int,
-                 exclude: Iterable[Head] = ()) -> HeadSet:
-    """k distinct heads drawn with a seeded torch generator from those not in ``exclude``, sorted."""
-    banned = {(int(l), int(h)) for l, h in exclude}
-    pool = [(l, h) for l in range(n_layers) for h in range(n_heads) if (l, h) not in banned]
-    if not 1 <= k <= len(pool):
-        raise ValueError(f"random heads: k={k} must be in [1, {len(pool)}] "
-                         f"({n_layers}x{n_heads} heads, {len(banned)} excluded)")
-    order = torch.randperm(len(pool), generator=torch.Generator().manual_seed(int(seed)))
-    return HeadSet(f"random-k{k}-s{seed}", tuple(sorted(pool[i] for i in order[:k].tolist())),
-                   n_layers, n_heads)
-
-
 @dataclass(frozen=True)
 class MaskingResult:
-    """Accuracy grids [depths, lengths] per condition ("none", "top{k}", "random{k}"), the masked
-    heads (None for "none"), the axes and the PNG written for each condition."""
+    """Accuracy grids [len(depths), len(lengths)] per condition ("none", "top{k}", "random{n}"), the
+    masked heads (None for "none"), a plot title per condition (with its mean accuracy), the axes."""
     grids: dict[str, torch.Tensor]
     heads: dict[str, HeadSet | None]
+    titles: dict[str, str]
     depths: list[float]
     lengths: list[int]
-    paths: dict[str, Path]
 
 
-def masking_figure(model, tokenizer, grid_cases: Cells, top_heads: HeadSet | Iterable[Head],
-                   n_random: int | None = None, seed: int = 0, out_png: str | Path = "niah_masking.png",
-                   **generation) -> MaskingResult:
-    """Fig. 1 style comparison: NIAH accuracy with no masking, ``top_heads`` masked, and ``n_random``
-    (default len(top_heads)) random heads masked, the random ones drawn outside ``top_heads``.
+def masking_grids(model, tokenizer, grid_cases: Cells, top_heads: HeadSet | Iterable[Head],
+                  n_random: int | None = None, seed: int = 0, **generation) -> MaskingResult:
+    """Paper Fig. 1 comparison: NIAH accuracy with no masking, ``top_heads`` masked, and ``n_random``
+    (default len(top_heads)) random heads masked, drawn outside ``top_heads`` with
+    :func:`qrexp.heads.sets.random` (``exclude=top_heads``, ``seed``).
 
-    Writes one heat map per condition next to ``out_png``: <stem>-none.png, <stem>-top{k}.png,
-    <stem>-random{n}.png. ``generation`` goes to :func:`niah_accuracy_grid` (max_new_tokens, ...).
+    ``generation`` goes to :func:`niah_accuracy_grid` (max_new_tokens, chat, template, ...). Runs
+    3 x (number of cases) greedy generations; writes nothing. Raises ValueError for heads outside
+    the model or ``n_random`` larger than the heads left.
     """
     n_layers, n_heads = model.config.num_hidden_layers, model.config.num_attention_heads
     top = top_heads if isinstance(top_heads, HeadSet) else HeadSet("top", tuple(top_heads))
@@ -115,16 +107,14 @@ def masking_figure(model, tokenizer, grid_cases: Cells, top_heads: HeadSet | Ite
     n_random = len(top) if n_random is None else int(n_random)
     rand = random_heads(n_random, seed, n_layers, n_heads, exclude=top.heads)
     conditions = {"none": None, f"top{len(top)}": top, f"random{n_random}": rand}
-    titles = {"none": "no masking", f"top{len(top)}": f"top-{len(top)} heads masked ({top.name})",
-              f"random{n_random}": f"{n_random} random heads masked (seed {seed})"}
+    what = {"none": "no masking", f"top{len(top)}": f"top-{len(top)} heads masked ({top.name})",
+            f"random{n_random}": f"{n_random} random heads masked (seed {seed})"}
     depths, lengths = grid_axes(grid_cases)
-    out = Path(out_png)
-    grids, paths = {}, {}
+    grids, titles = {}, {}
     for name, heads in conditions.items():
         grid = niah_accuracy_grid(model, tokenizer, grid_cases, heads, **generation)
         grids[name] = grid
         finite = grid[~grid.isnan()]
         mean = float(finite.mean()) if finite.numel() else float("nan")
-        paths[name] = plot_niah_heatmap(grid, lengths, depths, out.with_name(f"{out.stem}-{name}.png"),
-                                        title=f"NIAH, {titles[name]}: mean accuracy {mean:.2f}")
-    return MaskingResult(grids, conditions, depths, lengths, paths)
+        titles[name] = f"NIAH, {what[name]}: mean accuracy {mean:.2f}"
+    return MaskingResult(grids, conditions, titles, depths, lengths)

@@ -4,7 +4,7 @@ A prompt is either plain text or a list of chat messages ``[{"role", "content"},
 decodes greedily (temperature 0) and returns only the newly generated text, one string per prompt.
 
 * :class:`HFGenerator` runs a transformers causal LM in-process: message lists go through the
-  tokenizer's chat template (with the assistant header), plain text is tokenized as is, a list of
+  tokenizer's chat template (with the assistant header; :func:`qrexp.engine.chat.render_chat`), plain text is tokenized as is, a list of
   token ids is used as given; prompts are batched with left padding. ``window`` is the model's
   context length (``max_position_embeddings``), for callers that check prompt lengths first.
 * :class:`OpenAIGenerator` talks to any OpenAI-compatible ``/v1/chat/completions`` server (OpenAI,
@@ -27,23 +27,11 @@ from typing import Any, Sequence
 
 import torch
 
+from qrexp.engine.chat import Messages, as_messages, chat_prompt_ids
 from qrexp.io.redact import redact_text, redact_url
 
-Messages = list[dict[str, str]]
 PromptLike = str | Messages | list[int]
 log = logging.getLogger(__name__)
-
-
-def as_messages(prompt: PromptLike) -> Messages:
-    """A chat message list for ``prompt`` (plain text becomes one user turn); checks the fields."""
-    if isinstance(prompt, str):
-        return [{"role": "user", "content": prompt}]
-    if not isinstance(prompt, (list, tuple)) or not prompt:
-        raise TypeError(f"a prompt must be a string or a non-empty list of messages, got {type(prompt).__name__}")
-    for i, msg in enumerate(prompt):
-        if not isinstance(msg, dict) or not isinstance(msg.get("role"), str) or not isinstance(msg.get("content"), str):
-            raise TypeError(f"prompt message {i} must be a dict with string 'role' and 'content', got {msg!r:.80}")
-    return [{"role": m["role"], "content": m["content"]} for m in prompt]
 
 
 class Generator(ABC):
@@ -98,10 +86,10 @@ class HFGenerator(Generator):
             return list(prompt)
         if isinstance(prompt, str):
             return list(self.tokenizer(prompt, add_special_tokens=True)["input_ids"])
-        text = self.tokenizer.apply_chat_template(as_messages(prompt), tokenize=False, add_generation_prompt=True)
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return chat_prompt_ids(self.tokenizer, prompt)
 
     def generate(self, prompts: Sequence[PromptLike], max_new_tokens: int) -> list[str]:
+        """Greedy completions (new text only, cut at the first stop id), in prompt order."""
         encoded = [self.encode(p) for p in prompts]
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         out: list[str] = [""] * len(encoded)
@@ -171,6 +159,8 @@ class OpenAIGenerator(Generator):
         return (os.environ.get(self.api_key_env) or None) if self.api_key_env else None
 
     def generate(self, prompts: Sequence[PromptLike], max_new_tokens: int) -> list[str]:
+        """One chat completion per prompt (HTTP requests to ``base_url``), in prompt order; raises
+        RuntimeError after the retries or on a non-retryable HTTP error (key redacted)."""
         import httpx
         import openai
         messages = [as_messages(p) for p in prompts]

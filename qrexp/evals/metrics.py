@@ -31,8 +31,8 @@ def _by_rank(run: Run) -> dict[str, dict[str, float]]:
     """Replace scores with n - rank so pytrec_eval sees exactly our ordering."""
     out: dict[str, dict[str, float]] = {}
     for qid, scores in run.items():
-        ranked = rank_by_score(scores, f"run: query {str(qid)!r}", "doc")
-        out[str(qid)] = {str(d): float(len(ranked) - i) for i, d in enumerate(ranked)}
+        order = rank_by_score(scores, f"run: query {str(qid)!r}", "doc")
+        out[str(qid)] = {str(d): float(len(order) - i) for i, d in enumerate(order)}
     return out
 
 
@@ -131,10 +131,10 @@ def retrieval_metrics(run: Run, gold: Mapping[str, Iterable[str]],
         gold_set = {str(g) for g in gold_ids}
         if not gold_set:
             continue
-        ranked = rank_by_score(run.get(qid, {}), f"run: query {str(qid)!r}", "doc")
+        ranked_ids = rank_by_score(run.get(qid, {}), f"run: query {str(qid)!r}", "doc")
         row: dict[str, float] = {}
         for k in ks:
-            for name, value in recall_at_k(ranked, gold_set, k).items():
+            for name, value in recall_at_k(ranked_ids, gold_set, k).items():
                 row[f"{name}@{k}"] = value
         per_query[str(qid)] = row
     names = [f"{name}@{k}" for k in ks for name in ("R", "Success", "R_all")]

@@ -6,7 +6,12 @@ Conventions (recorded in every run's metrics.json under ``extra.protocol``):
     pytrec_eval skip such queries instead (:data:`MISSING_QUERIES`).
   * Queries with no relevant document (no judgement > 0, e.g. an instance with empty ``gt_docs``)
     are left out of the retrieval metrics, as BEIR's loader does (it keeps only queries in its qrels);
-    their number is ``n_no_relevant``. LongMemEval abstention questions are left out the same way.
+    their number is ``n_no_relevant``. Long-context tasks (unit recall) use one rule for the same
+    thing, :func:`left_out_reason`: a LongMemEval abstention question, a LongMemEval question whose
+    evidence sessions are all absent from its history, a CLIPPER pair without a ``source`` (HF
+    release rows). Loaders say why in ``meta["no_gold"]`` (abstention: ``meta["abstention"]``);
+    :func:`gold_coverage` counts the reasons next to the metrics, so ``n`` (all examples, as QA
+    uses them) and the number behind each recall mean are both on record.
   * Identical ids (BEIR ``ignore_identical_ids``, default true as in BEIR's EvaluateRetrieval):
     for data sets whose queries are also corpus documents (ArguAna, Quora) a candidate whose id
     equals the query id is dropped from the ranking before it is scored and written to run.trec;
@@ -18,7 +23,9 @@ Conventions (recorded in every run's metrics.json under ``extra.protocol``):
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+import math
+from collections import Counter
+from typing import Any, Callable, Mapping, MutableMapping, Sequence
 
 from qrexp.types import Example, Qrels, Run
 
@@ -37,11 +44,46 @@ def judgements(ex: Example, graded: bool = True) -> dict[str, int]:
     return {d: 1 for d in ex.gold}
 
 
+def left_out_reason(example: Example) -> str | None:
+    """Why a long-context ``example`` has no gold units for recall (None: it has some)."""
+    if example.meta.get("abstention"):
+        return "abstention question"
+    if not example.gold:
+        return str(example.meta.get("no_gold") or "no gold unit")
+    return None
+
+
 def has_relevant(ex: Example, kind: str, graded: bool = False) -> bool:
-    """Whether the example enters retrieval metrics (a judgement > 0; not a LongMemEval abstention)."""
+    """Whether the example enters retrieval metrics: for ``kind == "retrieval"`` a judgement > 0
+    (:func:`judgements`), otherwise no :func:`left_out_reason` (gold units, not an abstention)."""
     if kind != "retrieval":
-        return bool(ex.gold) and not ex.meta.get("abstention")
+        return left_out_reason(ex) is None
     return any(r > 0 for r in judgements(ex, graded).values())
+
+
+def gold_coverage(examples: Sequence[Example]) -> dict:
+    """{"n": examples, "with_gold": examples scored by recall, "left_out": {reason: count}}."""
+    reasons = Counter(r for r in map(left_out_reason, examples) if r is not None)
+    return {"n": len(examples), "with_gold": len(examples) - sum(reasons.values()),
+            "left_out": dict(sorted(reasons.items()))}
+
+
+def report_gold_coverage(examples: Sequence[Example], metrics: MutableMapping[str, float],
+                         log: Callable[[str], None] = print) -> dict:
+    """Log who recall leaves out; drop the recall means (NaN) when no example has gold.
+
+    Side effects: one ``log`` line when some example is left out; ``metrics`` loses its NaN entries
+    when nothing could be scored. Returns {"gold_coverage": gold_coverage(examples)} for the run's
+    extra record.
+    """
+    cov = gold_coverage(examples)
+    if cov["left_out"]:
+        parts = "; ".join(f"{k} x{v}" for k, v in cov["left_out"].items())
+        log(f"[evaluate] recall over {cov['with_gold']} of {cov['n']} examples; left out: {parts}")
+    if cov["with_gold"] == 0:
+        for name in [k for k, v in metrics.items() if isinstance(v, float) and math.isnan(v)]:
+            del metrics[name]
+    return {"gold_coverage": cov}
 
 
 def scored_qrels(examples: Sequence[Example], graded: bool) -> Qrels:

@@ -16,54 +16,17 @@ import re
 from statistics import mean
 from typing import Any, Mapping, Sequence
 
-from qrexp.evals.llm import Generator, Messages, generate_all
-from qrexp.evals.qa_clipper import chapter_order
-from qrexp.evals.qa_prompts import (LME_ABSTENTION_TEMPLATE, LME_ANSWER_TEMPLATE, LME_JUDGE_TEMPLATES,
-                               LME_SESSION_TEMPLATE)
 from qrexp.data.lme import date_order
-from qrexp.types import Example, Run, rank_by_score
+from qrexp.engine.chat import Messages, user_turn
+from qrexp.evals.llm import Generator, generate_all
+from qrexp.evals.qa_prompts import (LME_ABSTENTION_TEMPLATE, LME_ANSWER_TEMPLATE, LME_JUDGE_TEMPLATES,
+                                    LME_SESSION_TEMPLATE)
+from qrexp.evals.qa_units import ranking_of, select_units
+from qrexp.types import Example, Run
 
-ORDERS = ("date", "chapter", "rank")
 LME_MAX_NEW_TOKENS, JUDGE_MAX_NEW_TOKENS = 500, 10
 
 _ROLE_LINE = re.compile(r"(user|assistant|system): ", re.S)
-
-
-def select_units(example: Example, ranking: Mapping[str, float] | None, k: int | None,
-                 order: str = "date") -> list[str]:
-    """The ``k`` best-scored unit ids (score desc, ties by id) put in ``order``.
-
-    "date": LongMemEval date order (session date, haystack position, round); "chapter": by chapter
-    number of ids ``ch<k>``; "rank": best first. ``ranking=None`` or ``k=None`` keeps every unit.
-    """
-    if order not in ORDERS:
-        raise ValueError(f"unknown unit order {order!r} (known: {', '.join(ORDERS)})")
-    known = set(example.doc_ids)
-    if ranking is None:
-        chosen = list(example.doc_ids)
-    else:
-        unknown = [d for d in ranking if d not in known]
-        if unknown:
-            raise KeyError(f"example {example.qid}: ranking names unknown unit id(s) {unknown[:3]}")
-        chosen = rank_by_score(ranking, f"example {example.qid} ranking", "unit")
-    if k is not None:
-        if k < 1:
-            raise ValueError(f"k must be >= 1 or None, got {k}")
-        chosen = chosen[:k]
-    if order == "date":
-        return date_order(example, chosen)
-    if order == "chapter":
-        return chapter_order(example, chosen)
-    return chosen
-
-
-def ranking_of(run: Run | None, example: Example) -> Mapping[str, float] | None:
-    """The example's {unit id: score} in ``run`` (None for ``run=None``: full context); KeyError if absent."""
-    if run is None:
-        return None
-    if example.qid not in run:
-        raise KeyError(f"run has no ranking for example {example.qid}")
-    return run[example.qid]
 
 
 # ---------------------------------------------------------------- LongMemEval
@@ -105,7 +68,7 @@ def lme_history(example: Example, doc_ids: Sequence[str]) -> str:
 def lme_answer_prompt(example: Example, doc_ids: Sequence[str]) -> Messages:
     """The answer-generation chat prompt (one user turn) over the given units."""
     text = LME_ANSWER_TEMPLATE.format(lme_history(example, doc_ids), example.meta["question_date"], example.query)
-    return [{"role": "user", "content": text}]
+    return user_turn(text)
 
 
 def lme_prompts(examples: Sequence[Example], run: Run | None, k: int | None) -> list[Messages]:
@@ -115,7 +78,10 @@ def lme_prompts(examples: Sequence[Example], run: Run | None, k: int | None) -> 
 
 def lme_generate(examples: Sequence[Example], run: Run | None, k: int | None, generator: Generator,
                  max_new_tokens: int = LME_MAX_NEW_TOKENS) -> dict[str, str]:
-    """{qid: hypothesis} from the top-``k`` rounds of ``run`` (``run=None``: full history)."""
+    """{qid: hypothesis} from the top-``k`` rounds of ``run`` (``run=None``: full history).
+
+    One ``generator`` call per question (greedy, ``max_new_tokens``; tqdm bar "QA answers"). Raises
+    KeyError when ``run`` lacks a question or names unknown units."""
     prompts = lme_prompts(examples, run, k)
     return dict(zip((ex.qid for ex in examples), generate_all(generator, prompts, max_new_tokens, "QA answers")))
 
@@ -158,8 +124,8 @@ def evaluate_lme(examples: Sequence[Example], responses: Mapping[str, str] | Seq
         rows.append({"qid": ex.qid, "question_type": qtype, "question": ex.query,
                      "abstention": bool(ex.meta.get("abstention", "_abs" in ex.qid)),
                      "answer": ex.meta.get("answer", ex.answer), "hypothesis": responses[ex.qid]})
-    prompts = [[{"role": "user", "content": lme_judge_prompt(r["question_type"], r["question"], r["answer"],
-                                                             r["hypothesis"], r["abstention"])}] for r in rows]
+    prompts = [user_turn(lme_judge_prompt(r["question_type"], r["question"], r["answer"], r["hypothesis"],
+                                          r["abstention"])) for r in rows]
     for row, reply in zip(rows, generate_all(judge, prompts, max_new_tokens, "LLM judge")):
         row.update(judge_output=reply, label=parse_yes_no(reply))
     return rows, lme_metrics(rows)

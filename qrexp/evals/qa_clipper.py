@@ -22,20 +22,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
+from qrexp.data.clipper import chapter_order
+from qrexp.engine.chat import Messages, user_turn
 from qrexp.evals.qa_prompts import CLIPPER_TEMPLATE
+from qrexp.evals.qa_units import ranking_of, select_units
+from qrexp.evals.qa_window import fit_prompts
 from qrexp.types import Example, Run
-
-if TYPE_CHECKING:                        # qrexp.evals.llm imports torch; config checks import this module
-    from qrexp.evals.llm import Messages
 
 CLAIMS = ("true_claim", "false_claim")
 CLAIM_QUERIES = ("per_claim", "per_pair")
 CLIPPER_MAX_NEW_TOKENS = 1000
 _SUFFIX = {"true_claim": "true", "false_claim": "false"}
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S)     # as the reference: case-sensitive, DOTALL
-_CHAPTER_ID = re.compile(r"ch(\d+)")
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ def parse_answer_tag(text: str) -> str | None:
 
 
 def check_claim_queries(mode: str) -> None:
+    """Raise ValueError unless ``mode`` is one of CLAIM_QUERIES (per_claim, per_pair)."""
     if mode not in CLAIM_QUERIES:
         raise ValueError(f"eval.claim_queries={mode!r}: must be one of {', '.join(CLAIM_QUERIES)}")
 
@@ -82,15 +83,7 @@ def claim_examples(pairs: Sequence[Example]) -> list[Example]:
     return out
 
 
-def chapter_order(example: Example, doc_ids: Sequence[str]) -> list[str]:
-    """CLIPPER chapter ids ``ch<k>`` sorted by chapter number k (the reference sorts by int id)."""
-    bad = [d for d in doc_ids if not _CHAPTER_ID.fullmatch(d)]
-    if bad:
-        raise ValueError(f"example {example.qid}: chapter order needs ids 'ch<k>', got {bad[:3]}")
-    return sorted(doc_ids, key=lambda d: int(d[2:]))
-
-
-def clipper_prompt(example: Example, doc_ids: Sequence[str], claim: str) -> "Messages":
+def clipper_prompt(example: Example, doc_ids: Sequence[str], claim: str) -> Messages:
     """The claim-verification chat prompt for ``claim`` ("true_claim" / "false_claim") over the chapters."""
     if claim not in CLAIMS:
         raise ValueError(f"unknown claim {claim!r} (known: {', '.join(CLAIMS)})")
@@ -99,7 +92,7 @@ def clipper_prompt(example: Example, doc_ids: Sequence[str], claim: str) -> "Mes
     if unknown:
         raise KeyError(f"example {example.qid}: unknown chapter id(s) {unknown[:3]}")
     context = "\n\n\n".join(text_of[d] for d in chapter_order(example, doc_ids))
-    return [{"role": "user", "content": CLIPPER_TEMPLATE.format(context, example.meta[claim])}]
+    return user_turn(CLIPPER_TEMPLATE.format(context, example.meta[claim]))
 
 
 def verification_jobs(examples: Sequence[Example], run: Run | None, k: int | None
@@ -109,7 +102,6 @@ def verification_jobs(examples: Sequence[Example], run: Run | None, k: int | Non
     A claim example (from :func:`claim_examples`) is verified on its own top-``k``; a pair example on
     its one ranking, for both claims (the per-pair ablation). ``run=None``: every chapter.
     """
-    from qrexp.evals.qa import ranking_of, select_units
     jobs = []
     for ex in examples:
         chapters = select_units(ex, ranking_of(run, ex), k, "chapter")
@@ -177,7 +169,6 @@ def verify_claims(examples: Sequence[Example], run: Run | None, k: int | None, g
                   ) -> tuple[list[dict], list[dict]]:
     """Verify every claim on its top-``k`` chapters (window-checked first, qrexp.evals.qa_window); returns
     (rows per ranked example, rows per pair) as :func:`pair_rows`; score them with :func:`pair_accuracy`."""
-    from qrexp.evals.qa_window import fit_prompts
     jobs = verification_jobs(examples, run, k)
     ready, _ = fit_prompts(generator, [j["prompt"] for j in jobs], [f"{j['pair']}/{j['claim']}" for j in jobs],
                            max_new_tokens, overflow)

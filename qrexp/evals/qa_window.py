@@ -32,10 +32,12 @@ class PromptFit:
 
     @property
     def truncated(self) -> bool:
+        """Whether the policy cut this prompt."""
         return self.kept < self.tokens
 
 
 def check_overflow_policy(policy: str) -> None:
+    """Raise ValueError unless ``policy`` is one of OVERFLOW_POLICIES (error, truncate_middle)."""
     if policy not in OVERFLOW_POLICIES:
         raise ValueError(f"eval.qa.overflow={policy!r}: must be one of {', '.join(OVERFLOW_POLICIES)}")
 

@@ -52,7 +52,7 @@ class ScoringConfig:
 @dataclass(frozen=True)
 class DataConfig:
     name: str = "data"                   # label, e.g. lme, nq, generated-beir
-    loader: str = "instances"            # key of qrexp.data.TASK_LOADERS
+    loader: str = "instances"            # key of qrexp.data.LOADERS
     args: Mapping[str, Any] = field(default_factory=dict)   # paths and protocol fields
     generate: str | None = None          # built-in generator that writes the files first
     sizes: Mapping[str, int] = field(default_factory=dict)   # generator sizes (defaults if empty)

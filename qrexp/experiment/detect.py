@@ -8,9 +8,10 @@ from typing import Mapping, Sequence
 
 import torch
 
-from qrexp.heads.objectives import detect, relevance_of, write_detection
+from qrexp.heads.files import write_detection
+from qrexp.heads.objectives import detect, rank_heads, relevance_of
 from qrexp.types import HeadSet
-from qrexp.heads.sets import rank_heads, top_k
+from qrexp.heads.sets import top_k
 from qrexp.heads.files import round_scores
 from qrexp.engine.models import model_fingerprint
 from qrexp.engine.scorer import ExampleScorer, ScoringOptions
@@ -40,7 +41,7 @@ def detect_heads(scorer: ExampleScorer, examples: Sequence[Example], objective: 
     if not examples:
         raise ValueError("head detection needs at least one example")
     # docs in doc id order: the objectives' stable sorts then break ties as evaluation does
-    # (qrexp.io.trec.ranked: doc id ascending); qrscore is a sum and does not depend on it
+    # (qrexp.types.rank_by_score: doc id ascending); qrscore is a sum and does not depend on it
     orders = [torch.tensor(sorted(range(len(ex.docs)), key=lambda i: ex.doc_ids[i])) for ex in examples]
     doc_scores = (s[o] for s, o in zip(scorer.iter_doc_scores(examples, opts, progress,
                                                               desc=f"detect ({objective})"), orders))

@@ -23,7 +23,7 @@ from qrexp.experiment.stages import (ATTENTION_METHODS, cache_dir, heads_spec, m
                      resolve_heads, scorer_of, scoring_options, store_of)
 from qrexp.evals.qa_clipper import claim_examples
 from qrexp.runs.store import run_id
-from qrexp.evals.coverage import report_gold_coverage
+from qrexp.evals.protocol import report_gold_coverage
 from qrexp.io.trec import write_trec_qrels, write_trec_run
 from qrexp.types import Example, Run
 from qrexp.engine.window import fit_window, window_record
@@ -115,7 +115,7 @@ def rank_baseline(cfg: RunConfig, method: str, examples: Sequence[Example]) -> t
 
 def gold_sets(examples: Sequence[Example]) -> dict[str, set[str]]:
     """Gold unit ids per query; abstention questions get an empty set (left out of recall; see
-    :mod:`qrexp.evals.coverage` for how the left-out ones are reported)."""
+    :func:`qrexp.evals.protocol.report_gold_coverage` for how the left-out ones are reported)."""
     return {ex.qid: set() if ex.meta.get("abstention") else set(ex.gold) for ex in examples}
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from qrexp.experiment.config import RunConfig, to_dict
-from qrexp.heads.objectives import rank_heads, write_detection
+from qrexp.heads.files import write_detection
+from qrexp.heads.objectives import rank_heads
 from qrexp.heads.niah import case_from_example, niah_retrieval_scores
 from qrexp.heads.files import round_scores
 from qrexp.report.plots import plot_head_scores

@@ -146,8 +146,8 @@ def _check_methods(one: RunConfig, where: str) -> None:
 def _check_loader(data, where: str) -> None:
     """The loader exists and accepts exactly the configured arguments."""
     from qrexp.experiment.data import GENERATORS
-    from qrexp.data import TASK_LOADERS
-    loader = TASK_LOADERS.get(data.loader)
+    from qrexp.data import LOADERS
+    loader = LOADERS.get(data.loader)
     if data.generate is not None:
         GENERATORS.get(data.generate)
     params = inspect.signature(loader).parameters

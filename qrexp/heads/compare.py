@@ -13,16 +13,44 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
+from typing import Sequence
+
+import numpy as np
 import torch
 
-from qrexp.heads.objectives import read_detection
-from qrexp.types import parse_head
-from qrexp.heads.sets import spearman
-from qrexp.types import Head
+from qrexp.heads.files import read_detection
+from qrexp.types import Head, HeadSet, parse_head
+
+
+def overlap(a: HeadSet | Sequence[Head], b: HeadSet | Sequence[Head], k: int | None = None) -> int:
+    """|top-k(a) ∩ top-k(b)|: heads among the first ``k`` of both (k=None: whole sets); ``a`` and
+    ``b`` are HeadSets or (layer, head) sequences, best first (paper Table 6's overlap)."""
+    ha, hb = (set(tuple(x)[:k]) for x in (a, b))
+    return len(ha & hb)
+
+
+def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Spearman rank correlation of two HeadScores [L, H] tensors (ties averaged; scipy.stats.spearmanr).
+
+    Returns NaN when either tensor is constant (the correlation is undefined). Raises ValueError for
+    different shapes or NaN scores (e.g. heads a paper-format file does not list).
+    """
+    from scipy.stats import spearmanr
+    if a.shape != b.shape:
+        raise ValueError(f"spearman: shapes differ {tuple(a.shape)} vs {tuple(b.shape)}")
+    xa, xb = a.detach().double().flatten().numpy(), b.detach().double().flatten().numpy()
+    if np.isnan(xa).any() or np.isnan(xb).any():
+        raise ValueError("spearman: head scores contain NaN (e.g. heads missing from a paper-format file)")
+    if np.ptp(xa) == 0 or np.ptp(xb) == 0:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(spearmanr(xa, xb).statistic)
 
 
 @dataclass(frozen=True)
@@ -75,6 +103,7 @@ def load_head_file(path: str | Path) -> HeadFile:
 
 @dataclass(frozen=True)
 class Comparison:
+    """One pair of head files compared: overlap of their top ``k`` and Spearman of their grids."""
     a: HeadFile
     b: HeadFile
     k: int                              # the cut-off used for the overlap
@@ -89,7 +118,7 @@ def compare_files(a: HeadFile, b: HeadFile, k: int) -> Comparison:
         return Comparison(a, b, 0, None, None, f"different models ({a.shape[0]}x{a.shape[1]} vs "
                                                f"{b.shape[0]}x{b.shape[1]} heads)")
     kk = min(k, len(a.ranked), len(b.ranked))
-    n = len(set(a.ranked[:kk]) & set(b.ranked[:kk]))
+    n = overlap(a.ranked, b.ranked, kk)
     if a.scores is None or b.scores is None:
         which = a if a.scores is None else b
         return Comparison(a, b, kk, n, None, f"no Spearman: {which.label} lists only its top heads")
@@ -103,6 +132,7 @@ def compare(paths: list[str], k: int) -> list[Comparison]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """CLI: print every pair's top-k overlap and Spearman; exits 2 naming a bad file."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+", help="head files: detection (ours or paper format) or published lists")
     ap.add_argument("--k", type=int, default=64, help="top-k for the overlap (capped by the shorter list)")

@@ -7,7 +7,8 @@ copied| / |needle tokens|; the head's retrieval score is the mean over the runs 
 (ROUGE-1 recall of the answer > 0.5). Heads scoring > 0.1 are "retrieval heads".
 
 This needs a model and generation, so it is not a detection objective of :mod:`qrexp.heads.objectives` (those
-take precomputed DocScores); rank its HeadScores with :func:`qrexp.heads.objectives.rank_heads`.
+take precomputed DocScores); rank its HeadScores with :func:`qrexp.heads.objectives.rank_heads`. Source: Wu et al. 2024,
+"Retrieval Head Mechanistically Explains Long-Context Factuality", and their detection code.
 """
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from qrexp.engine.generate import GenerationTrace, greedy_generate, render_chat
+from qrexp.data.niah import full_context
+from qrexp.engine.chat import render_chat
+from qrexp.engine.generate import GenerationTrace, greedy_generate
 from qrexp.engine.prompt import token_span
 from qrexp.types import Example
 
@@ -55,8 +58,6 @@ class NiahPrompt:
 
 def case_from_example(example: Example) -> NiahCase:
     """A :mod:`qrexp.data.niah` Example -> NiahCase (full context, meta["needle"], query, answer)."""
-    from qrexp.data.niah import full_context
-
     needle = example.meta.get("needle")
     if not needle or not example.answer:
         field = "meta['needle']" if not needle else "answer"
@@ -77,8 +78,13 @@ def as_case(case, where: str = "NIAH case") -> NiahCase:
 
 def build_niah_prompt(tokenizer, case: NiahCase, chat: bool = True, template: str = NIAH_TEMPLATE,
                       where: str = "NIAH case") -> NiahPrompt:
-    """Fill ``template``, render it as one chat user turn (or plain text with the tokenizer's own
-    special tokens when chat=False), tokenize, and locate the needle's tokens by char offsets."""
+    """Fill ``template``, render it as one chat user turn (:func:`qrexp.engine.chat.render_chat`;
+    plain text with the tokenizer's own special tokens when chat=False), tokenize, and locate the
+    needle's tokens by char offsets -> NiahPrompt (``needle_span`` half-open, in tokens).
+
+    Raises ValueError (naming ``where``) when the template lacks {context} or {question}, the needle
+    is empty, absent from or repeated in the rendered prompt, or the tokenizer has no chat template
+    while ``chat`` is True."""
     for slot in ("{context}", "{question}"):
         if slot not in template:
             raise ValueError(f"NIAH template lacks the {slot} slot")
@@ -145,6 +151,10 @@ def niah_retrieval_scores(model, tokenizer, cases: Iterable[NiahCase | tuple[str
     """Wu et al.'s retrieval score of every head over ``cases`` (see the module doc).
 
     A run counts as answered correctly when rouge1_recall(generated text, answer) > threshold.
+    Returns NiahScores: HeadScores [L, H] in [0, 1] (mean copy score over the correct runs; zeros
+    when none is correct), the number of correct runs, all runs. Runs one greedy generation of up
+    to ``max_new_tokens`` per case (tqdm bar when ``progress``). Raises ValueError for no cases or a
+    malformed case (:func:`as_case`, :func:`build_niah_prompt`).
     """
     stops = None if stop_ids is None else list(stop_ids)
     total, n_correct, n_runs = None, 0, 0

@@ -1,5 +1,6 @@
 """Head-detection objectives: per-example DocScores [D_i, L, H] + relevance [D_i] -> HeadScores [L, H].
 
+This module is only the math: no files (the detection files are :mod:`qrexp.heads.files`), no model.
 Every objective takes two iterables (consumed once, in step, so DocScores can stream from a cache)
 and averages a per-example quantity over all examples. Relevance is a BoolTensor (gold or not) or
 an integer tensor of graded labels >= 0; "gold" means relevance > 0.
@@ -7,28 +8,30 @@ an integer tensor of graded labels >= 0; "gold" means relevance > 0.
 Ranking ties inside an example (equal document scores for one head) go to the document that comes
 first in the order given; this is what ``torch.sort(stable=True)`` gives and what ndcg10 and recall1
 both use. qrexp.experiment.detect passes documents in doc id order, so ties follow the evaluation's
-rule (qrexp.types.rank_by_score: doc id ascending).
+rule (qrexp.types.rank_by_score: doc id ascending). Ranking heads (:func:`rank_heads`) breaks ties by
+(layer, head) ascending.
+
+How to add a detection objective (one function, one registration; the config then accepts its name
+as ``detect.objective``)::
+
+    @OBJECTIVES.register("my-objective")
+    def my_objective(doc_scores, relevance):          # iterables of [D_i, L, H] and [D_i]
+        return mean_over_examples(doc_scores, relevance, lambda s, r: ...)   # s [D, L*H], r [D] -> [L*H]
+
+The per-example function gets float64 scores [D, L*H] and relevance [D] (already checked: same heads
+in every example, finite, non-negative labels) and returns one value per head [L*H].
 """
 from __future__ import annotations
 
-import json
-import math
-from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import torch
 
-from qrexp.types import format_head, parse_head
-
-from qrexp.heads.sets import rank_heads
-from qrexp.io.redact import redact
 from qrexp.registry import Registry
-from qrexp.io.files import atomic_write_text
-from qrexp.io.jsonio import read_text
 from qrexp.types import Example, Head, rank_by_score
 
-__all__ = ["OBJECTIVES", "detect", "qrscore", "ndcg10", "recall1", "per_head_ndcg", "rank_heads",
-           "relevance_of", "write_detection", "read_detection", "read_detection_k"]
+__all__ = ["OBJECTIVES", "detect", "mean_over_examples", "qrscore", "ndcg10", "recall1", "per_head_ndcg", "rank_heads",
+           "relevance_of"]
 
 Objective = Callable[[Iterable[torch.Tensor], Iterable[torch.Tensor]], torch.Tensor]
 OBJECTIVES: Registry[Objective] = Registry("detection objective")
@@ -73,8 +76,15 @@ def _examples(doc_scores: Iterable[torch.Tensor],
         raise ValueError("detection: no examples")
 
 
-def _mean_over_examples(doc_scores, relevance, per_example) -> torch.Tensor:
-    """Mean of per_example(scores [D, L*H], rel [D]) -> [L*H], reshaped to HeadScores [L, H]."""
+def mean_over_examples(doc_scores: Iterable[torch.Tensor], relevance: Iterable[torch.Tensor],
+                       per_example: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """Mean over examples of ``per_example(scores [D, L*H] float64, relevance [D] float64) -> [L*H]``,
+    reshaped to HeadScores [L, H] float32 (accumulated in float64).
+
+    Raises ValueError (naming the example index) for a DocScores tensor that is not [D, L, H], has no
+    documents, other heads than the first example, NaN/inf; relevance of the wrong length, float
+    dtype or negative; fewer or more labels than DocScores; no examples at all.
+    """
     total, n, shape = None, 0, None
     for flat, rel, shape in _examples(doc_scores, relevance):
         value = per_example(flat, rel)
@@ -85,12 +95,18 @@ def _mean_over_examples(doc_scores, relevance, per_example) -> torch.Tensor:
 
 @OBJECTIVES.register("qrscore")
 def qrscore(doc_scores: Iterable[torch.Tensor], relevance: Iterable[torch.Tensor]) -> torch.Tensor:
-    """Paper Eq. 3-4: mean over examples of the summed S_h(d) over gold docs -> HeadScores [L, H]."""
-    return _mean_over_examples(doc_scores, relevance, lambda s, r: ((r > 0).double() @ s))
+    """QRscore (paper Section 3, Eq. 3-4): for each head, the sum of its calibrated document scores
+    S_h(d) over the gold documents of an example, averaged over examples.
+
+    Args: ``doc_scores`` iterable of DocScores [D_i, L, H] (attention mass, calibrated by the null
+    query when the scorer does so); ``relevance`` iterable of [D_i] labels (gold = label > 0).
+    Returns HeadScores [L, H] float32. Errors: see :func:`mean_over_examples`.
+    """
+    return mean_over_examples(doc_scores, relevance, lambda s, r: ((r > 0).double() @ s))
 
 
 def per_head_ndcg(flat: torch.Tensor, rel: torch.Tensor, k: int = 10) -> torch.Tensor:
-    """nDCG@k of every head's ranking for one example: scores [D, N], relevance [D] -> [N].
+    """nDCG@k of every head's ranking for one example: scores [D, N], relevance [D] -> [N] in [0, 1].
 
     Linear gain, discount 1/log2(rank + 1) with 1-based ranks (trec_eval's ndcg_cut); the ideal
     DCG uses this example's labels only. An example with no relevant document scores 0.
@@ -105,21 +121,30 @@ def per_head_ndcg(flat: torch.Tensor, rel: torch.Tensor, k: int = 10) -> torch.T
 
 @OBJECTIVES.register("ndcg10")
 def ndcg10(doc_scores: Iterable[torch.Tensor], relevance: Iterable[torch.Tensor]) -> torch.Tensor:
-    """Each head's own mean nDCG@10 over the detection examples -> HeadScores [L, H]."""
-    return _mean_over_examples(doc_scores, relevance, lambda s, r: per_head_ndcg(s, r, 10))
+    """Each head's own nDCG@10 (ranking the documents by that head's DocScores alone, graded gains,
+    :func:`per_head_ndcg`), averaged over examples -> HeadScores [L, H] in [0, 1].
+
+    An ablation objective (not in the paper): detection by the retrieval metric itself.
+    Errors: see :func:`mean_over_examples`.
+    """
+    return mean_over_examples(doc_scores, relevance, lambda s, r: per_head_ndcg(s, r, 10))
 
 
 @OBJECTIVES.register("recall1")
 def recall1(doc_scores: Iterable[torch.Tensor], relevance: Iterable[torch.Tensor]) -> torch.Tensor:
-    """Fraction of examples where the head's top document (ties: earliest) is gold -> [L, H]."""
+    """Fraction of examples whose top document by that head alone (ties: the earliest in the given
+    order) is gold -> HeadScores [L, H] in [0, 1]. An ablation objective (not in the paper).
+    Errors: see :func:`mean_over_examples`.
+    """
     def hit(s: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
         top = torch.argmax(s, dim=0)  # [N]; the first maximal doc on ties
         return (r[top] > 0).double()
-    return _mean_over_examples(doc_scores, relevance, hit)
+    return mean_over_examples(doc_scores, relevance, hit)
 
 
 def relevance_of(example: Example, qrels: Mapping[str, Mapping[str, int]] | None = None) -> torch.Tensor:
-    """Labels [D] in doc order: gold BoolTensor from ``example.gold``, or graded ints from qrels."""
+    """Relevance labels [D] in the example's doc order: BoolTensor ``doc in example.gold`` without
+    ``qrels``, else LongTensor of the graded judgements ``qrels[qid][doc]`` (0 when unjudged)."""
     if qrels is None:
         return torch.tensor([d in example.gold for d in example.doc_ids], dtype=torch.bool)
     judged = qrels.get(example.qid, {})
@@ -128,104 +153,25 @@ def relevance_of(example: Example, qrels: Mapping[str, Mapping[str, int]] | None
 
 def detect(objective: str, doc_scores: Iterable[torch.Tensor],
            relevance: Iterable[torch.Tensor]) -> torch.Tensor:
-    """Run the registered objective ``objective`` -> HeadScores [L, H]."""
+    """Run the objective registered as ``objective`` on DocScores [D_i, L, H] + relevance [D_i]
+    -> HeadScores [L, H]. Raises KeyError (with "did you mean") for an unknown name."""
     return OBJECTIVES.get(objective)(doc_scores, relevance)
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=1) + "\n")
+def rank_heads(scores: torch.Tensor) -> list[tuple[Head, float]]:
+    """HeadScores [L, H] -> [((layer, head), score), ...] over all L*H heads, best first.
 
-
-def _stem(path: str | Path) -> Path:
-    """results/x.json, results/x.paper.json or results/x -> results/x."""
-    p = Path(path)
-    for suffix in (".paper.json", ".json"):
-        if p.name.endswith(suffix):
-            return p.with_name(p.name[: -len(suffix)])
-    return p
-
-
-def write_detection(path: str | Path, ranked: list[tuple[Head, float]], provenance: dict, *,
-                    objective: str, model: str, n_examples: int, k: int) -> tuple[Path, Path]:
-    """Write <stem>.paper.json ([["layer-head", score], ...], best first) and <stem>.json (ours).
-
-    ``ranked`` must cover the full L x H grid (as rank_heads returns). Scores are written rounded
-    to qrexp.heads.files.SIGNIFICANT digits and re-ranked after rounding (ties by (layer, head)), so
-    equal numbers give equal bytes and the file's order is the one read_detection recomputes.
-    Returns (ours, paper) paths.
+    Ties by (layer, head) ascending (qrexp.types.rank_by_score, the one ranking rule), so the
+    ranking is deterministic. Raises ValueError for a tensor that is not 2-D or holds NaN (naming the first
+    NaN head).
     """
-    from qrexp.heads.files import round_score
-    for (l, h), score in ranked:
-        if not math.isfinite(score):
-            raise ValueError(f"{path}: head {l}-{h} has non-finite score {score}")
-    n_given, rounded = len(ranked), {tuple(head): round_score(score) for head, score in ranked}
-    ranked = [(head, rounded[head]) for head in rank_by_score(rounded, str(path), "head")]
-    heads = [h for h, _ in ranked]
-    if not heads:
-        raise ValueError(f"{path}: empty ranking")
-    n_layers = max(l for l, _ in heads) + 1
-    n_heads = max(h for _, h in heads) + 1
-    if n_given != len(heads) or len(heads) != n_layers * n_heads:
-        raise ValueError(f"{path}: ranking must list each of the {n_layers}x{n_heads} heads once, "
-                         f"got {n_given} entries")
-    if not 1 <= k <= len(heads):
-        raise ValueError(f"{path}: k={k} must be in [1, {len(heads)}]")
-    grid = [[0.0] * n_heads for _ in range(n_layers)]
-    for (l, h), score in ranked:
-        if not math.isfinite(score):
-            raise ValueError(f"{path}: head {l}-{h} has non-finite score {score}")
-        grid[l][h] = float(score)
-    stem = _stem(path)
-    ours, paper = stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".paper.json")
-    _write_json(paper, [[format_head(h), float(s)] for h, s in ranked])
-    _write_json(ours, {
-        "objective": objective, "model": model, "n_examples": int(n_examples), "k": int(k),
-        "heads": [format_head(h) for h in heads[:k]], "scores": grid,
-        "provenance": redact(dict(provenance))})          # configs without credentials
-    return ours, paper
-
-
-def _load_json(path: Path) -> Any:
-    try:
-        return json.loads(read_text(path))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: invalid JSON ({e})") from None
-
-
-def read_detection(path: str | Path) -> tuple[list[tuple[Head, float]], torch.Tensor]:
-    """Read either format -> (ranked best first, HeadScores [L, H]).
-
-    Our format's ranking is recomputed from its score grid (deterministic ties). A paper-format
-    file keeps its own order; heads it does not list are NaN in the grid.
-    """
-    path = Path(path)
-    data = _load_json(path)
-    if isinstance(data, dict):
-        if "scores" not in data:
-            raise ValueError(f"{path}: missing field 'scores'")
-        try:
-            scores = torch.tensor(data["scores"], dtype=torch.float64)   # the written decimals, exactly
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{path}: field 'scores' is not an L x H number grid ({e})") from None
-        if scores.dim() != 2:
-            raise ValueError(f"{path}: field 'scores' must be an L x H grid")
-        return rank_heads(scores), scores
-    if not isinstance(data, list) or not data:
-        raise ValueError(f"{path}: expected a detection object or a non-empty [[\"layer-head\", score], ...] list")
-    ranked = []
-    for i, row in enumerate(data):
-        if not (isinstance(row, list) and len(row) == 2 and isinstance(row[1], (int, float))):
-            raise ValueError(f"{path}: entry {i} must be [\"layer-head\", score], got {row!r:.60}")
-        ranked.append((parse_head(row[0], f"{path} entry {i}"), float(row[1])))
-    n_layers = max(l for (l, _), _ in ranked) + 1
-    n_heads = max(h for (_, h), _ in ranked) + 1
-    scores = torch.full((n_layers, n_heads), float("nan"), dtype=torch.float64)
-    for (l, h), s in ranked:
-        scores[l, h] = s
-    return ranked, scores
-
-
-def read_detection_k(path: str | Path) -> int | None:
-    """The k stored in our format (None for a paper-format file)."""
-    data = _load_json(Path(path))
-    return int(data["k"]) if isinstance(data, dict) and "k" in data else None
+    if scores.dim() != 2:
+        raise ValueError(f"head scores must be [L, H], got shape {tuple(scores.shape)}")
+    flat = scores.detach().to(torch.float64).flatten()
+    bad = torch.nonzero(torch.isnan(flat)).flatten()
+    if len(bad):
+        l, h = divmod(int(bad[0]), scores.shape[1])
+        raise ValueError(f"head scores contain NaN (first at head {l}-{h})")
+    n_heads = scores.shape[1]
+    by_head = {divmod(i, n_heads): float(v) for i, v in enumerate(scores.detach().flatten().tolist())}
+    return [(head, by_head[head]) for head in rank_by_score(by_head, "head scores", "head")]

@@ -1,5 +1,5 @@
 """Head sets: "layer-head" strings <-> HeadSet, the head sources (full, random, published, detected,
-top-k of a HeadScores[L, H] tensor), masks, and overlap / rank-correlation between head choices.
+top-k of a HeadScores[L, H] tensor) and masks. Overlap / rank correlation: qrexp.heads.compare.
 
 A HeadSet keeps its heads in order (a detected set is best-first), so ``top(k)`` is meaningful.
 Ranking ties are broken by (layer, head) ascending, so every ranking here is deterministic.
@@ -9,12 +9,14 @@ from __future__ import annotations
 import difflib
 import json
 from pathlib import Path
+from typing import Iterable
 
-import numpy as np
 import torch
 
+from qrexp.heads.files import read_detection, read_detection_k
+from qrexp.heads.objectives import rank_heads
 from qrexp.io.jsonio import read_text
-from qrexp.types import Head, HeadSet, parse_head, rank_by_score
+from qrexp.types import Head, HeadSet, parse_head
 
 PUBLISHED_DIR = Path(__file__).resolve().parents[2] / "results" / "heads" / "published"
 
@@ -24,14 +26,17 @@ def full(n_layers: int, n_heads: int) -> HeadSet:
     return HeadSet.full(n_layers, n_heads)
 
 
-def random(k: int, seed: int, n_layers: int, n_heads: int) -> HeadSet:
-    """k distinct heads drawn uniformly with a seeded torch generator, sorted by (layer, head)."""
-    total = n_layers * n_heads
-    if not 1 <= k <= total:
-        raise ValueError(f"random head set: k={k} must be in [1, {total}] for {n_layers}x{n_heads} heads")
-    gen = torch.Generator().manual_seed(int(seed))
-    flat = sorted(torch.randperm(total, generator=gen)[:k].tolist())
-    return HeadSet(f"random-k{k}-s{seed}", tuple(divmod(i, n_heads) for i in flat), n_layers, n_heads)
+def random(k: int, seed: int, n_layers: int, n_heads: int, exclude: Iterable[Head] = ()) -> HeadSet:
+    """k distinct heads drawn uniformly (seeded torch generator, one randperm over the layer-major
+    pool) from those not in ``exclude``, sorted by (layer, head). ValueError unless 1 <= k <= pool."""
+    banned = {(int(l), int(h)) for l, h in exclude}
+    pool = [(l, h) for l in range(n_layers) for h in range(n_heads) if (l, h) not in banned]
+    if not 1 <= k <= len(pool):
+        raise ValueError(f"random head set: k={k} must be in [1, {len(pool)}] for {n_layers}x{n_heads} heads"
+                         f"{f' ({len(banned)} excluded)' if banned else ''}")
+    order = torch.randperm(len(pool), generator=torch.Generator().manual_seed(int(seed)))
+    return HeadSet(f"random-k{k}-s{seed}", tuple(sorted(pool[i] for i in order[:k].tolist())),
+                   n_layers, n_heads)
 
 
 def published_sets(root: str | Path | None = None) -> list[tuple[str, str]]:
@@ -68,9 +73,7 @@ def published(model_key: str, task: str, root: str | Path | None = None) -> Head
 
 
 def detected(path: str | Path, k: int | None = None) -> HeadSet:
-    """The top-k heads of a detection file (either format of qrexp.heads.objectives); k=None uses the file's k."""
-    from qrexp.heads.objectives import read_detection, read_detection_k  # detect imports this module
-
+    """The top-k heads of a detection file (either format of qrexp.heads.files); k=None uses the file's k."""
     ranked, scores = read_detection(path)
     k = k if k is not None else (read_detection_k(path) or len(ranked))
     if not 1 <= k <= len(ranked):
@@ -78,19 +81,6 @@ def detected(path: str | Path, k: int | None = None) -> HeadSet:
     n_layers, n_heads = scores.shape
     return HeadSet(f"{Path(path).name.split('.')[0]}-top{k}", tuple(h for h, _ in ranked[:k]),
                    n_layers, n_heads)
-
-
-def rank_heads(scores: torch.Tensor) -> list[tuple[Head, float]]:
-    """HeadScores [L, H] -> [((layer, head), score), ...] best first; ties by (layer, head) ascending."""
-    if scores.dim() != 2:
-        raise ValueError(f"head scores must be [L, H], got shape {tuple(scores.shape)}")
-    flat = scores.detach().to(torch.float64).flatten()
-    bad = torch.nonzero(torch.isnan(flat)).flatten()
-    if len(bad):
-        l, h = divmod(int(bad[0]), scores.shape[1])
-        raise ValueError(f"head scores contain NaN (first at head {l}-{h})")
-    by_head = {divmod(i, scores.shape[1]): float(v) for i, v in enumerate(scores.detach().flatten().tolist())}
-    return [(head, by_head[head]) for head in rank_by_score(by_head, "head scores", "head")]
 
 
 def top_k(scores: torch.Tensor, k: int, name: str | None = None) -> HeadSet:
@@ -116,31 +106,3 @@ def head_mask(headset: HeadSet, n_layers: int, n_heads: int) -> torch.Tensor:
 def layers_needed(headset: HeadSet) -> int:
     """How many layers a forward pass must run to see every head: last layer + 1."""
     return max(l for l, _ in headset) + 1
-
-
-def overlap(a: HeadSet, b: HeadSet, k: int | None = None) -> int:
-    """|top-k(a) ∩ top-k(b)| (k=None: whole sets)."""
-    ha = set(a.heads if k is None else a.heads[:k])
-    hb = set(b.heads if k is None else b.heads[:k])
-    return len(ha & hb)
-
-
-def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Spearman rank correlation of two HeadScores [L, H] tensors (ties averaged; scipy.stats.spearmanr).
-
-    Returns NaN when either tensor is constant (the correlation is undefined). Raises ValueError for
-    different shapes or NaN scores (e.g. heads a paper-format file does not list).
-    """
-    import warnings
-
-    from scipy.stats import spearmanr
-    if a.shape != b.shape:
-        raise ValueError(f"spearman: shapes differ {tuple(a.shape)} vs {tuple(b.shape)}")
-    xa, xb = a.detach().double().flatten().numpy(), b.detach().double().flatten().numpy()
-    if np.isnan(xa).any() or np.isnan(xb).any():
-        raise ValueError("spearman: head scores contain NaN (e.g. heads missing from a paper-format file)")
-    if np.ptp(xa) == 0 or np.ptp(xb) == 0:
-        return float("nan")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(spearmanr(xa, xb).statistic)

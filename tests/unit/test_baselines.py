@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from qrexp.evals.baselines import (RANKERS, BM25Ranker, DenseRanker, RankGPTRanker, packaged_minilm,
-                             parse_permutation, rankgpt_messages, sliding_windows)
+from qrexp.evals.baselines import RANKERS, BM25Ranker, DenseRanker, packaged_minilm
+from qrexp.evals.rankgpt import RankGPTRanker, parse_permutation, rankgpt_messages, sliding_windows
 from qrexp.evals.llm import Generator
 from qrexp.types import Doc, Example
 

@@ -10,7 +10,7 @@ import pytest
 from qrexp.evals.qa_clipper import clipper_prompt
 from qrexp.data.clipper import NO_SOURCE, load_clipper
 from qrexp.data.clipper_claims import SourceIndex, read_claim_csvs
-from qrexp.evals.coverage import gold_coverage, report_gold_coverage
+from qrexp.evals.protocol import gold_coverage, report_gold_coverage
 
 DATA = Path(__file__).parents[1] / "data" / "clipper_release"
 HF, OUTPUT, BOOKS = DATA / "hf_rows.jsonl", DATA / "output", DATA / "books"

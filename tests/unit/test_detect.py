@@ -7,8 +7,9 @@ import pytrec_eval
 import torch
 
 from qrexp.heads import sets as H
-from qrexp.heads.objectives import (OBJECTIVES, detect, ndcg10, qrscore, rank_heads, read_detection,
-                          recall1, relevance_of, write_detection)
+from qrexp.heads.files import read_detection, write_detection
+from qrexp.heads.objectives import (OBJECTIVES, detect, mean_over_examples, ndcg10, qrscore, rank_heads, recall1,
+                                    relevance_of)
 from qrexp.types import Doc, Example, format_head
 
 
@@ -31,6 +32,23 @@ def test_qrscore_by_hand():
     assert out.tolist() == [[-0.25, 6.0]]
     # graded labels count as gold when > 0, unweighted (Eq. 3 is a plain sum over gold docs)
     assert qrscore([s1], [torch.tensor([2, 0, 1])]).tolist() == [[1.5, 6.0]]
+
+
+def test_a_new_objective_is_one_function_over_mean_over_examples():
+    """The module docstring's recipe: a per-example [D, L*H] -> [L*H] function, averaged by
+    mean_over_examples; here "best gold minus best non-gold" checked by hand."""
+    s1 = torch.tensor([[[1.0, 2.0]], [[5.0, -1.0]], [[0.5, 4.0]]])
+    s2 = torch.tensor([[[3.0, 0.0]], [[-2.0, 6.0]]])
+    g1, g2 = torch.tensor([True, False, True]), torch.tensor([False, True])
+
+    def margin(s, r):
+        gold, other = s[r > 0], s[r == 0]
+        return gold.max(0).values - other.max(0).values
+    out = mean_over_examples([s1, s2], [g1, g2], margin)
+    # head0: (1-5) and (-2-3) -> mean -4.5; head1: (4-(-1)) and (6-0) -> mean 5.5
+    assert out.shape == (1, 2) and out.dtype == torch.float32 and out.tolist() == [[-4.5, 5.5]]
+    with pytest.raises(ValueError, match="relevance runs out at example 1"):
+        mean_over_examples([s1, s2], [g1], margin)
 
 
 def _planted(n=20, d=12, layers=3, heads=4, seed=0):

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from organisms import bpe_tokenizer, llama3_tokenizer, tiny_model
-from qrexp.engine.generate import chat_prompt_ids, greedy_generate, render_chat, stop_id_set
+from qrexp.engine.chat import chat_prompt_ids, render_chat
+from qrexp.engine.generate import greedy_generate, stop_id_set
 
 N_NEW = 10
 

@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from qrexp.heads import sets as H
+from qrexp.heads.compare import overlap, spearman
+from qrexp.heads.objectives import rank_heads
 from qrexp.types import HeadSet
 
 LME = "13-18,13-21,8-11,14-13,17-29,13-1,13-13,14-29,14-31,13-8,16-1,17-21,13-3,10-31,13-4,14-22"
@@ -74,11 +76,11 @@ def test_full_and_random():
 
 def test_top_k_and_ties():
     scores = torch.tensor([[0.1, 0.9, 0.5], [0.9, 0.2, 0.5]])
-    ranked = H.rank_heads(scores)
+    ranked = rank_heads(scores)
     assert [h for h, _ in ranked] == [(0, 1), (1, 0), (0, 2), (1, 2), (1, 1), (0, 0)]
     assert H.top_k(scores, 3).heads == ((0, 1), (1, 0), (0, 2))
     with pytest.raises(ValueError, match="NaN .* head 1-1"):
-        H.rank_heads(torch.tensor([[0.0, 1.0], [2.0, float("nan")]]))
+        rank_heads(torch.tensor([[0.0, 1.0], [2.0, float("nan")]]))
 
 
 def test_mask_and_layers_needed():
@@ -94,32 +96,33 @@ def test_mask_and_layers_needed():
 def test_overlap():
     a = HeadSet.parse("1-1,1-2,1-3,1-4")
     b = HeadSet.parse("1-3,2-2,1-1,1-4")
-    assert H.overlap(a, b) == 3
-    assert H.overlap(a, b, k=2) == 0
-    assert H.overlap(a, b, k=3) == 2  # {1-1,1-2,1-3} & {1-3,2-2,1-1}
+    assert overlap(a, b) == 3
+    assert overlap(a, b, k=2) == 0
+    assert overlap(a, b, k=3) == 2  # {1-1,1-2,1-3} & {1-3,2-2,1-1}
+    assert overlap(list(a.heads), tuple(b.heads), k=3) == 2      # plain (layer, head) sequences too
 
 
 def test_spearman_by_hand():
     a = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
-    assert H.spearman(a, a * 10 + 3) == pytest.approx(1.0)
-    assert H.spearman(a, -a) == pytest.approx(-1.0)
+    assert spearman(a, a * 10 + 3) == pytest.approx(1.0)
+    assert spearman(a, -a) == pytest.approx(-1.0)
     # ranks a: 1 2 3 4; b = [10, 30, 20, 40] ranks 1 3 2 4; d^2 sum = 2 -> 1 - 6*2/(4*15) = 0.8
-    assert H.spearman(a, torch.tensor([[10.0, 30.0], [20.0, 40.0]])) == pytest.approx(0.8)
+    assert spearman(a, torch.tensor([[10.0, 30.0], [20.0, 40.0]])) == pytest.approx(0.8)
     # ties averaged: b = [1, 1, 2, 3] ranks 1.5 1.5 3 4 -> Pearson with 1 2 3 4
     rb = torch.tensor([1.5, 1.5, 3, 4], dtype=torch.float64)
     ra = torch.tensor([1.0, 2, 3, 4], dtype=torch.float64)
     ra, rb = ra - ra.mean(), rb - rb.mean()
     expect = float((ra * rb).sum() / (ra.norm() * rb.norm()))
-    assert H.spearman(a, torch.tensor([[1.0, 1.0], [2.0, 3.0]])) == pytest.approx(expect)
-    assert math.isnan(H.spearman(a, torch.ones(2, 2)))  # constant input: undefined
+    assert spearman(a, torch.tensor([[1.0, 1.0], [2.0, 3.0]])) == pytest.approx(expect)
+    assert math.isnan(spearman(a, torch.ones(2, 2)))  # constant input: undefined
     with pytest.raises(ValueError, match="spearman: head scores contain NaN"):
-        H.spearman(a, torch.tensor([[1.0, float("nan")], [2.0, 3.0]]))
+        spearman(a, torch.tensor([[1.0, float("nan")], [2.0, 3.0]]))
 
 
 def test_heads_overlap_compares_detection_files(tmp_path):
     import torch
-    from qrexp.heads.objectives import write_detection
-    from qrexp.heads.sets import rank_heads
+    from qrexp.heads.files import write_detection
+    from qrexp.heads.objectives import rank_heads
     from qrexp.heads.compare import compare
     a = torch.arange(12, dtype=torch.float32).reshape(3, 4)
     b = a.clone()
@@ -139,8 +142,8 @@ def test_heads_overlap_reads_published_lists_and_labels_files(tmp_path, capsys):
     """Published lists (no 'scores') compare alike: overlap at k capped by the list, no Spearman."""
     import json
     import torch
-    from qrexp.heads.objectives import write_detection
-    from qrexp.heads.sets import rank_heads
+    from qrexp.heads.files import write_detection
+    from qrexp.heads.objectives import rank_heads
     from qrexp.heads.compare import compare, main
     scores = torch.arange(12, dtype=torch.float32).reshape(3, 4)          # best: 2-3, 2-2, 2-1, ...
     ours, paper = write_detection(tmp_path / "det", rank_heads(scores), {"detect": {"name": "nq"}},

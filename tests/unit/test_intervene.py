@@ -1,14 +1,17 @@
 """Head masking on NIAH: masking the planted copy head (found by the NIAH score) breaks every cell,
-masking random other heads does not; heat maps are written; random heads avoid the top heads."""
+masking random other heads does not; heat maps are written (by the experiment script); random heads
+avoid the top heads."""
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from copy_organism import copy_model
 from organisms import word_tokenizer
-from qrexp.heads.sets import top_k
-from qrexp.evals.intervene import (as_mask, cells_from_examples, grid_axes, masking_figure,
-                             niah_accuracy_grid, random_heads)
+from qrexp.heads.sets import random as random_heads, top_k
+from qrexp.evals.intervene import as_mask, cells_from_examples, grid_axes, masking_grids, niah_accuracy_grid
 from qrexp.heads.niah import NiahCase, niah_retrieval_scores
 from qrexp.data.niah import NEEDLES, make_niah
 
@@ -37,15 +40,23 @@ def test_masking_the_detected_head_breaks_niah(setup, tmp_path):
     detected = niah_retrieval_scores(model, tok, [c for cs in cells.values() for c in cs], **GEN)
     top = top_k(detected.scores, 1, name="niah")
     assert top.heads == ((0, 1),)
-    result = masking_figure(model, tok, cells, top, n_random=3, seed=0,
-                            out_png=tmp_path / "fig" / "mask.png", **GEN)
+    result = masking_grids(model, tok, cells, top, n_random=3, seed=0, **GEN)
     assert list(result.grids) == ["none", "top1", "random3"]
     assert result.depths == list(DEPTHS) and result.lengths == list(LENGTHS)
     assert (result.grids["none"] == 1).all() and result.grids["none"].shape == (3, 2)
     assert (result.grids["top1"] == 0).all()
     assert (result.grids["random3"] == 1).all()
     assert (0, 1) not in result.heads["random3"] and len(result.heads["random3"]) == 3
-    for name, path in result.paths.items():
+    assert result.titles["top1"] == "NIAH, top-1 heads masked (niah): mean accuracy 0.00"
+    assert result.titles["none"] == "NIAH, no masking: mean accuracy 1.00"
+    assert not list(tmp_path.iterdir())                                   # evals write nothing
+    script = Path(__file__).resolve().parents[2] / "experiments" / "masking_figure.py"
+    spec = importlib.util.spec_from_file_location("masking_figure", script)
+    figure = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figure)
+    paths = figure.write_heatmaps(result, tmp_path / "fig" / "mask.png")
+    assert list(paths) == ["none", "top1", "random3"]
+    for name, path in paths.items():
         assert path.name == f"mask-{name}.png" and path.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -68,8 +79,11 @@ def test_random_heads_and_masks():
     assert random_heads(5, seed=4, n_layers=4, n_heads=8, exclude=[(0, 1), (2, 2)]).heads != a.heads
     every = random_heads(30, seed=0, n_layers=4, n_heads=8, exclude=[(0, 1), (2, 2)])
     assert len(set(every.heads)) == 30
-    with pytest.raises(ValueError, match=r"k=31 must be in \[1, 30\]"):
+    with pytest.raises(ValueError, match=r"k=31 must be in \[1, 30\] for 4x8 heads \(2 excluded\)"):
         random_heads(31, seed=0, n_layers=4, n_heads=8, exclude=[(0, 1), (2, 2)])
+    # no exclusion: the same draw as the flat randperm over all L*H heads (layer-major)
+    flat = sorted(torch.randperm(32, generator=torch.Generator().manual_seed(3))[:5].tolist())
+    assert random_heads(5, seed=3, n_layers=4, n_heads=8).heads == tuple(divmod(i, 8) for i in flat)
     assert as_mask([(2, 3), (0, 5), (2, 1)]) == {0: [5], 2: [1, 3]}
     assert as_mask(None) == {}
 

@@ -23,17 +23,10 @@ ALLOWED = {
     "__init__": {"types", "engine"}, "__main__": {"experiment"},
 }
 KNOWN_VIOLATIONS: set[str] = {   # the move's leftovers (issue 10): each fix removes its line; must end empty
-    'import cycle: qrexp.data.clipper -> qrexp.data.clipper_claims',
-    'import cycle: qrexp.evals.qa -> qrexp.evals.qa_clipper',
     'import cycle: qrexp.experiment.cli -> qrexp.experiment.view.cli',
     'import cycle: qrexp.experiment.config -> qrexp.experiment.config_values',
     'import cycle: qrexp.experiment.evaluate -> qrexp.experiment.niah -> qrexp.experiment.preflight -> qrexp.experiment.qa_stage -> qrexp.experiment.run_logging -> qrexp.experiment.stages',
-    'import cycle: qrexp.heads.objectives -> qrexp.heads.sets',
-    'qrexp/data/clipper_claims.py: function-level import of qrexp.data.clipper',
     'qrexp/engine/score_cache.py: engine may not import qrexp.heads.objectives',
-    'qrexp/evals/intervene.py: evals may not import qrexp.report.plots',
-    'qrexp/evals/qa_clipper.py: function-level import of qrexp.evals.qa',
-    'qrexp/evals/qa_clipper.py: function-level import of qrexp.evals.qa_window',
     'qrexp/experiment/availability.py: function-level import of qrexp.engine.hub',
     'qrexp/experiment/availability.py: function-level import of qrexp.engine.models',
     'qrexp/experiment/cli.py: function-level import of qrexp.experiment.hydra_summary',
@@ -80,9 +73,6 @@ KNOWN_VIOLATIONS: set[str] = {   # the move's leftovers (issue 10): each fix rem
     'qrexp/experiment/view/cli.py: function-level import of qrexp.experiment.stages',
     'qrexp/experiment/view/cli.py: function-level import of qrexp.experiment.view.build',
     'qrexp/experiment/view/collect.py: function-level import of qrexp.experiment.report',
-    'qrexp/heads/niah.py: function-level import of qrexp.data.niah',
-    'qrexp/heads/objectives.py: function-level import of qrexp.heads.files',
-    'qrexp/heads/sets.py: function-level import of qrexp.heads.objectives',
 }
 
 

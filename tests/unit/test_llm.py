@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import torch
 
-from qrexp.evals.llm import HFGenerator, OpenAIGenerator, as_messages
+from qrexp.engine.chat import as_messages
+from qrexp.evals.llm import HFGenerator, OpenAIGenerator
 
 KEY = "sk-test-Zr81xQ"
 

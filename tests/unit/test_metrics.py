@@ -3,8 +3,9 @@ import math
 
 import pytest
 
-from qrexp.evals.metrics import evaluate_run, integer_qrels, measure_names, recall_at_k, retrieval_metrics
 from qrexp.types import rank_by_score
+from qrexp.evals.metrics import (evaluate_run, integer_qrels, measure_names, recall_at_k,
+                           retrieval_metrics)
 
 log2 = math.log2
 

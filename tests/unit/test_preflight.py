@@ -48,7 +48,7 @@ def test_loader_arguments_are_checked_by_name(tmp_path):
         preflight(_cfg(tmp_path, data=bad))
     with pytest.raises(InputError, match=r"^config eval.data.args.path: required by the 'instances' loader"):
         preflight(_cfg(tmp_path, data=DataConfig(name="tiny", loader="instances", args={})))
-    with pytest.raises(InputError, match=r"^unknown task loader 'instance'; did you mean 'instances'"):
+    with pytest.raises(InputError, match=r"^unknown data loader 'instance'; did you mean 'instances'"):
         preflight(_cfg(tmp_path, data=DataConfig(name="tiny", loader="instance", args={"path": "x"})))
 
 

@@ -1,5 +1,6 @@
 """Progress bars for long work: generation in chunks (QA answers, LLM judge) and RankGPT windows."""
-from qrexp.evals.baselines import BM25Ranker, RankGPTRanker, sliding_windows
+from qrexp.evals.baselines import BM25Ranker
+from qrexp.evals.rankgpt import RankGPTRanker, sliding_windows
 from qrexp.evals.llm import Generator, generate_all
 from qrexp.types import Doc, Example
 

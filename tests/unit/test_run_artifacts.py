@@ -104,8 +104,8 @@ def _grid():
 
 
 def test_head_files_identical_numbers_identical_bytes_and_noise_kept_out(tmp_path):
-    from qrexp.heads.objectives import read_detection, write_detection
-    from qrexp.heads.sets import rank_heads
+    from qrexp.heads.files import read_detection, write_detection
+    from qrexp.heads.objectives import rank_heads
     from qrexp.heads.files import publish_detection, round_scores
 
     scores = round_scores(_grid())

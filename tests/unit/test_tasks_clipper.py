@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from qrexp.data.clipper import load_clipper, parse_chapter_source
+from qrexp.data.clipper import load_clipper
+from qrexp.data.clipper_claims import parse_chapter_source
 
 DATA = Path(__file__).parents[1] / "data" / "clipper"
 ROWS, BOOKS = DATA / "rows.jsonl", DATA / "books"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from qrexp.data import TASK_LOADERS, load_examples
+from qrexp.data import LOADERS, load_examples
 from qrexp.data.instances import load_instances, write_instances
 from qrexp.data.lme import load_lme
 from qrexp.types import Doc
@@ -76,7 +76,7 @@ def test_malformed_records_give_one_line_located_errors(tmp_path, mutate, messag
 
 
 def test_registry_names_and_did_you_mean():
-    assert TASK_LOADERS.names() == ["beir", "clipper", "instances", "lme", "niah"]
+    assert LOADERS.names() == ["beir", "clipper", "instances", "lme", "niah"]
     assert load_examples("instances", path=DATA / "instances_tiny.json", limit=1)[0].qid == "nq_test_12"
     with pytest.raises(KeyError, match="did you mean 'lme'"):
         load_examples("lmee", path="x")

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from qrexp.data.synthetic.beir_like import generate_beir
 from qrexp.data.synthetic.clipper_like import generate_clipper
-from qrexp.data.synthetic.common import atomic_write_text, dump_json, est_tokens, sha256_file, word_count
+from qrexp.data.synthetic.common import dump_json, est_tokens, sha256_file, word_count
+from qrexp.io.files import atomic_write_text
 from qrexp.data.synthetic.lme_like import generate_lme, write_lme
 
 GENERATOR_VERSION = "1"

@@ -20,7 +20,8 @@ import bm25s
 
 from qrexp.data.synthetic import beir_phrases as B
 from qrexp.data.synthetic import names as N
-from qrexp.data.synthetic.common import atomic_write_text, dump_jsonl, rng_for, word_count
+from qrexp.data.synthetic.common import dump_jsonl, rng_for, word_count
+from qrexp.io.files import atomic_write_text
 
 KINDS = ("town", "species", "company", "inventor")
 NEAR_PROB = 0.5      # share of queried attributes that get a near-duplicate passage

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from qrexp.data.synthetic import clipper_phrases as C
 from qrexp.data.synthetic import names as N
-from qrexp.data.synthetic.common import atomic_write_text, dump_jsonl, est_tokens, rng_for, word_count
+from qrexp.data.synthetic.common import dump_jsonl, est_tokens, rng_for, word_count
+from qrexp.io.files import atomic_write_text
 
 META_COLUMNS = ["title", "book_name", "author", "num_chapters", "num_tokens"]
 SYSTEM = ("You are a careful reader. Decide whether a statement about a book is TRUE or FALSE "

@@ -8,8 +8,6 @@ import random
 from pathlib import Path
 from typing import Any
 
-from qrexp.io.files import atomic_write_text  # noqa: F401  (re-exported for the generators)
-
 TOKENS_PER_WORD = 1.3   # budget estimate used for the demo model's short contexts
 
 
