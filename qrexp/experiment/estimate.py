@@ -28,7 +28,7 @@ import torch
 from qrexp.engine.prompt import PromptBuilder
 from qrexp.experiment.config import RunConfig, evals_of
 from qrexp.experiment.data import load_data
-from qrexp.evals.baselines import RankGPTRanker, sliding_windows
+from qrexp.evals.rankgpt import RankGPTRanker, sliding_windows
 from qrexp.experiment.evaluate import eval_id, wants_qa
 from qrexp.experiment.gen_window import qa_examples
 from qrexp.experiment.stages import (ATTENTION_METHODS, cache_dir, detection_id, method_config, scorer_of,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from qrexp.evals.baselines import RankGPTRanker, rankgpt_messages
+from qrexp.evals.rankgpt import RankGPTRanker, rankgpt_messages
 from qrexp.evals.llm import HFGenerator
 from qrexp.evals.qa import lme_prompts
 from qrexp.evals.qa_clipper import verification_jobs

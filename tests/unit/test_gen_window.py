@@ -8,7 +8,7 @@ import pytest
 from organisms import bpe_tokenizer, tiny_model
 
 from qrexp.data.lme import load_lme
-from qrexp.evals.baselines import RankGPTRanker, rankgpt_messages
+from qrexp.evals.rankgpt import RankGPTRanker, rankgpt_messages
 from qrexp.evals.qa import lme_prompts
 from qrexp.experiment.config import EvalConfig, QAConfig, RunConfig
 from qrexp.experiment.gen_window import check_generation_windows, passage
