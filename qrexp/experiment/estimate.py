@@ -23,9 +23,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 
-from qrexp.engine.prompt import PromptBuilder
+from qrexp.engine.prompt import PromptBuilder, token_span
 from qrexp.experiment.config import RunConfig, evals_of
 from qrexp.experiment.data import load_data
 from qrexp.evals.rankgpt import RankGPTRanker, sliding_windows
@@ -45,11 +46,13 @@ TIMED_TOKENS = 1024             # longest timed forward (the median prompt lengt
 
 @dataclass(frozen=True)
 class PromptShape:
-    """One example's prompt: ``tokens`` in all, ``prefix`` before the query span, ``docs`` count."""
+    """One example's prompt: ``tokens`` in all, ``prefix`` before the query span, ``docs`` count,
+    ``doc_tokens`` inside the documents' spans."""
     key: str
     tokens: int
     prefix: int
     docs: int
+    doc_tokens: int = 0
 
 
 @dataclass
@@ -77,11 +80,14 @@ class EvalEstimate:
 def prompt_shape(builder: PromptBuilder, ex: Example) -> PromptShape:
     """Tokens, prefix tokens (before the query span) and document count of ``ex``'s retrieval prompt
     (tokenizer only); ``key`` identifies its content as the score cache does."""
-    text, _, qspan, add_special = builder.render(ex.query, ex.docs)
+    text, doc_chars, qspan, add_special = builder.render(ex.query, ex.docs)
     enc = builder.tokenizer(text, add_special_tokens=add_special, return_offsets_mapping=True)
-    prefix = sum(1 for s, e in enc["offset_mapping"] if e <= qspan[0] and not (s == e and s > 0))
+    offsets = np.asarray(enc["offset_mapping"], dtype=np.int64).reshape(-1, 2)
+    prefix = token_span(offsets, *qspan, f"example {ex.qid}, query span")[0]
+    spans = [token_span(offsets, c0, c1, f"example {ex.qid}, document {d.doc_id}")
+             for d, (c0, c1) in zip(ex.docs, doc_chars)]
     digest = hashlib.sha256(repr((ex.query, [(d.doc_id, d.title, d.text) for d in ex.docs])).encode()).hexdigest()
-    return PromptShape(digest, len(enc["input_ids"]), prefix, len(ex.docs))
+    return PromptShape(digest, len(enc["input_ids"]), prefix, len(ex.docs), sum(e - s for s, e in spans))
 
 
 def cache_entry_bytes(shape: PromptShape, n_layers: int, n_heads: int, token_budget: float) -> int:

@@ -45,6 +45,7 @@ def test_estimate_matches_the_run(tmp_path, tiny_dir):
     built = [scorer.retriever.build_prompt(ex.query, ex.docs, ex.qid) for ex in examples]
     assert row.lengths == [len(p.input_ids) for p in built]                 # the prompts the scorer builds
     assert [s.prefix for s in row.shapes] == [p.cont_start for p in built]
+    assert [s.doc_tokens for s in row.shapes] == [sum(e - b for b, e in p.doc_spans) for p in built]
     assert row.methods == ("qrhead", "icr") and row.new_prefills == len(examples)
     assert lines[0].startswith(f"[estimate] tiny (qrhead, icr): {len(examples)} queries, prompt tokens min"), lines
     assert "tokens/s measured" in lines[-1]
