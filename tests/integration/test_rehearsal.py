@@ -2,11 +2,11 @@
 experiment config, methods, detection and report spec) on tiny real-format data fills every cell
 where the paper's table has a number (robust04 / trec-news are licensed and not in the suite).
 
-Tables whose runs need only attention scores run with a tiny random Llama of 256 heads (Table 8
-asks for 256) and an 8,192-token window (LongMemEval histories); tables with the RetHead baseline
-(3 and 5) need a model that answers the NIAH questions, SmolLM2-135M. Rehearsals of one model share
-an out_dir, so runs they have in common (NIAH and NQ detection, LongMemEval) are computed once,
-as in a real results folder.
+Tables whose runs need only attention scores run with a tiny random Llama with an 8,192-token
+window (LongMemEval histories); Table 8 asks for 256 heads, so it runs with a tiny Llama of 8 x 32
+heads; tables with the RetHead baseline (3 and 5) need a model that answers the NIAH questions,
+SmolLM2-135M. Rehearsals of one model share an out_dir, so runs they have in common (NIAH and NQ
+detection, LongMemEval) are computed once, as in a real results folder.
 """
 import os
 import subprocess
@@ -21,23 +21,33 @@ MISSING = ("–", "")
 LICENSED = {"robust04", "trec-news"}
 
 
-@pytest.fixture(scope="module")
-def tiny256(tmp_path_factory):
-    """A tiny random Llama with 8 x 32 = 256 heads and an 8,192-token window (+ BPE tokenizer)."""
+def _tiny(folder: Path, **shape) -> Path:
+    """A tiny random Llama with an 8,192-token window (+ BPE tokenizer) saved in ``folder``."""
     sys.path.insert(0, str(ROOT / "tests"))
     from organisms import bpe_tokenizer, tiny_model
-    folder = tmp_path_factory.mktemp("tiny256")
     tok = bpe_tokenizer()
-    tiny_model("llama", len(tok), max_position_embeddings=8192, num_hidden_layers=8, num_attention_heads=32,
-               num_key_value_heads=8, hidden_size=256, intermediate_size=256).save_pretrained(folder)
+    tiny_model("llama", len(tok), max_position_embeddings=8192, **shape).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
 
 
 @pytest.fixture(scope="module")
+def tiny8k(tmp_path_factory):
+    """4 x 8 heads, as tests/organisms.py, with an 8,192-token window."""
+    return _tiny(tmp_path_factory.mktemp("tiny8k"))
+
+
+@pytest.fixture(scope="module")
+def tiny256(tmp_path_factory):
+    """8 x 32 = 256 heads (Table 8 keeps up to 256)."""
+    return _tiny(tmp_path_factory.mktemp("tiny256"), num_hidden_layers=8, num_attention_heads=32,
+                 num_key_value_heads=8, hidden_size=256, intermediate_size=256)
+
+
+@pytest.fixture(scope="module")
 def shared(tmp_path_factory):
     """One out_dir per model for the module's rehearsals."""
-    return {"tiny": tmp_path_factory.mktemp("rehearse-tiny"), "smollm2": tmp_path_factory.mktemp("rehearse-smol")}
+    return {name: tmp_path_factory.mktemp(f"rehearse-{name}") for name in ("tiny", "tiny256", "smollm2")}
 
 
 def rehearse(out: Path, table: str, *args: str) -> str:
@@ -75,8 +85,8 @@ def empty_cells(path: Path, rows: set[str], exempt: set[str] = frozenset()) -> l
     return out
 
 
-def test_table1_rehearsal(shared, tiny256):
-    log = rehearse(shared["tiny"], "table1", "--model", "tiny", f"model.path={tiny256}")
+def test_table1_rehearsal(shared, tiny8k):
+    log = rehearse(shared["tiny"], "table1", "--model", "tiny", f"model.path={tiny8k}")
     assert "[estimate]" in log
     path = shared["tiny"] / "tables" / "table1-tiny-limit2.md"
     ours, _ = read_table(path)
@@ -87,8 +97,8 @@ def test_table1_rehearsal(shared, tiny256):
     assert all((v in MISSING) == (c in recall) for c, v in ours["full-context"].items()), ours["full-context"]
 
 
-def test_table2_rehearsal(shared, tiny256):
-    log = rehearse(shared["tiny"], "table2", "--model", "tiny", f"model.path={tiny256}")
+def test_table2_rehearsal(shared, tiny8k):
+    log = rehearse(shared["tiny"], "table2", "--model", "tiny", f"model.path={tiny8k}")
     assert "[window] prompt tokens over 2 examples" in log
     # a model other than the paper table's writes its own file (never the paper model's table)
     path = shared["tiny"] / "tables" / "table2-tiny.md"
@@ -97,8 +107,8 @@ def test_table2_rehearsal(shared, tiny256):
     assert all(ours[r]["robust04"] == ours[r]["trec-news"] == "–" for r in ours)
 
 
-def test_table6_rehearsal(shared, tiny256):
-    rehearse(shared["tiny"], "table6", "--model", "tiny", f"model.path={tiny256}")
+def test_table6_rehearsal(shared, tiny8k):
+    rehearse(shared["tiny"], "table6", "--model", "tiny", f"model.path={tiny8k}")
     path = shared["tiny"] / "tables" / "table6-tiny.md"
     ours, _ = read_table(path)
     assert len(ours) == 3                                  # one row per detection sample (seeds 1, 2, 3)
@@ -106,8 +116,8 @@ def test_table6_rehearsal(shared, tiny256):
 
 
 def test_table8_rehearsal(shared, tiny256):
-    rehearse(shared["tiny"], "table8", "--model", "tiny", f"model.path={tiny256}")
-    assert empty_cells(shared["tiny"] / "tables" / "table8-tiny.md", {"16", "64", "256"}) == []
+    rehearse(shared["tiny256"], "table8", "--model", "tiny", f"model.path={tiny256}")
+    assert empty_cells(shared["tiny256"] / "tables" / "table8-tiny.md", {"16", "64", "256"}) == []
 
 
 def test_table3_rehearsal(shared):
