@@ -9,6 +9,11 @@ layers, ``config.layer_types``), and the window is applied by the model's own sl
 that full key axis. The captured key axis is therefore always prefix + continuation, position for
 position, equal to a fresh full forward; :func:`check_cache` and :func:`check_key_axis` assert it
 wherever a cache is read.
+
+Memory is linear in the prompt length T: the model's fused SDPA kernel computes attention, the
+capture recomputes only the query-span rows in bounded blocks (qrexp.engine.capture), and
+``prefill_chunk`` bounds the prefix pass's activations (and the [chunk, T] mask of sliding-window
+models, which a one-shot prefill would build as [T, T]) to one chunk.
 """
 from __future__ import annotations
 
@@ -115,19 +120,42 @@ class FrozenPrefixLayer(DynamicLayer):
     continuations (batched: the prefix is broadcast as a view) reuse one prefix cache, and only one
     layer's concatenation is alive at a time."""
 
+    rows: torch.Tensor | None = None
+
     @classmethod
-    def of(cls, layer: DynamicLayer) -> "FrozenPrefixLayer":
+    def of(cls, layer: DynamicLayer, rows: torch.Tensor | None = None) -> "FrozenPrefixLayer":
+        """Freeze ``layer``. ``rows`` [N] (optional): continuation row n reads prefix row rows[n]
+        of a batched prefix cache (a gather, one layer at a time); None: one prefix for all rows."""
         frozen = cls()
         frozen.__dict__.update(layer.__dict__)
+        frozen.rows = rows
         return frozen
 
     def update(self, key_states, value_states, *args, **kwargs):
         if not self.is_initialized:
             raise RuntimeError("continuation reached a layer the prefix pass did not run (early exit)")
-        n = key_states.shape[0]
-        keys = self.keys.expand(n, -1, -1, -1)
-        values = self.values.expand(n, -1, -1, -1)
+        if self.rows is None:
+            n = key_states.shape[0]
+            keys, values = self.keys.expand(n, -1, -1, -1), self.values.expand(n, -1, -1, -1)
+        else:
+            keys, values = self.keys[self.rows], self.values[self.rows]
         return torch.cat([keys, key_states], dim=-2), torch.cat([values, value_states], dim=-2)
+
+
+def prefill(model, ids: list[int], cache, stop_after: int | None = None,
+            chunk: int | None = None) -> None:
+    """Fill ``cache`` (a :func:`full_cache`) with the KV of ``ids``, in forwards of at most
+    ``chunk`` tokens (None: one forward). Side effect: ``cache`` grows by len(ids) tokens.
+
+    Chunk k attends to the cached chunks before it through the model's own causal (and sliding)
+    mask, so the cache equals a one-shot prefill's up to float rounding (tested to 1e-5 fp32);
+    peak activations scale with ``chunk`` instead of len(ids). Raises ValueError for chunk < 1.
+    """
+    if chunk is not None and chunk < 1:
+        raise ValueError(f"prefill chunk must be >= 1 token or None, got {chunk}")
+    step = chunk or max(1, len(ids))
+    for start in range(0, len(ids), step):
+        run_forward(model, list(ids[start:start + step]), Capture(span=None, stop_after=stop_after), cache)
 
 
 def fresh_pass(model, ids: list[int], span: tuple[int, int], heads: Heads = None,
@@ -141,19 +169,21 @@ def fresh_pass(model, ids: list[int], span: tuple[int, int], heads: Heads = None
 
 
 def prefix_passes(model, prefix: list[int], continuations: list[tuple[list[int], tuple[int, int]]],
-                  heads: Heads = None, early_exit: bool = True, rows: bool = False):
+                  heads: Heads = None, early_exit: bool = True, rows: bool = False,
+                  prefill_chunk: int | None = None):
     """Run ``prefix`` once, then all (ids, span) continuations on its KV cache in one batched,
     right-padded forward (the prefix cache is frozen and shared as a view, never copied).
 
     ``span`` is relative to the continuation. Right padding cannot change the real tokens (they
-    never attend to later positions). Returns a list of ({layer: [H_sel, T]}, logits|None) where T
-    counts the prefix and that continuation's own tokens.
+    never attend to later positions). ``prefill_chunk``: the prefix is prefilled in chunks of
+    that many tokens (:func:`prefill`). Returns a list of ({layer: [H_sel, T]}, logits|None) where
+    T counts the prefix and that continuation's own tokens.
     """
     if not prefix:
         return [fresh_pass(model, ids, span, heads, early_exit, rows) for ids, span in continuations]
     stop = last_layer(heads, model.config.num_hidden_layers) if early_exit else None
     cache = full_cache()
-    run_forward(model, list(prefix), Capture(span=None, stop_after=stop), cache)
+    prefill(model, prefix, cache, stop, prefill_chunk)
     check_cache(cache, len(prefix), "prefix pass")
     cache.layers = [FrozenPrefixLayer.of(layer) for layer in cache.layers]
     lengths = [len(ids) for ids, _ in continuations]

@@ -54,7 +54,7 @@ class QRRetriever:
     def __init__(self, model, tokenizer, heads="full", prompt_style: str = "chat",
                  query_span: str = "instruction", null_query: str = "N/A", calibrate: bool = True,
                  mask_sigma: float | None = 2.0, early_exit: bool = True,
-                 reference_family: str | None = None) -> None:
+                 reference_family: str | None = None, prefill_chunk: int | None = None) -> None:
         prepare_model(model)
         self.model, self.tokenizer = model, tokenizer
         self.n_layers = model.config.num_hidden_layers
@@ -65,6 +65,7 @@ class QRRetriever:
                                      getattr(model.config, "max_position_embeddings", None))
         self.null_query, self.calibrate = null_query, calibrate
         self.mask_sigma, self.early_exit = mask_sigma, early_exit
+        self.prefill_chunk = prefill_chunk     # tokens per prefix forward (long contexts); None: one
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, heads="full", prompt_style: str = "chat",
@@ -107,7 +108,7 @@ class QRRetriever:
         conts = [(list(p.input_ids[c:]), (p.query_span[0] - c, p.query_span[1] - c))
                  for p in (prompt, null) if p is not None]
         results = prefix_passes(self.model, list(prompt.input_ids[:c]), conts, heads_by_layer(heads),
-                                early_exit=self.early_exit)
+                                early_exit=self.early_exit, prefill_chunk=self.prefill_chunk)
         real = {layer: x[:, :c] for layer, x in results[0][0].items()}
         null_rows = None if null is None else {layer: x[:, :c] for layer, x in results[1][0].items()}
         return real, null_rows, prompt

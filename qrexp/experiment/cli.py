@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from qrexp.types import ConfigError
+from qrexp.experiment.config import command_line_overrides
 from qrexp.experiment.hydra_files import register_resolvers, save_job_files
 from qrexp.io.redact import install_log_redaction, redact_console
+from qrexp.io.package_data import package_data
 
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")   # the repo's conf/ (editable install)
+CONF_DIR = str(package_data("conf"))                           # conf/, shipped in the package
 register_resolvers()                                            # ${qrexp_launch:} in conf/config.yaml
 _rejected: list[str] = []                                         # bad-input jobs of this sweep
 _main_pid: int | None = None          # the process of main(); a launcher may pickle these globals by value
@@ -76,6 +77,13 @@ def main() -> None:
         sys.argv[1] = "stage=view"
     redact_console()
     install_log_redaction()
+    try:                                  # qrexp's strict types before Hydra composes (experiment.schema)
+        sys.argv[1:] = command_line_overrides(sys.argv[1:])
+    except ConfigError as exc:
+        if os.environ.get("QREXP_DEBUG", "") not in ("", "0"):
+            raise
+        print(f"qrexp: error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
     from qrexp.experiment.hydra_summary import print_sweep_summary
     try:
         _hydra_main()

@@ -1,21 +1,38 @@
-"""The typed experiment configuration and its one conversion from Hydra's DictConfig.
+"""The typed experiment configuration, its Hydra schema, and its one conversion from Hydra's DictConfig.
 
-The library only sees these frozen dataclasses; Hydra and OmegaConf stay in the runner. Every
-protocol choice of the paper is a named field here, so it is logged with every run.
+The library only sees these frozen dataclasses; Hydra and OmegaConf stay in qrexp/experiment/.
+Every protocol choice of the paper is a named field here, so it is logged with every run. The
+field defaults are the defaults of every composed config: the dataclasses are registered in Hydra's
+ConfigStore as the structured schema ``qrexp_schema`` (qrexp.experiment.schema), which
+``conf/config.yaml`` lists first, so the YAML files state only what differs and a wrong key or type
+fails when Hydra composes.
+
+How to add a config group option: one YAML in ``conf/<group>/`` stating only the fields that
+differ from the group's dataclass below (model: ModelConfig, detect: DetectConfig, heads:
+HeadsConfig, eval: EvalConfig, logger: LoggerConfig, report: ReportConfig), with a leading comment
+(``qrexp list`` prints its first sentence). How to add an option to every config: one field with
+its default in the dataclass (the schema and the run id follow; a new field changes run ids only
+of configs whose semantic part includes it).
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
-from qrexp.types import ConfigError
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
+from qrexp.engine.model_names import resolve_name
 from qrexp.experiment.config_check import build
-
-STAGES = ("detect", "evaluate", "pipeline", "report", "view")
-HEAD_SOURCES = ("detected", "published", "full", "random", "niah", "explicit")
-EVAL_KINDS = ("retrieval", "lme", "clipper")
+from qrexp.experiment.config_values import check_values
+from qrexp.experiment.naming import register_resolvers
+from qrexp.experiment.schema import check_command_line, check_overrides, composition_error, register
+from qrexp.io.package_data import package_data
+from qrexp.types import ConfigError
 
 
 @dataclass(frozen=True)
@@ -23,7 +40,9 @@ class ModelConfig:
     """The model to load. ``name`` (label in run ids, tables, head files, W&B tags) is derived from
     ``path`` when unset and must not contradict it (:func:`qrexp.engine.model_names.resolve_name`)."""
     name: str | None = None              # None: derived from path
-    path: str = "smollm2-135m"           # hub id, local folder, .gguf file, or embedded alias
+    path: str = field(default="smollm2-135m", metadata={"compose_default": "???"})
+    # hub id, local folder, .gguf file, or embedded alias. Every model YAML sets it; when composed
+    # its default is ??? (OmegaConf keeps a default under a YAML's ???: model=hf must name a path).
     gguf_file: str | None = None
     revision: str | None = None
     dtype: str | None = None             # None: bf16 on GPU, fp32 on CPU
@@ -35,18 +54,17 @@ class ModelConfig:
     published_key: str | None = None     # key of results/heads/published/<key>_<task>.json
 
     def __post_init__(self) -> None:
-        from qrexp.engine.model_names import resolve_name
         object.__setattr__(self, "name", resolve_name(self.name, self.path, self.gguf_file,
                                                       self.published_key))
 
 
 @dataclass(frozen=True)
 class ScoringConfig:
-    query_span: str = "instruction"      # instruction | query
-    null_query: str = "N/A"
+    query_span: str = "instruction"      # instruction (paper code: late instruction + query + chat suffix) | query
+    null_query: str = "N/A"              # the calibration query (null-query scores are subtracted)
     calibrate: bool = True
-    mask_sigma: float | None = 2.0       # None: no outlier mask
-    aggregation: str = "paper"           # paper: sum heads then mask | per_head
+    mask_sigma: float | None = 2.0       # None: no outlier mask (mean - sigma * std)
+    aggregation: str = "paper"           # paper: sum heads then mask (score_docs) | per_head
 
 
 @dataclass(frozen=True)
@@ -132,10 +150,10 @@ class ReportConfig:
 @dataclass(frozen=True)
 class RunConfig:
     name: str = "default"                # experiment name: run folders and tables are grouped by it
-    stage: str = "pipeline"
+    stage: str = "pipeline"              # detect | evaluate | pipeline (detect -> evaluate -> report) | report | view
     seed: int = 0
-    out_dir: str = "results"
-    cache_dir: str | None = None         # score cache; None: <out_dir>/cache
+    out_dir: str = "results"             # runs/, heads/detected/, tables/ (relative to where qrexp is started)
+    cache_dir: str | None = None         # score cache and generated data; None: <out_dir>/cache
     data_dir: str = "data"               # downloaded data sets (configs interpolate it)
     generated_sizes: Mapping[str, int] = field(default_factory=dict)   # sizes of generated data
     progress: bool = True
@@ -145,12 +163,11 @@ class RunConfig:
     niah: NiahConfig = NiahConfig()
     heads: HeadsConfig = HeadsConfig()
     eval: EvalConfig = EvalConfig()
-    suite: Mapping[str, EvalConfig] = field(default_factory=dict)   # several evals in one run
+    suite: Mapping[str, EvalConfig] = field(default_factory=dict)   # several evals in one run: {label: EvalConfig}
     logger: LoggerConfig = LoggerConfig()
     report: ReportConfig = ReportConfig()
 
     def __post_init__(self) -> None:
-        from qrexp.experiment.config_values import check_values
         check_values(self)                  # ConfigError (one line) for a value out of range
 
 
@@ -186,10 +203,6 @@ def from_hydra(cfg) -> RunConfig:
     Raises ConfigError (one line) for a missing value (``???``), an interpolation that cannot be
     resolved, a value of the wrong type, an unknown key or a value out of range.
     """
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    from qrexp.experiment.naming import register_resolvers
     register_resolvers()                 # ${dataset:...} labels (qrexp.experiment.naming)
     try:
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
@@ -201,3 +214,30 @@ def from_hydra(cfg) -> RunConfig:
         raise ConfigError(f"config {key}: {str(err).splitlines()[0]}") from None
     data.pop("hydra", None)
     return build(RunConfig, data)
+
+
+def compose_config(overrides: Sequence[str] = (), conf_dir: str | Path | None = None) -> RunConfig:
+    """The RunConfig Hydra composes from ``conf_dir`` (default: the packaged conf/) with ``overrides``.
+
+    The Python counterpart of the command line: overrides are checked strictly first
+    (qrexp.experiment.schema.check_overrides), Hydra composes them into the typed schema, and
+    :func:`from_hydra` converts the result. Raises ConfigError (one line naming the key) for an
+    unknown key, a value of the wrong type, a missing value or a value out of range.
+    """
+    checked = check_overrides(RunConfig, overrides)
+    with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir or package_data("conf"))):
+        try:
+            cfg = compose("config", overrides=checked)
+        except HydraException as exc:
+            raise composition_error(RunConfig, exc) from None
+    return from_hydra(cfg)
+
+
+def command_line_overrides(argv: Sequence[str]) -> list[str]:
+    """The command line after ``qrexp``, its overrides checked against RunConfig before Hydra composes
+    them (qrexp's strict types; a single value for a list becomes a one-item list). Raises ConfigError."""
+    return check_command_line(RunConfig, argv)
+
+
+register(RunConfig, {"model": ModelConfig, "detect": DetectConfig, "heads": HeadsConfig,
+                     "eval": EvalConfig, "logger": LoggerConfig, "report": ReportConfig})

@@ -25,8 +25,16 @@ _SCALARS = (str, int, float, bool)
 
 
 @lru_cache(maxsize=None)
-def _hints(cls) -> dict[str, Any]:
+def field_types(cls) -> dict[str, Any]:
+    """Field name -> resolved type annotation of config dataclass ``cls``."""
     return typing.get_type_hints(cls)
+
+
+def unknown_key(cls, where: str, name: str) -> ConfigError:
+    """The error for key ``name`` that is not a field of ``cls`` (found at dotted path ``where``)."""
+    path = f"{where}.{name}" if where else name
+    fields = sorted(f.name for f in dataclasses.fields(cls))
+    return ConfigError(f"config {path}: unknown key (allowed in {where or 'the root'}: {', '.join(fields)})")
 
 
 def _kind(value: Any) -> str:
@@ -47,13 +55,10 @@ def build(cls, data: Any, where: str = ""):
         data = {}
     if not isinstance(data, Mapping):
         raise _fail(where or "(root)", data, f"a mapping of {cls.__name__} fields")
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - fields)
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
     if unknown:
-        path = f"{where}.{unknown[0]}" if where else unknown[0]
-        raise ConfigError(f"config {path}: unknown key (allowed in {where or 'the root'}: "
-                          f"{', '.join(sorted(fields))})")
-    hints = _hints(cls)
+        raise unknown_key(cls, where, unknown[0])
+    hints = field_types(cls)
     kwargs = {name: coerce(hints[name], value, f"{where}.{name}" if where else name)
               for name, value in data.items()}
     try:

@@ -2,17 +2,22 @@
 
 Types are checked before, when the config is built (qrexp.experiment.config_check); names that need a registry
 (methods, measures, loaders, objectives) and the data are checked up front by qrexp.experiment.preflight.
-Every failure is a one-line :class:`~qrexp.experiment.config_check.ConfigError` naming the dotted config path.
+Every failure is a one-line :class:`~qrexp.types.ConfigError` naming the dotted config path.
 """
 from __future__ import annotations
 
 import math
 
-from qrexp.experiment.config import EVAL_KINDS, HEAD_SOURCES, STAGES, EvalConfig, RunConfig
 from qrexp.types import ConfigError
 from qrexp.experiment.naming import check_label
 from qrexp.evals.qa_clipper import CLAIM_QUERIES
 from qrexp.evals.qa_window import OVERFLOW_POLICIES
+
+# This module checks values only; it does not import the config classes (RunConfig.__post_init__
+# calls check_values), so the checked objects are duck-typed: a RunConfig and its EvalConfigs.
+STAGES = ("detect", "evaluate", "pipeline", "report", "view")
+HEAD_SOURCES = ("detected", "published", "full", "random", "niah", "explicit")
+EVAL_KINDS = ("retrieval", "lme", "clipper")
 
 
 def _one_of(name: str, value, allowed) -> None:
@@ -37,7 +42,8 @@ def _label(where: str, value) -> None:
         raise ConfigError(str(exc)) from None
 
 
-def _check_eval(where: str, e: EvalConfig, seen_detect: list) -> None:
+def _check_eval(where: str, e, seen_detect: list) -> None:
+    """Value checks of EvalConfig ``e`` found at dotted path ``where``."""
     _one_of(f"{where}.kind", e.kind, EVAL_KINDS)
     _label(f"{where}.name", e.name)
     _label(f"{where}.data.name", e.data.name)
@@ -58,8 +64,8 @@ def _check_eval(where: str, e: EvalConfig, seen_detect: list) -> None:
         seen_detect.append((f"{where}.detect", e.detect))
 
 
-def check_values(cfg: RunConfig) -> None:
-    """Value checks of a built RunConfig (types are checked by :mod:`qrexp.experiment.config_check`)."""
+def check_values(cfg) -> None:
+    """Value checks of a built RunConfig ``cfg`` (types are checked by :mod:`qrexp.experiment.config_check`)."""
     _one_of("stage", cfg.stage, STAGES)
     _one_of("model.prompt_style", cfg.model.prompt_style, ("chat", "reference"))
     _at_least("model.k", cfg.model.k, 1)

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import yaml
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+from qrexp.io.package_data import package_data
+
+CONF = package_data("conf")                    # conf/, shipped in the package
 WHAT = ("models", "data", "methods", "measures", "experiments", "tables")
 METHODS = {
     "qrhead": "the configured head set (default: QRHeads detected with QRscore), calibrated attention",

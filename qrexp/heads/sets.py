@@ -16,9 +16,10 @@ import torch
 from qrexp.heads.files import read_detection, read_detection_k
 from qrexp.heads.objectives import rank_heads
 from qrexp.io.jsonio import read_text
+from qrexp.io.package_data import package_data
 from qrexp.types import Head, HeadSet, parse_head
 
-PUBLISHED_DIR = Path(__file__).resolve().parents[2] / "results" / "heads" / "published"
+PUBLISHED_DIR = package_data("published_heads")   # results/heads/published/, shipped in the package
 
 
 def full(n_layers: int, n_heads: int) -> HeadSet:

@@ -22,9 +22,10 @@ import pandas as pd
 import yaml
 
 from qrexp.measures import canonical_key
+from qrexp.io.package_data import package_data
 
 SOURCES = ("ours", "paper", "delta")
-PAPER_DIR = Path(__file__).resolve().parents[2] / "results" / "paper"
+PAPER_DIR = package_data("paper")          # results/paper/, shipped in the package
 # config keys a report narrows to the values of the config it runs with (qrexp.experiment.report_scope)
 SCOPE_PREFIXES = ("eval.data.", "eval.qa.limit", "model.name", "seed")
 

@@ -53,7 +53,9 @@ def test_no_planted_secret_in_any_file_or_console(tiny_dir, tmp_path, monkeypatc
     names = {p.name for p in hydra_files}
     assert {"config.yaml", "hydra.yaml", "overrides.yaml", "multirun.yaml"} <= names, names
     overrides = [p.read_text() for p in hydra_files if p.name == "overrides.yaml"]
-    assert any("+eval.qa.judge_api_key=***" in text for text in overrides)
+    # the unknown key is refused before Hydra composes (qrexp.experiment.schema): no job, no files
+    assert "config eval.qa.judge_api_key:" in rejected.stderr and "key (allowed in eval.qa:" in rejected.stderr
+    assert not any("judge_api_key" in text for text in overrides)
     assert any("eval.qa.judge_url='http://***@judge.example:8000/v1?api_key=***'" in t for t in overrides)
     hits = _hits(tmp_path, {"sweep stdout": sweep.stdout, "sweep stderr": sweep.stderr,
                             "rejected stdout": rejected.stdout, "rejected stderr": rejected.stderr})

@@ -3,9 +3,8 @@ with command-line overrides, and through the Python conversion (qrexp.experiment
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from qrexp.experiment.config import ConfigError, DetectConfig, RunConfig, from_dict, from_hydra, to_dict
+from qrexp.experiment.config import ConfigError, DetectConfig, RunConfig, compose_config, from_dict, to_dict
 from qrexp.experiment.evaluate import eval_config, eval_id
 from qrexp.experiment.stages import detection_id
 
@@ -13,8 +12,8 @@ CONF = Path(__file__).parents[2] / "conf"
 
 
 def hydra_cfg(*overrides) -> RunConfig:
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
-        return from_hydra(compose("config", overrides=["eval=generated_beir", *overrides]))
+    """Composed as the command line does: strict override checks, Hydra's typed schema, from_hydra."""
+    return compose_config(["eval=generated_beir", *overrides], conf_dir=CONF)
 
 
 def test_a_single_method_is_promoted_to_a_list():
