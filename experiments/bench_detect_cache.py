@@ -2,7 +2,7 @@
 
 Writes N random DocScores [D, L, H] into a fresh ScoreCache (default 70 examples, 50 docs,
 30 layers x 9 heads: a SmolLM2-135M-sized model on an LME-sized detection set), then for each
-objective times ``detect_from_cache`` + ``rank_heads`` (disk reads included), best of --repeats.
+objective times ``detect(cached_doc_scores(...))`` + ``rank_heads`` (disk reads included), best of --repeats.
 The side with forward passes, on SmolLM2, is experiments/bench_redetect.py.
 
     python experiments/bench_detect_cache.py --examples 70 --docs 50 --layers 30 --heads 9
@@ -15,8 +15,8 @@ import time
 
 import torch
 
-from qrexp.heads.objectives import OBJECTIVES, rank_heads
-from qrexp.engine.score_cache import ScoreCache, detect_from_cache, fingerprint
+from qrexp.heads.objectives import OBJECTIVES, detect, rank_heads
+from qrexp.engine.score_cache import ScoreCache, cached_doc_scores, fingerprint
 
 
 def build_cache(root: str, n: int, docs: int, layers: int, heads: int, seed: int):
@@ -52,7 +52,7 @@ def main() -> None:
             best, top = float("inf"), None
             for _ in range(args.repeats):
                 start = time.perf_counter()
-                top = rank_heads(detect_from_cache(cache, keys, rels, name))[0]
+                top = rank_heads(detect(name, cached_doc_scores(cache, keys), rels))[0]
                 best = min(best, time.perf_counter() - start)
             (layer, head), score = top
             print(f"{name:<10} {best * 1e3:9.1f} {best * 1e3 / args.examples:11.2f}  "

@@ -3,17 +3,22 @@
 One engine serves detection and retrieval: :meth:`QRRetriever.doc_scores` gives the per-example
 DocScores [D, L, H] that detection objectives consume, and :meth:`score_docs` gives the paper code's
 head-set scores (heads summed first, outlier mask after).
+
+Scoring options (calibrate, mask sigma) are a frozen :class:`ScoringOptions` passed with each call;
+the constructor's ``calibrate`` / ``mask_sigma`` only set the default used when a call passes none.
+Nothing is mutated around a call, so one retriever serves interleaved calls with different options.
 """
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import torch
+
 from qrexp.engine.forward import prefix_passes, prepare_model
 from qrexp.engine.models import load_model
 from qrexp.engine.prompt import PromptBuilder, PromptSettings
 from qrexp.engine.rerank import rerank
-from qrexp.engine.scoring import calibrate, doc_scores_per_head, span_scores
+from qrexp.engine.scoring import ScoringOptions, calibrate, doc_scores_per_head, span_scores
 from qrexp.types import Doc, Example, Head, HeadSet, Prompt, Run, heads_by_layer, rank_by_score
 
 DocsLike = Sequence[Doc | Mapping[str, Any] | str]
@@ -63,9 +68,22 @@ class QRRetriever:
         self.settings = PromptSettings(prompt_style, query_span, reference_family)
         self.builder = PromptBuilder(tokenizer, self.settings,
                                      getattr(model.config, "max_position_embeddings", None))
-        self.null_query, self.calibrate = null_query, calibrate
-        self.mask_sigma, self.early_exit = mask_sigma, early_exit
+        self.null_query, self.early_exit = null_query, early_exit
         self.prefill_chunk = prefill_chunk     # tokens per prefix forward (long contexts); None: one
+        self.options = ScoringOptions(calibrate=calibrate, mask_sigma=mask_sigma)   # default per call
+
+    @property
+    def calibrate(self) -> bool:
+        """The default calibration (read-only: pass ScoringOptions to a call to change it)."""
+        return self.options.calibrate
+
+    @property
+    def mask_sigma(self) -> float | None:
+        """The default outlier-mask sigma (read-only: pass ScoringOptions to a call)."""
+        return self.options.mask_sigma
+
+    def _opts(self, opts: ScoringOptions | None) -> ScoringOptions:
+        return self.options if opts is None else opts
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, heads="full", prompt_style: str = "chat",
@@ -89,9 +107,10 @@ class QRRetriever:
         """The scoring prompt (documents as Doc, paper-code dicts or plain strings; see as_docs)."""
         return self.builder.build(query, as_docs(docs), qid)
 
-    def _prompts(self, query: str, docs: DocsLike, qid: str) -> tuple[Prompt, Prompt | None]:
+    def _prompts(self, query: str, docs: DocsLike, qid: str,
+                 calibrated: bool) -> tuple[Prompt, Prompt | None]:
         prompt = self.build_prompt(query, docs, qid)
-        if not self.calibrate:
+        if not calibrated:
             return prompt, None
         null = self.build_prompt(self.null_query, docs, qid)
         c = prompt.cont_start
@@ -101,9 +120,9 @@ class QRRetriever:
         return prompt, null
 
     # ---- token scores ------------------------------------------------------------------------
-    def _passes(self, query: str, docs: DocsLike, heads: HeadSet, qid: str):
+    def _passes(self, query: str, docs: DocsLike, heads: HeadSet, qid: str, calibrated: bool):
         """Raw captures over the shared prefix: ({layer: [H_sel, T_prefix]}, null or None, prompt)."""
-        prompt, null = self._prompts(query, docs, qid)
+        prompt, null = self._prompts(query, docs, qid, calibrated)
         c = prompt.cont_start
         conts = [(list(p.input_ids[c:]), (p.query_span[0] - c, p.query_span[1] - c))
                  for p in (prompt, null) if p is not None]
@@ -113,55 +132,74 @@ class QRRetriever:
         null_rows = None if null is None else {layer: x[:, :c] for layer, x in results[1][0].items()}
         return real, null_rows, prompt
 
-    def raw_token_scores(self, query: str, docs: DocsLike, qid: str = "?"):
+    def raw_token_scores(self, query: str, docs: DocsLike, qid: str = "?",
+                         opts: ScoringOptions | None = None):
         """Uncalibrated TokenScores of the real and null query, each [L, H, T_prefix] (null None
-        when calibration is off), and the prompt. Everything else is a pure function of these."""
-        real, null, prompt = self._passes(query, docs, HeadSet.full(self.n_layers, self.n_heads), qid)
+        when ``opts.calibrate`` is off), and the prompt. Everything else is a pure function of these."""
+        calibrated = self._opts(opts).calibrate
+        real, null, prompt = self._passes(query, docs, HeadSet.full(self.n_layers, self.n_heads), qid,
+                                          calibrated)
         dense = lambda rows: torch.stack([rows[layer] for layer in range(self.n_layers)])
         return dense(real), None if null is None else dense(null), prompt
 
-    def token_scores(self, query: str, docs: DocsLike, qid: str = "?") -> tuple[torch.Tensor, Prompt]:
-        """TokenScores [L, H, T_prefix] (calibrated if enabled) for every head, and the prompt."""
-        real, null, prompt = self.raw_token_scores(query, docs, qid)
+    def headset_rows(self, query: str, docs: DocsLike, heads: HeadSet, qid: str = "?",
+                     opts: ScoringOptions | None = None):
+        """(real [K, T_prefix], null [K, T_prefix] or None, prompt) for the K heads of ``heads`` in
+        (layer, head) order; one early-exit pass over the head subset (+ its null continuation)."""
+        real, null, prompt = self._passes(query, docs, heads, qid, self._opts(opts).calibrate)
+        stack = lambda rows: torch.cat([rows[layer] for layer in sorted(rows)])
+        return stack(real), None if null is None else stack(null), prompt
+
+    def token_scores(self, query: str, docs: DocsLike, qid: str = "?",
+                     opts: ScoringOptions | None = None) -> tuple[torch.Tensor, Prompt]:
+        """TokenScores [L, H, T_prefix] (calibrated if ``opts.calibrate``) for every head, and the prompt."""
+        real, null, prompt = self.raw_token_scores(query, docs, qid, opts)
         return calibrate(real, null), prompt
 
     # ---- document scores ---------------------------------------------------------------------
-    def doc_scores(self, query: str, docs: DocsLike, qid: str = "?") -> torch.Tensor:
+    def doc_scores(self, query: str, docs: DocsLike, qid: str = "?",
+                   opts: ScoringOptions | None = None) -> torch.Tensor:
         """DocScores [D, L, H]: every head's score of every document (per-head outlier mask)."""
-        ts, prompt = self.token_scores(query, docs, qid)
-        return doc_scores_per_head(ts, prompt.doc_spans, self.mask_sigma).cpu()
+        ts, prompt = self.token_scores(query, docs, qid, opts)
+        return doc_scores_per_head(ts, prompt.doc_spans, self._opts(opts).mask_sigma).cpu()
 
-    def score_docs_per_head(self, query: str, docs: DocsLike) -> dict[str, torch.Tensor]:
+    def score_docs_per_head(self, query: str, docs: DocsLike,
+                            opts: ScoringOptions | None = None) -> dict[str, torch.Tensor]:
         """{doc_id: [L, H]} per-head document scores."""
-        scores = self.doc_scores(query, docs)
+        scores = self.doc_scores(query, docs, opts=opts)
         return {d.doc_id: scores[i] for i, d in enumerate(as_docs(docs))}
 
-    def headset_scores(self, query: str, docs: DocsLike, heads=None, qid: str = "?") -> torch.Tensor:
+    def headset_scores(self, query: str, docs: DocsLike, heads=None, qid: str = "?",
+                       opts: ScoringOptions | None = None) -> torch.Tensor:
         """R(d) [D] for a head set (default: this retriever's): heads summed, then outlier mask."""
+        opts = self._opts(opts)
         heads = self.heads if heads is None else as_headset(heads, self.n_layers, self.n_heads)
-        real, null, prompt = self._passes(query, docs, heads, qid)
+        real, null, prompt = self._passes(query, docs, heads, qid, opts.calibrate)
         summed = sum(calibrate(x, None if null is None else null[layer]).sum(0)
                      for layer, x in real.items())                         # [T_prefix]
-        return span_scores(summed, prompt.doc_spans, self.mask_sigma).cpu()
+        return span_scores(summed, prompt.doc_spans, opts.mask_sigma).cpu()
 
-    def score_docs(self, query: str, docs: DocsLike) -> dict[str, float]:
+    def score_docs(self, query: str, docs: DocsLike,
+                   opts: ScoringOptions | None = None) -> dict[str, float]:
         """{doc_id: score} with this retriever's head set (higher = more relevant). Documents: Doc,
         paper-code dicts or plain strings (ids "0", "1", ...); duplicate ids raise ValueError."""
         docs = as_docs(docs)
-        scores = self.headset_scores(query, docs)
+        scores = self.headset_scores(query, docs, opts=opts)
         return {d.doc_id: float(scores[i]) for i, d in enumerate(docs)}
 
-    def rank(self, query: str, docs: DocsLike, top_k: int | None = None) -> list[Ranked]:
+    def rank(self, query: str, docs: DocsLike, top_k: int | None = None,
+             opts: ScoringOptions | None = None) -> list[Ranked]:
         """The documents best first as Ranked(doc_id, score, text), cut to ``top_k`` (None: all);
         equal scores are ordered by doc id (qrexp.types.rank_by_score). One forward pass per call."""
         if top_k is not None and top_k < 1:
             raise ValueError(f"rank: top_k must be >= 1 or None, got {top_k}")
         docs = as_docs(docs)
-        scores = self.score_docs(query, docs)
+        scores = self.score_docs(query, docs, opts)
         text = {d.doc_id: d.text for d in docs}
         return [Ranked(d, scores[d], text[d]) for d in rank_by_score(scores, "rank: query", "doc")[:top_k]]
 
-    def rerank(self, examples: Sequence[Example], progress: bool = True) -> Run:
+    def rerank(self, examples: Sequence[Example], progress: bool = True,
+               opts: ScoringOptions | None = None) -> Run:
         """Score every example's candidates: Run {qid: {doc_id: score}}."""
-        return rerank(examples, lambda ex: self.headset_scores(ex.query, ex.docs, qid=ex.qid),
+        return rerank(examples, lambda ex: self.headset_scores(ex.query, ex.docs, qid=ex.qid, opts=opts),
                       "re-ranking", progress)

@@ -1,20 +1,30 @@
-"""On-disk cache of per-example score tensors (TokenScores pairs, DocScores [D, L, H]), so that
-changing the detection objective, k, head source or evaluation subset never repeats a forward pass.
+"""On-disk cache of per-example score tensors, so that changing the detection objective, k, head
+source or evaluation subset never repeats a forward pass.
+
+Two kinds of record per example (sizes: :mod:`qrexp.engine.cache_plan`):
+
+- ``doc_scores``: DocScores [D, L, H] float32, exact (what detection and per-head aggregation read),
+  one per (calibrate, mask sigma).
+- ``doc_token_scores``: TokenScores of the document tokens only, [2, L, H, T_doc] (calibrated
+  c = s - s0, then raw s), stored as float16 with one power-of-two scale per row [2, L, H] float32
+  (:func:`qrexp.engine.cache_records.half_round`: relative rounding <= 2^-11 per value); optionally
+  byte-shuffled and zlib-compressed (saves 9-16% on attention rows at ~13 MB/s, so off unless asked).
 
 Keys are sha256 fingerprints of what was computed (:func:`scores_key`): the prompt token ids actually
 scored with their spans (:func:`prompt_digest`, real and null prompt), the loaded model's identity
-with its weights fingerprint (:func:`qrexp.engine.models.model_fingerprint`) and the scoring settings; not
-of the settings alone, since a prompt can change while they do not (an edited tokenizer or chat
-template, a template that renders the date, another transformers version). Gold labels, objective
-and k take no part. Files live at ``<root>/<key[:2]>/<key>.pt``; each is written to a temp file and
-moved into place (os.replace). An unreadable file, or one whose tensor shape does not fit the prompt
-it is read for, is reported with a warning, deleted and recomputed, never served.
+with its weights fingerprint and the scoring settings; gold labels, objective and k take no part.
+
+File format (no pickle; :mod:`qrexp.engine.cache_records`): a 512-byte JSON header then the
+payload. Files live at
+``<root>/<key[:2]>/<key>.scores``; each is written to a unique temp file and moved into place
+(os.replace), so processes sharing one cache never see a torn file. An unreadable file, one stored
+under another key or one whose tensor shape does not fit the prompt it is read for is reported with
+a warning, deleted and recomputed, never served.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import re
 import warnings
 from pathlib import Path
@@ -22,11 +32,12 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import torch
 
-from qrexp.heads.objectives import detect
+from qrexp.engine.cache_records import decode_record, encode_record, half_decode, half_encode
 from qrexp.io.files import atomic_write_bytes, canonical_json
 from qrexp.types import Example, Prompt
 
-CACHE_FORMAT = "qrexp.doc_scores.v1"
+CACHE_FORMAT = "qrexp.doc_scores.v1"      # part of every key (changing it orphans every cache)
+SUFFIX = ".scores"
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -77,7 +88,8 @@ def scores_key(kind: str, prompts: Iterable[Prompt | None], *, model: Mapping[st
 
 
 class ScoreCache:
-    """Per-example tensors on disk: get / put / get_or_compute, with hit/miss counters."""
+    """Per-example tensors on disk: get / put / get_or_compute for DocScores, get_tokens /
+    put_tokens for document TokenScores, with hit/miss counters."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -87,49 +99,49 @@ class ScoreCache:
     def path(self, key: str) -> Path:
         if not isinstance(key, str) or not _KEY.match(key):
             raise ValueError(f"score cache: bad key {key!r:.80} (expected 64 lowercase hex digits)")
-        return self.root / key[:2] / f"{key}.pt"
+        return self.root / key[:2] / f"{key}{SUFFIX}"
 
     def __contains__(self, key: str) -> bool:
         return self.path(key).is_file()
 
-    def get(self, key: str, shape: tuple[int, ...] | None = None) -> torch.Tensor | None:
-        """The cached tensor, or None if absent, unreadable or (``shape`` given) of another shape
-        than the prompt it is read for needs; such a file is warned about and deleted."""
+    def bytes_on_disk(self) -> int:
+        """Total size in bytes of the records under ``root`` (temp files excluded)."""
+        return sum(p.stat().st_size for p in self.root.glob(f"??/*{SUFFIX}"))
+
+    def _read(self, key: str, kind: str, shapes: Mapping[str, tuple] | None) -> dict | None:
         path = self.path(key)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
             return None
         try:
-            rec = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-            problem = None
-            if not isinstance(rec, dict) or rec.get("format") != CACHE_FORMAT:
-                problem = "not a qrexp DocScores record"
-            elif rec.get("key") != key:
-                problem = f"stored under key {str(rec.get('key'))[:12]}..."
-            elif not isinstance(rec.get("doc_scores"), torch.Tensor):
-                problem = "field 'doc_scores' is not a tensor"
-            elif shape is not None and tuple(rec["doc_scores"].shape) != tuple(shape):
-                problem = (f"holds a tensor of shape {list(rec['doc_scores'].shape)}, the prompt "
-                           f"needs {list(shape)}")
-        except Exception as e:  # truncated / garbage file: torch raises several types
+            got_kind, parts = decode_record(raw, key)
+            problem = None if got_kind == kind else f"holds {got_kind!r}, not {kind!r}"
+            for name, shape in (shapes or {}).items():
+                if problem is None and tuple(parts[name].shape) != tuple(shape):
+                    problem = (f"holds a tensor of shape {list(parts[name].shape)}, the prompt "
+                               f"needs {list(shape)}")
+        except Exception as e:  # truncated / garbage file
             problem = f"unreadable ({type(e).__name__}: {str(e)[:80]})"
         if problem:
-            warnings.warn(f"score cache {path}: {problem}; recomputing", RuntimeWarning, stacklevel=2)
+            warnings.warn(f"score cache {path}: {problem}; recomputing", RuntimeWarning, stacklevel=3)
             path.unlink(missing_ok=True)
             return None
-        return rec["doc_scores"]
+        return parts
+
+    def get(self, key: str, shape: tuple[int, ...] | None = None) -> torch.Tensor | None:
+        """The cached DocScores tensor, or None if absent, unreadable or (``shape`` given) of
+        another shape than the prompt it is read for needs; such a file is warned about and deleted."""
+        parts = self._read(key, "doc_scores", None if shape is None else {"doc_scores": shape})
+        return None if parts is None else parts["doc_scores"]
 
     def put(self, key: str, tensor: torch.Tensor) -> Path:
-        """Store a CPU copy of ``tensor`` atomically; returns the file path."""
+        """Store ``tensor`` exactly (its dtype, uncompressed) atomically; returns the file path."""
         if not isinstance(tensor, torch.Tensor):
             raise TypeError(f"score cache: value for key {key[:12]}... must be a tensor, "
                             f"got {type(tensor).__name__}")
-        buf = io.BytesIO()
-        record = {"format": CACHE_FORMAT, "key": key,
-                  "doc_scores": tensor.detach().to("cpu").contiguous().clone()}
-        torch.save(record, buf)
-        return atomic_write_bytes(self.path(key), buf.getvalue())
+        return atomic_write_bytes(self.path(key), encode_record(key, "doc_scores",
+                                                                {"doc_scores": tensor}, False))
 
     def get_or_compute(self, key: str, fn: Callable[[], torch.Tensor],
                        shape: tuple[int, ...] | None = None) -> torch.Tensor:
@@ -149,12 +161,16 @@ class ScoreCache:
         self.put(key, value)
         return value
 
+    def put_tokens(self, key: str, tokens: torch.Tensor, compress: bool = False) -> Path:
+        """Store document TokenScores [2, L, H, T_doc] as float16 rows + scales (:func:`half_encode`)."""
+        scales, values = half_encode(tokens)
+        return atomic_write_bytes(self.path(key), encode_record(
+            key, "doc_token_scores", {"scales": scales, "values": values}, compress))
 
-def iter_doc_scores(examples: Iterable[Example], cache: ScoreCache, key_of: Callable[[Example], str],
-                    compute: Callable[[Example], torch.Tensor]) -> Iterator[torch.Tensor]:
-    """DocScores [D, L, H] of each example, from the cache or computed (and cached) on a miss."""
-    for ex in examples:
-        yield cache.get_or_compute(key_of(ex), lambda ex=ex: compute(ex))
+    def get_tokens(self, key: str, shape: tuple[int, ...] | None = None) -> torch.Tensor | None:
+        """Document TokenScores [2, L, H, T_doc] float32 as stored (None when absent or unsound)."""
+        parts = self._read(key, "doc_token_scores", None if shape is None else {"values": shape})
+        return None if parts is None else half_decode(parts["scales"], parts["values"])
 
 
 def cached_doc_scores(cache: ScoreCache, keys: Iterable[str]) -> Iterator[torch.Tensor]:
@@ -166,7 +182,8 @@ def cached_doc_scores(cache: ScoreCache, keys: Iterable[str]) -> Iterator[torch.
         yield value
 
 
-def detect_from_cache(cache: ScoreCache, keys: Iterable[str], relevance: Iterable[torch.Tensor],
-                      objective: str = "qrscore") -> torch.Tensor:
-    """Run a detection objective over cached DocScores only (no model) -> HeadScores [L, H]."""
-    return detect(objective, cached_doc_scores(cache, keys), relevance)
+def iter_doc_scores(examples: Iterable[Example], cache: ScoreCache, key_of: Callable[[Example], str],
+                    compute: Callable[[Example], torch.Tensor]) -> Iterator[torch.Tensor]:
+    """DocScores [D, L, H] of each example, from the cache or computed (and cached) on a miss."""
+    for ex in examples:
+        yield cache.get_or_compute(key_of(ex), lambda ex=ex: compute(ex))

@@ -1,64 +1,58 @@
 """Per-example scoring shared by head detection and retrieval evaluation, cached on disk.
 
-For each example the raw TokenScores of the real and the null query, ``[2, L, H, T_prefix]``, are
-computed once (two forwards sharing the document prefix) and cached under a key of the prompt
-token ids actually scored and the loaded model's weights fingerprint (:func:`scores_key`), with
-the tensor's shape checked against the prompt before use; detection's DocScores
-[D, L, H], every head set's ranking, calibration on/off and any mask sigma are pure functions of
-them, so ablations over heads, k, objectives and calibration cost no forward passes. When a model
-is too large for that (L * H * T above ``token_budget``), per-head DocScores are cached instead and
-head sets are scored with their own (early-exit, head-subset) passes.
+One forward pair per example (real and null query sharing the document prefix) gives the raw
+TokenScores [L, H, T_prefix] of both; from them the scorer keeps (:mod:`qrexp.engine.score_cache`):
+
+- DocScores [D, L, H] float32 for the call's (calibrate, mask sigma), always: detection with any
+  objective and k, and per-head aggregation with any head set, read only these (exact).
+- document TokenScores [2, L, H, T_doc] (calibrated c, raw s) in float16 rows, only for examples the
+  budget plan admits (:meth:`ExampleScorer.plan_for`, :mod:`qrexp.engine.cache_plan`) and only when
+  the aggregation reads token scores (``paper``: heads summed, then masked).
+
+The paper aggregation always scores from float16-rounded rows (:func:`half_round`), whether they
+come from the cache or from a fresh (full or head-subset) pass, so its numbers do not depend on the
+budget or on what was cached before. Options travel per call (:class:`ScoringOptions`).
+Keys: the prompt token ids actually scored and the loaded model's weights fingerprint (:func:`scores_key`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
 import torch
 from tqdm.auto import tqdm
 
-from qrexp.types import HeadSet
+from qrexp.engine.cache_plan import CachePlan, plan_cache
 from qrexp.engine.models import model_fingerprint
-from qrexp.engine.retriever import QRRetriever
+from qrexp.engine.rerank import rerank
+from qrexp.engine.retriever import QRRetriever, as_headset
+from qrexp.engine.cache_records import half_round
 from qrexp.engine.score_cache import ScoreCache, scores_key
-from qrexp.engine.scoring import calibrate as calibrate_fn
-from qrexp.engine.scoring import doc_scores_per_head, headset_doc_scores
-from qrexp.types import Example, Prompt, Run
+from qrexp.engine.scoring import ScoringOptions, calibrate, doc_scores_per_head, span_scores
+from qrexp.types import Example, HeadSet, Prompt, Run
 
-AGGREGATIONS = ("paper", "per_head")
-
-
-@dataclass(frozen=True)
-class ScoringOptions:
-    """How token scores become document scores (all cheap to vary with cached token scores).
-
-    aggregation: "paper" sums the heads' token scores, then masks (the paper code's score_docs);
-    "per_head" sums the heads' per-head-masked DocScores.
-    """
-    calibrate: bool = True
-    mask_sigma: float | None = 2.0
-    aggregation: str = "paper"
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.calibrate, bool):          # "no" is truthy: never calibrate by accident
-            raise ValueError(f"calibrate must be True or False, got {self.calibrate!r}")
-        if self.mask_sigma is not None and (isinstance(self.mask_sigma, bool)
-                                            or not isinstance(self.mask_sigma, (int, float))):
-            raise ValueError(f"mask_sigma must be a number or None, got {self.mask_sigma!r}")
-        if self.aggregation not in AGGREGATIONS:
-            raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {self.aggregation!r}")
+CALIBRATED = ScoringOptions(calibrate=True)      # token passes always include the null query
 
 
 class ExampleScorer:
-    """Cached per-example scores for one retriever (model + prompt settings)."""
+    """Cached per-example scores for one retriever (model + prompt settings).
+
+    ``max_bytes``: the disk budget of one data set's records (None: unbounded); token scores are
+    kept only for examples admitted by the last :meth:`plan_for` (without a plan: all when
+    unbounded, none under a budget). ``compress``: zlib over the token records (saves 9-16%
+    measured, at ~13 MB/s of CPU per record; off by default). ``forwards`` counts forward passes
+    run (real + null = one)."""
 
     def __init__(self, retriever: QRRetriever, cache: ScoreCache | None = None,
-                 token_budget: float = 64e6) -> None:
+                 max_bytes: int | None = None, compress: bool = False) -> None:
         self.retriever = retriever
         self.cache = cache
-        self.token_budget = token_budget
+        self.max_bytes = max_bytes
+        self.compress = compress
+        self.plan: CachePlan | None = None
+        self._admitted: set[tuple] | None = None
         self._prompts: dict[tuple, Prompt] = {}     # keyed by content, not qid alone
         self._nulls: dict[tuple, Prompt] = {}
+        self._memo: tuple[tuple, torch.Tensor] | None = None   # last example's token scores
         self._model_id: dict | None = None
         self.forwards = 0
 
@@ -90,80 +84,125 @@ class ExampleScorer:
             self._nulls[key] = self.retriever.build_prompt(self.retriever.null_query, ex.docs, ex.qid)
         return self._nulls[key]
 
-    def stores_tokens(self, ex: Example) -> bool:
-        r = self.retriever
-        return r.n_layers * r.n_heads * self.prompt(ex).cont_start <= self.token_budget
-
-    def _cached(self, key: str, compute, shape: tuple[int, ...]) -> torch.Tensor:
-        if self.cache is None:
-            return compute()
-        return self.cache.get_or_compute(key, compute, shape)
+    # ---- keys, shapes, plan --------------------------------------------------------------------
+    def doc_scores_key(self, ex: Example, opts: ScoringOptions) -> str:
+        return self._key("doc_scores", ex, calibrate=opts.calibrate, mask_sigma=opts.mask_sigma)
 
     def token_scores_key(self, ex: Example) -> str:
-        """The score-cache key of ``ex``'s raw TokenScores (model, prompts, settings)."""
-        return self._key("token_scores", ex)
+        """The score-cache key of ``ex``'s document TokenScores (model, prompts, settings)."""
+        return self._key("doc_token_scores", ex)
+
+    def doc_tokens(self, ex: Example) -> torch.Tensor:
+        """Prompt positions of the document tokens [T_doc] (spans concatenated in document order)."""
+        return torch.cat([torch.arange(s, e) for s, e in self.prompt(ex).doc_spans])
 
     def token_scores_shape(self, ex: Example) -> tuple[int, int, int, int]:
-        """[2, L, H, T_prefix] of ``ex``'s raw TokenScores."""
         r = self.retriever
-        return (2, r.n_layers, r.n_heads, self.prompt(ex).cont_start)
+        return (2, r.n_layers, r.n_heads, len(self.doc_tokens(ex)))
 
-    def cached_token_scores(self, ex: Example) -> torch.Tensor | None:
-        """Raw TokenScores [2, L, H, T_prefix] from the cache only (no forward pass); None when
-        absent, of another shape (that file is deleted, as on any read) or when there is no cache."""
+    def plan_for(self, examples: Sequence[Example], opts: ScoringOptions,
+                 tokens: bool | None = None) -> CachePlan:
+        """Fix (and return) what ``examples`` will store, before any forward pass: DocScores always,
+        token scores when ``tokens`` (default: ``opts.aggregation == "paper"``) for the first
+        examples that fit ``max_bytes``. Raises ValueError when the DocScores alone do not fit."""
+        need = opts.aggregation == "paper" if tokens is None else tokens
+        r = self.retriever
+        self.plan = plan_cache(r.n_layers, r.n_heads, [len(self.prompt(ex).doc_spans) for ex in examples],
+                               [len(self.doc_tokens(ex)) for ex in examples],
+                               tokens_needed=need, max_bytes=self.max_bytes)
+        self._admitted = {_content(ex) for ex in examples[:self.plan.token_examples]}
+        return self.plan
+
+    def keeps_tokens(self, ex: Example) -> bool:
+        """Whether ``ex``'s token scores are kept (the plan admitted it; no plan: no budget)."""
+        return _content(ex) in self._admitted if self._admitted is not None else self.max_bytes is None
+
+    # ---- token scores ----------------------------------------------------------------------------
+    def stores_tokens(self, ex: Example) -> bool:
+        """Whether the cache policy keeps ``ex``'s token scores (:meth:`keeps_tokens` with a cache)."""
+        return self.cache is not None and self.keeps_tokens(ex)
+
+    def doc_token_scores(self, ex: Example) -> torch.Tensor | None:
+        """Document TokenScores [2, L, H, T_doc] (calibrated, raw; float16-rounded) from memory or
+        the cache; None when not kept (no forward pass)."""
+        if self._memo is not None and self._memo[0] == _content(ex):
+            return self._memo[1]
         if self.cache is None:
             return None
-        return self.cache.get(self.token_scores_key(ex), self.token_scores_shape(ex))
+        tokens = self.cache.get_tokens(self.token_scores_key(ex), self.token_scores_shape(ex))
+        if tokens is not None:
+            self._memo = (_content(ex), tokens)
+        return tokens
 
-    def token_scores(self, ex: Example) -> torch.Tensor:
-        """Raw TokenScores of real and null query [2, L, H, T_prefix] (cached)."""
-        def compute():
-            self.forwards += 1
-            r = self.retriever
-            saved, r.calibrate = r.calibrate, True
-            try:
-                real, null, scored = r.raw_token_scores(ex.query, ex.docs, ex.qid)
-            finally:
-                r.calibrate = saved
-            if scored.input_ids != self.prompt(ex).input_ids:
-                raise RuntimeError(f"example {ex.qid}: the prompt changed between two builds (a chat "
-                                   "template rendering time-dependent text?); its scores cannot be keyed")
-            return torch.stack([real, null]).cpu()
-        return self._cached(self.token_scores_key(ex), compute, self.token_scores_shape(ex))
+    def cached_token_scores(self, ex: Example) -> torch.Tensor | None:
+        """Raw TokenScores (real, null) [2, L, H, T_prefix] from the cache only, zero outside the
+        documents (only document tokens are kept); None when absent."""
+        tokens = self.doc_token_scores(ex)
+        if tokens is None:
+            return None
+        r, idx = self.retriever, self.doc_tokens(ex)
+        pair = torch.zeros(2, r.n_layers, r.n_heads, self.prompt(ex).cont_start)
+        pair[0][..., idx] = tokens[1]
+        pair[1][..., idx] = tokens[1] - tokens[0]
+        return pair
 
-    def _calibrated(self, ex: Example, calibrate: bool) -> torch.Tensor:
-        pair = self.token_scores(ex)
-        return calibrate_fn(pair[0], pair[1] if calibrate else None)
+    def _forward(self, ex: Example, opts: ScoringOptions) -> torch.Tensor:
+        """One full pass pair: stores DocScores for ``opts`` (and token scores if kept); returns them."""
+        self.forwards += 1
+        real, null, scored = self.retriever.raw_token_scores(ex.query, ex.docs, ex.qid, CALIBRATED)
+        if scored.input_ids != self.prompt(ex).input_ids:
+            raise RuntimeError(f"example {ex.qid}: the prompt changed between two builds (a chat "
+                               "template rendering time-dependent text?); its scores cannot be keyed")
+        real, null = real.cpu(), null.cpu()
+        ts = calibrate(real, null if opts.calibrate else None)
+        ds = doc_scores_per_head(ts, self.prompt(ex).doc_spans, opts.mask_sigma)
+        if self.cache is not None:
+            self.cache.put(self.doc_scores_key(ex, opts), ds)
+        if self.keeps_tokens(ex):
+            idx = self.doc_tokens(ex)
+            tokens = half_round(torch.stack([real[..., idx] - null[..., idx], real[..., idx]]))
+            if self.cache is not None:
+                self.cache.put_tokens(self.token_scores_key(ex), tokens, self.compress)
+            self._memo = (_content(ex), tokens)
+        return ds
 
+    # ---- document scores -------------------------------------------------------------------------
     def doc_scores(self, ex: Example, opts: ScoringOptions = ScoringOptions()) -> torch.Tensor:
-        """DocScores [D, L, H] with the per-head outlier mask."""
-        spans = self.prompt(ex).doc_spans
-        if self.stores_tokens(ex):
-            return doc_scores_per_head(self._calibrated(ex, opts.calibrate), spans, opts.mask_sigma)
-        def compute():
-            self.forwards += 1
-            with _variant(self.retriever, opts):
-                return self.retriever.doc_scores(ex.query, ex.docs, ex.qid)
+        """DocScores [D, L, H] with the per-head outlier mask (exact float32; cached)."""
         r = self.retriever
-        return self._cached(self._key("doc_scores", ex, calibrate=opts.calibrate,
-                                      mask_sigma=opts.mask_sigma), compute,
-                            (len(spans), r.n_layers, r.n_heads))
+        shape = (len(self.prompt(ex).doc_spans), r.n_layers, r.n_heads)
+        if self.cache is not None:
+            value = self.cache.get(self.doc_scores_key(ex, opts), shape)
+            if value is not None:
+                self.cache.hits += 1
+                return value
+            self.cache.misses += 1
+        return self._forward(ex, opts)
 
     def headset_scores(self, ex: Example, heads: HeadSet | None,
                        opts: ScoringOptions = ScoringOptions()) -> torch.Tensor:
         """R(d) [D] for a head set (None = every head, i.e. ICR)."""
-        pairs = None if heads is None else list(heads.heads)
         if opts.aggregation == "per_head":
             ds = self.doc_scores(ex, opts)
-            if pairs is None:
+            if heads is None:
                 return ds.sum((1, 2))
+            pairs = list(heads.heads)
             return ds[:, [l for l, _ in pairs], [h for _, h in pairs]].sum(1)
-        if self.stores_tokens(ex):
-            return headset_doc_scores(self._calibrated(ex, opts.calibrate), pairs,
-                                      self.prompt(ex).doc_spans, opts.mask_sigma)
-        self.forwards += 1
-        with _variant(self.retriever, opts):
-            return self.retriever.headset_scores(ex.query, ex.docs, heads, ex.qid)
+        r = self.retriever
+        hs = as_headset(heads, r.n_layers, r.n_heads)
+        order = sorted(hs.heads)
+        tokens = self.doc_token_scores(ex)
+        if tokens is None and self.keeps_tokens(ex):
+            self._forward(ex, opts)
+            tokens = self._memo[1]
+        if tokens is not None:
+            rows = tokens[0 if opts.calibrate else 1][[l for l, _ in order], [h for _, h in order]]
+        else:                                            # not kept: a pass over the head subset
+            self.forwards += 1
+            real, null, _ = r.headset_rows(ex.query, ex.docs, hs, ex.qid, opts)
+            idx = self.doc_tokens(ex)
+            rows = half_round(calibrate(real.cpu()[:, idx], None if null is None else null.cpu()[:, idx]))
+        return span_scores(rows.sum(0), _compact(self.prompt(ex).doc_spans), opts.mask_sigma)
 
     def iter_doc_scores(self, examples: Iterable[Example], opts: ScoringOptions = ScoringOptions(),
                         progress: bool = True, desc: str = "scoring") -> Iterator[torch.Tensor]:
@@ -174,12 +213,8 @@ class ExampleScorer:
     def rank(self, examples: Sequence[Example], heads: HeadSet | None,
              opts: ScoringOptions = ScoringOptions(), progress: bool = True,
              desc: str = "ranking") -> Run:
-        """Run {qid: {doc_id: score}} for a head set."""
-        run: Run = {}
-        for ex in tqdm(examples, desc=desc, disable=not progress):
-            scores = self.headset_scores(ex, heads, opts)
-            run[ex.qid] = {d.doc_id: float(s) for d, s in zip(ex.docs, scores)}
-        return run
+        """Run {qid: {doc_id: score}} for a head set (the one re-ranking loop, qrexp.engine.rerank)."""
+        return rerank(examples, lambda ex: self.headset_scores(ex, heads, opts), desc, progress)
 
 
 def _content(ex: Example) -> tuple:
@@ -187,15 +222,10 @@ def _content(ex: Example) -> tuple:
     return ex.qid, ex.query, tuple((d.doc_id, d.title, d.text) for d in ex.docs)
 
 
-class _variant:
-    """Temporarily apply calibrate / mask sigma options to a retriever."""
-
-    def __init__(self, retriever: QRRetriever, opts: ScoringOptions) -> None:
-        self.r, self.opts = retriever, opts
-
-    def __enter__(self):
-        self.saved = (self.r.calibrate, self.r.mask_sigma)
-        self.r.calibrate, self.r.mask_sigma = self.opts.calibrate, self.opts.mask_sigma
-
-    def __exit__(self, *exc):
-        self.r.calibrate, self.r.mask_sigma = self.saved
+def _compact(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Document spans re-based onto the concatenated document tokens (:meth:`ExampleScorer.doc_tokens`)."""
+    out, at = [], 0
+    for s, e in spans:
+        out.append((at, at + e - s))
+        at += e - s
+    return out

@@ -7,11 +7,39 @@ mask is applied to the summed scores (a different result from summing per-head D
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 
 from qrexp.types import Head
+
+AGGREGATIONS = ("paper", "per_head")
+
+
+@dataclass(frozen=True)
+class ScoringOptions:
+    """How token scores become document scores, passed with every scoring call (never stored on
+    the retriever). All three are cheap to vary once token scores are cached.
+
+    calibrate: subtract the null query's token scores (paper section 1, step 2).
+    mask_sigma: drop tokens not above mean - sigma*std of their span; None: no mask (step 3).
+    aggregation: "paper" sums the heads' token scores, then masks (the paper code's score_docs);
+    "per_head" sums the heads' per-head-masked DocScores.
+    Raises ValueError on a non-bool calibrate, non-number sigma or unknown aggregation.
+    """
+    calibrate: bool = True
+    mask_sigma: float | None = 2.0
+    aggregation: str = "paper"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.calibrate, bool):          # "no" is truthy: never calibrate by accident
+            raise ValueError(f"calibrate must be True or False, got {self.calibrate!r}")
+        if self.mask_sigma is not None and (isinstance(self.mask_sigma, bool)
+                                            or not isinstance(self.mask_sigma, (int, float))):
+            raise ValueError(f"mask_sigma must be a number or None, got {self.mask_sigma!r}")
+        if self.aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {self.aggregation!r}")
 
 
 def calibrate(real: torch.Tensor, null: torch.Tensor | None) -> torch.Tensor:

@@ -4,8 +4,8 @@ A prompt is either plain text or a list of chat messages ``[{"role", "content"},
 decodes greedily (temperature 0) and returns only the newly generated text, one string per prompt.
 
 * :class:`HFGenerator` runs a transformers causal LM in-process: message lists go through the
-  tokenizer's chat template (with the assistant header; :func:`qrexp.engine.chat.render_chat`), plain text is tokenized as is, a list of
-  token ids is used as given; prompts are batched with left padding. ``window`` is the model's
+  tokenizer's chat template (with the assistant header; :func:`qrexp.engine.chat.render_chat`),
+  plain text is tokenized as is, a list of token ids is used as given; prompts are batched with left padding. ``window`` is the model's
   context length (``max_position_embeddings``), for callers that check prompt lengths first.
 * :class:`OpenAIGenerator` talks to any OpenAI-compatible ``/v1/chat/completions`` server (OpenAI,
   vLLM, llama.cpp, ...) through the ``openai`` client (its retries and time-outs). The API key is read

@@ -32,7 +32,7 @@ def select_units(example: Example, ranking: Mapping[str, float] | None, k: int |
         unknown = [d for d in ranking if d not in known]
         if unknown:
             raise KeyError(f"example {example.qid}: ranking names unknown unit id(s) {unknown[:3]}")
-        chosen = rank_by_score(ranking, "ranking", "unit")
+        chosen = rank_by_score(ranking, f"example {example.qid} ranking", "unit")
     if k is not None:
         if k < 1:
             raise ValueError(f"k must be >= 1 or None, got {k}")

@@ -14,7 +14,8 @@ from qrexp.types import HeadSet
 from qrexp.heads.sets import top_k
 from qrexp.heads.files import round_scores
 from qrexp.engine.models import model_fingerprint
-from qrexp.engine.scorer import ExampleScorer, ScoringOptions
+from qrexp.engine.scorer import ExampleScorer
+from qrexp.engine.scoring import ScoringOptions
 from qrexp.report.plots import plot_head_scores
 from qrexp.types import Example, Head, Qrels
 

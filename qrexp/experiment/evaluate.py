@@ -18,6 +18,7 @@ from qrexp.experiment.data import data_paths, data_semantics, load_identified, l
 from qrexp.io.locks import run_lock
 from qrexp.measures import normalise_all, normalise_keys
 from qrexp.evals.metrics import evaluate_run, retrieval_metrics
+from qrexp.experiment.resume import journaled, open_checkpoint, rank_queries
 from qrexp.experiment.run_logging import check_tracker_inputs, finish_run, reuse_run
 from qrexp.experiment.stages import (ATTENTION_METHODS, cache_dir, heads_spec, method_config, method_heads, model_label,
                      resolve_heads, scorer_of, scoring_options, store_of)
@@ -78,21 +79,26 @@ def eval_id(cfg: RunConfig, method: str) -> str:
     return run_id(eval_config(cfg, method), ("eval.name", "method"))
 
 
-def rank_with(cfg: RunConfig, method: str, examples: Sequence[Example], log=print) -> tuple[Run, dict]:
-    """Run {qid: {doc_id: score}} for ``method`` and a description of what ranked it."""
+def rank_with(cfg: RunConfig, method: str, examples: Sequence[Example], log=print,
+              ckpt=None) -> tuple[Run, dict]:
+    """Run {qid: {doc_id: score}} for ``method`` and a description of what ranked it (finished
+    queries read back from ``ckpt``, a qrexp.runs.checkpoint.QueryCheckpoint, when given)."""
     if method in ATTENTION_METHODS:
         cfg = method_config(cfg, method)
         scorer = scorer_of(cfg)
         r = scorer.retriever
         heads = resolve_heads(cfg, method_heads(cfg, method), r.n_layers, r.n_heads, log)
-        run = scorer.rank(examples, heads, scoring_options(cfg), cfg.progress, desc=f"rank {method}")
+        plan = scorer.plan_for(examples, scoring_options(cfg))
+        log(f"[{method}] {plan.describe()}")
+        run = rank_queries(ckpt, scorer, examples, heads, scoring_options(cfg), cfg.progress, f"rank {method}")
         return run, {"heads": "full" if heads is None else heads.format(),
                      "n_heads": r.n_layers * r.n_heads if heads is None else len(heads),
-                     "forwards": scorer.forwards, "model": scorer.model_id}   # loaded identity
-    return rank_baseline(cfg, method, examples)
+                     "forwards": scorer.forwards, "model": scorer.model_id,   # loaded identity
+                     "cache": plan.to_dict()}
+    return rank_baseline(cfg, method, examples, ckpt)
 
 
-def rank_baseline(cfg: RunConfig, method: str, examples: Sequence[Example]) -> tuple[Run, dict]:
+def rank_baseline(cfg: RunConfig, method: str, examples: Sequence[Example], ckpt=None) -> tuple[Run, dict]:
     """BM25 (the first-stage corpus ranking; see qrexp.evals.baselines.BM25Ranker), a dense bi-encoder, or
     RankGPT with the scored model."""
     from qrexp.evals.baselines import RANKERS
@@ -105,7 +111,7 @@ def rank_baseline(cfg: RunConfig, method: str, examples: Sequence[Example]) -> t
     elif method == "rankgpt":
         from qrexp.evals.llm import HFGenerator
         from qrexp.experiment.stages import _load
-        ranker = RANKERS.get("rankgpt")(HFGenerator(*_load(cfg.model)))
+        ranker = RANKERS.get("rankgpt")(journaled(ckpt, HFGenerator(*_load(cfg.model)), "rankgpt"))
     else:
         ranker = RANKERS.get(method)()
     ranker.progress = cfg.progress
@@ -166,6 +172,7 @@ def _evaluate(cfg: RunConfig, method: str, log) -> dict:
         reuse_run(cfg, store, rid, sem, "evaluate", record, log)
         return normalise_keys(record["metrics"])
     store.start(rid, sem)
+    ckpt = open_checkpoint(store, rid, sem, log)     # finished queries of a killed run are reused
     t0 = time.time()
     examples, fingerprint = load_identified(cfg.eval.data, cache_dir(cfg), cfg.seed)
     if cfg.eval.kind == "clipper" and cfg.eval.claim_queries == "per_claim":
@@ -178,7 +185,7 @@ def _evaluate(cfg: RunConfig, method: str, log) -> dict:
     check_generation_windows(cfg, method, examples, method == "full-context" or wants_qa(cfg, method),
                              lambda: (scorer_of(cfg).retriever.model, scorer_of(cfg).retriever.builder.tokenizer), log)
     if method != "full-context":
-        run, ranked_info = rank_with(cfg, method, examples, log)
+        run, ranked_info = rank_with(cfg, method, examples, log, ckpt)
         info.update(ranked_info)
         if window_record(examples):
             info["window_truncated"] = window_record(examples)
@@ -195,7 +202,7 @@ def _evaluate(cfg: RunConfig, method: str, log) -> dict:
         run = None
     if method == "full-context" or wants_qa(cfg, method):
         from qrexp.experiment.qa_stage import answer_questions
-        qa_metrics, qa_rows = answer_questions(cfg, method, examples, run, log)
+        qa_metrics, qa_rows = answer_questions(cfg, method, examples, run, log, ckpt)
         metrics.update(qa_metrics)
         for row in qa_rows:
             per_query.setdefault(row["qid"], {}).update({k: v for k, v in row.items() if k != "qid"})
@@ -207,6 +214,7 @@ def _evaluate(cfg: RunConfig, method: str, log) -> dict:
     store.mark_used(rid, cfg.name)
     finish_run(cfg, store, rid, sem, "evaluate", metrics, len(examples), {**sem, "experiment": cfg.name},
                extra=info)
+    ckpt.discard()                                     # scratch: the run is complete without it
     shown = {k: round(v, 4) for k, v in metrics.items() if k in _headline(cfg)}
     log(f"[evaluate] {rid}: {shown} ({time.time() - t0:.1f}s, n={len(examples)})")
     return metrics

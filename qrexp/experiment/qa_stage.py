@@ -15,6 +15,7 @@ from qrexp.evals.llm import HFGenerator, OpenAIGenerator, generate_all
 from qrexp.evals.qa import evaluate_lme, lme_metrics, lme_prompts
 from qrexp.evals.qa_clipper import pair_accuracy, pair_rows, verification_jobs
 from qrexp.evals.qa_window import check_overflow_policy, fit_prompts, fit_summary
+from qrexp.experiment.resume import journaled
 from qrexp.types import Example, Run
 
 
@@ -32,12 +33,12 @@ def contains_label(answer: Any, response: str) -> bool:
     return norm(answer) in norm(response)
 
 
-def _judge_lme(cfg: RunConfig, examples: Sequence[Example], responses: dict[str, str]):
+def _judge_lme(cfg: RunConfig, examples: Sequence[Example], responses: dict[str, str], ckpt=None):
     qa = cfg.eval.qa
     if qa.judge == "llm":
         if not qa.judge_url or not qa.judge_model:
             raise ValueError("eval.qa.judge=llm needs eval.qa.judge_url and eval.qa.judge_model")
-        judge = OpenAIGenerator(qa.judge_url, qa.judge_model, workers=8)     # 8 requests in flight
+        judge = journaled(ckpt, OpenAIGenerator(qa.judge_url, qa.judge_model, workers=8), "judge")  # 8 in flight
         judge.progress = cfg.progress
         return evaluate_lme(examples, responses, judge)
     if qa.judge != "contains":
@@ -71,7 +72,7 @@ def _plan(cfg: RunConfig, examples: Sequence[Example], run: Run | None, k: int |
 
 
 def answer_questions(cfg: RunConfig, method: str, examples: Sequence[Example], run: Run | None,
-                     log=print) -> tuple[dict[str, float], list[dict[str, Any]]]:
+                     log=print, ckpt=None) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """QA metrics and per-query rows; the keys carry "@k" (no suffix for the full context).
 
     Every prompt of every k is built and measured against the model's window first (policy
@@ -82,7 +83,7 @@ def answer_questions(cfg: RunConfig, method: str, examples: Sequence[Example], r
     """
     qa = cfg.eval.qa
     check_overflow_policy(qa.overflow)
-    gen = _generator(cfg)
+    gen = journaled(ckpt, _generator(cfg), "qa")      # replies journaled: never generated twice
     examples = _limited(examples, qa.limit)
     ks: list[int | None] = [None] if run is None else list(qa.top_k)
     plans = [(k, *_plan(cfg, examples, run, k)) for k in ks]
@@ -96,7 +97,7 @@ def answer_questions(cfg: RunConfig, method: str, examples: Sequence[Example], r
         tokens = {name: f.tokens for name, f in zip(names, fits)}
         if jobs is None:
             responses = dict(zip((ex.qid for ex in examples), replies))
-            rows, m = _judge_lme(cfg, examples, responses)
+            rows, m = _judge_lme(cfg, examples, responses, ckpt)
             rows = [{"qid": r["qid"], "hypothesis": r["hypothesis"], "label": r["label"],
                      "prompt_tokens": tokens.get(f"{r['qid']}{suffix}")} for r in rows]
             metrics[f"accuracy{suffix}"] = m["accuracy"]

@@ -14,7 +14,8 @@ from qrexp.experiment.config import HeadsConfig, RunConfig, to_dict
 from qrexp.experiment.data import data_semantics, load_data
 from qrexp.experiment.detect import detect_heads
 from qrexp.types import HeadSet
-from qrexp.engine.scorer import ExampleScorer, ScoringOptions
+from qrexp.engine.scorer import ExampleScorer
+from qrexp.engine.scoring import ScoringOptions
 from qrexp.engine.score_cache import ScoreCache
 from qrexp.io.locks import run_lock
 from qrexp.runs.store import RunStore, run_id
@@ -51,7 +52,8 @@ def scorer_of(cfg: RunConfig) -> ExampleScorer:
     retriever = QRRetriever(model, tok, prompt_style=cfg.model.prompt_style, query_span=s.query_span,
                             null_query=s.null_query, calibrate=s.calibrate, mask_sigma=s.mask_sigma,
                             reference_family=cfg.model.reference_family)
-    return ExampleScorer(retriever, ScoreCache(cache_dir(cfg) / "scores"))
+    return ExampleScorer(retriever, ScoreCache(cache_dir(cfg) / "scores"), max_bytes=cfg.cache.max_bytes,
+                         compress=cfg.cache.compress)
 
 
 def method_config(cfg: RunConfig, method: str) -> RunConfig:
@@ -134,6 +136,8 @@ def _run_detection(cfg: RunConfig, log=print) -> Path:
     examples = fit_window(examples, scorer.retriever.builder, scorer.retriever.builder.max_length,
                           cfg.detect.data.fit_window, log, cfg.progress)
     qrels = {ex.qid: dict(ex.meta["qrels"]) for ex in examples} if cfg.detect.data.qrels else None
+    plan = scorer.plan_for(examples, scoring_options(cfg), tokens=False)   # detection reads DocScores
+    log(f"[detect] {plan.describe()}")
     det = detect_heads(scorer, examples, cfg.detect.objective, cfg.model.k, scoring_options(cfg),
                        qrels=qrels, out_stem=heads_file, name=f"{cfg.detect.name}-{cfg.detect.objective}",
                        provenance={"run_id": rid, "detect": detection_config(cfg)["detect"]},   # no paths
@@ -141,7 +145,8 @@ def _run_detection(cfg: RunConfig, log=print) -> Path:
     publish_heads(cfg, rid, log)
     top = det.heads.format()
     finish_run(cfg, store, rid, detection_config(cfg), "detect", {"top_heads": top}, len(examples),
-               detection_config(cfg), extra={"forwards": scorer.forwards, "model": scorer.model_id})
+               detection_config(cfg), extra={"forwards": scorer.forwards, "model": scorer.model_id,
+                                                        "cache": plan.to_dict()})
     log(f"[detect] {rid}: top-{cfg.model.k} {cfg.detect.objective} heads {top}")
     return heads_file
 

@@ -21,10 +21,10 @@ from typing import Any, Callable
 import torch
 
 from qrexp.heads.objectives import rank_heads
-from qrexp.io.files import atomic_write_bytes, atomic_write_text
+from qrexp.io.files import atomic_write_bytes, write_json
 from qrexp.io.jsonio import read_text
 from qrexp.io.redact import redact
-from qrexp.types import Head, format_head, parse_head
+from qrexp.types import Head, format_head, parse_head, rank_by_score
 
 SIGNIFICANT = 6                    # digits kept in head files (float32 scores carry about 7)
 REL_TOL, ABS_TOL = 1e-5, 1e-7      # "same scores" when publishing over an existing file
@@ -93,11 +93,6 @@ def publish_detection(heads_json: str | Path, target_stem: str | Path,
     return written
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    """The detection files' JSON form (indent 1, key order kept: tracked files keep their bytes)."""
-    atomic_write_text(path, json.dumps(obj, indent=1) + "\n")
-
-
 def _stem(path: str | Path) -> Path:
     """results/x.json, results/x.paper.json or results/x -> results/x."""
     p = Path(path)
@@ -122,16 +117,16 @@ def write_detection(path: str | Path, ranked: list[tuple[Head, float]], provenan
     for (l, h), score in ranked:
         if not math.isfinite(score):
             raise ValueError(f"{path}: head {l}-{h} has non-finite score {score}")
-    ranked = sorted(((tuple(head), round_score(score)) for head, score in ranked),
-                    key=lambda entry: (-entry[1], entry[0]))
+    n_given, rounded = len(ranked), {tuple(head): round_score(score) for head, score in ranked}
+    ranked = [(head, rounded[head]) for head in rank_by_score(rounded, str(path), "head")]
     heads = [h for h, _ in ranked]
     if not heads:
         raise ValueError(f"{path}: empty ranking")
     n_layers = max(l for l, _ in heads) + 1
     n_heads = max(h for _, h in heads) + 1
-    if len(set(heads)) != len(heads) or len(heads) != n_layers * n_heads:
+    if n_given != len(heads) or len(heads) != n_layers * n_heads:
         raise ValueError(f"{path}: ranking must list each of the {n_layers}x{n_heads} heads once, "
-                         f"got {len(heads)} entries")
+                         f"got {n_given} entries")
     if not 1 <= k <= len(heads):
         raise ValueError(f"{path}: k={k} must be in [1, {len(heads)}]")
     grid = [[0.0] * n_heads for _ in range(n_layers)]
@@ -139,11 +134,12 @@ def write_detection(path: str | Path, ranked: list[tuple[Head, float]], provenan
         grid[l][h] = float(score)
     stem = _stem(path)
     ours, paper = stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".paper.json")
-    _write_json(paper, [[format_head(h), float(s)] for h, s in ranked])
-    _write_json(ours, {
+    # the detection files' form: indent 1, field order kept (tracked files keep their bytes)
+    write_json(paper, [[format_head(h), float(s)] for h, s in ranked], indent=1, sort_keys=False)
+    write_json(ours, {
         "objective": objective, "model": model, "n_examples": int(n_examples), "k": int(k),
         "heads": [format_head(h) for h in heads[:k]], "scores": grid,
-        "provenance": redact(dict(provenance))})          # configs without credentials
+        "provenance": redact(dict(provenance))}, indent=1, sort_keys=False)   # configs without credentials
     return ours, paper
 
 

@@ -1,6 +1,7 @@
 """Two identical sweeps started together into one out_dir (two real processes): every run is
 computed once (the other sweep waits and reuses it), each launch gets its own Hydra multirun folder
 with unmixed job logs, and the report table equals one written alone."""
+import json
 import os
 import re
 import subprocess
@@ -76,3 +77,90 @@ def test_identical_concurrent_sweeps_compute_each_run_once(tiny_dir, tmp_path, m
     shared = (tmp_path / "out" / "tables" / "fixture_sweep.md").read_text()
     assert shared == (tmp_path / "solo" / "fixture_sweep.md").read_text()
     assert shared.count("Sample sizes") == 1
+
+
+# ------------------------------------------------------------------ preemption while another job waits
+COUNTER = ROOT / "tests" / "integration" / "call_counter"     # counts forwards in every process
+
+
+def _job(tmp, log, *overrides, counts, faults=None):
+    env = {**os.environ, "QREXP_TEST_DATA": str(DATA), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join([str(COUNTER), str(ROOT)]), "QREXP_COUNT_CALLS": str(counts),
+           "OMP_NUM_THREADS": "1"}
+    env.pop("QREXP_FAULT_AT", None)
+    if faults:
+        env["QREXP_FAULT_AT"] = faults
+    cmd = [sys.executable, "-m", "qrexp.experiment.cli", f"hydra.searchpath=[file://{TEST_CONF}]",
+           "progress=false", "eval=fixture_lme", "eval.qa.enabled=false", "eval.qa.methods=[]", *overrides]
+    return subprocess.Popen(cmd, cwd=tmp, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+def _wait_for(proc_log, text, procs, seconds=400):
+    deadline = time.time() + seconds
+    while time.time() < deadline and text not in proc_log.read_text():
+        assert all(p.poll() is None for p in procs), proc_log.read_text()[-3000:]
+        time.sleep(0.3)
+    assert text in proc_log.read_text(), proc_log.read_text()[-3000:]
+
+
+def _forwards(counts):
+    return sorted(line.split()[2] for line in counts.read_text().splitlines() if line.split()[1] == "forward")
+
+
+def test_a_waiting_job_takes_over_a_killed_jobs_run_and_resumes_it(tiny_dir, tmp_path):
+    """Job A computes a run and stops (SIGSTOP, holding the run lock) after 2 of 4 queries; job B on
+    the same run waits on the lock; A is killed (a node lost): B takes the stale lock over, reuses
+    A's 2 journaled queries and computes the other 2: every query's forward pass is done once."""
+    counts, logs = tmp_path / "calls", [tmp_path / "a.log", tmp_path / "b.log"]
+    args = ["model=tiny", f"model.path={tiny_dir}", f"out_dir={tmp_path / 'out'}", "eval.methods=[icr]"]
+    a = _job(tmp_path, logs[0], *args, counts=counts, faults="ranking:2:STOP")
+    try:
+        journal = tmp_path / "out" / "runs"
+        deadline = time.time() + 400
+        while time.time() < deadline and not any(journal.glob("*/partial/ranking.jsonl")):
+            assert a.poll() is None, logs[0].read_text()[-3000:]
+            time.sleep(0.3)
+        b = _job(tmp_path, logs[1], *args, counts=counts)
+        _wait_for(logs[1], f"held by pid {a.pid}", [b])                 # B waits for A
+        assert len(_forwards(counts)) == 2                               # A stopped after its 2nd query
+        a.kill()                                                         # SIGKILL: the flock is freed
+        a.wait(60)
+        assert b.wait(600) == 0, logs[1].read_text()[-3000:]
+    finally:
+        for p in (a,):
+            if p.poll() is None:
+                p.kill()
+    out = logs[1].read_text()
+    assert f"stale lock of pid {a.pid}" in out and "owner gone" in out
+    assert "rank icr: resuming at query 2 of 4 (2 read back" in out
+    assert "ranking resumed 2 computed 2" in out
+    assert _forwards(counts) == sorted(["e47becba", "6a1eabeb", "c3d4e5f6_abs", "gpt4_0f1e2d3c"])
+    run = next((tmp_path / "out" / "runs").glob("fixture-lme-icr-*"))
+    assert (run / "metrics.json").is_file() and not (run / "partial").exists()
+
+
+def test_jobs_sharing_one_score_cache_leave_it_consistent(tiny_dir, tmp_path):
+    """Two jobs with different runs (icr, icr-uncal: the same cached TokenScores per example) and
+    out_dirs but one cache_dir, started together: both finish, and a third job reading only that
+    cache does no forward pass and reproduces both runs' metrics exactly."""
+    counts = tmp_path / "calls"
+    cache = f"cache_dir={tmp_path / 'cache'}"
+    common = ["model=tiny", f"model.path={tiny_dir}", cache]
+    procs = [_job(tmp_path, tmp_path / f"{m}.log", *common, f"out_dir={tmp_path / m}", f"eval.methods=[{m}]",
+                  counts=counts) for m in ("icr", "icr-uncal")]
+    for p, m in zip(procs, ("icr", "icr-uncal")):
+        assert p.wait(600) == 0, (tmp_path / f"{m}.log").read_text()[-3000:]
+    concurrent = len(_forwards(counts))
+    assert 4 <= concurrent <= 8                                     # each example computed by one or both
+    print(f"\n[shared cache] 2 concurrent jobs x 4 examples: {concurrent} forward passes")
+    check = _job(tmp_path, tmp_path / "check.log", *common, f"out_dir={tmp_path / 'check'}",
+                 "eval.methods=[icr,icr-uncal]", counts=counts)
+    assert check.wait(600) == 0, (tmp_path / "check.log").read_text()[-3000:]
+    assert len(_forwards(counts)) == concurrent                    # the cache is complete and readable
+    assert "recomputing" not in (tmp_path / "check.log").read_text()  # no file was torn or mis-shaped
+    for m in ("icr", "icr-uncal"):
+        (ran,) = (tmp_path / m / "runs").glob("fixture-lme-*")
+        rechecked = tmp_path / "check" / "runs" / ran.name
+        assert (ran / "run.trec").read_bytes() == (rechecked / "run.trec").read_bytes()
+        assert json.loads((ran / "metrics.json").read_text())["metrics"] == \
+            json.loads((rechecked / "metrics.json").read_text())["metrics"]

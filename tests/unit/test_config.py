@@ -93,7 +93,7 @@ def test_dead_detection_field_is_gone_and_ids_follow_what_is_used():
 
 
 def test_library_scoring_options_refuse_truthy_strings():
-    from qrexp.engine.scorer import ScoringOptions
+    from qrexp.engine.scoring import ScoringOptions
     with pytest.raises(ValueError, match="calibrate must be True or False, got 'no'"):
         ScoringOptions(calibrate="no")
     with pytest.raises(ValueError, match="mask_sigma must be a number or None, got 'two'"):

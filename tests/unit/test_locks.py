@@ -33,7 +33,7 @@ def test_only_one_process_inside_at_a_time(tmp_path):
     for p in procs:
         p.start()
     for p in procs:
-        p.join(60)
+        p.join(300)      # spawned children import qrexp (torch): slow on a loaded machine
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     lines = journal.read_text().splitlines()
     assert len(lines) == 8
@@ -42,9 +42,12 @@ def test_only_one_process_inside_at_a_time(tmp_path):
     assert not (tmp_path / "x.lock").exists()              # released locks leave no file
 
 
-def _compute_or_reuse(root: str, rid: str, out: str) -> None:
-    """What evaluate() does: under the run's lock, reuse a finished result or compute it."""
+def _compute_or_reuse(root: str, rid: str, out: str, start=None) -> None:
+    """What evaluate() does: under the run's lock, reuse a finished result or compute it. ``start``
+    (a barrier) lines the processes up after their imports, so they contend for the lock together."""
     lines = []
+    if start is not None:
+        start.wait(300)
     with run_lock(root, rid, log=lines.append, poll_s=0.01):
         result = Path(root) / rid / "metrics.json"
         if result.is_file():
@@ -62,11 +65,12 @@ def test_identical_jobs_compute_once_and_the_others_reuse(tmp_path):
     outs = [tmp_path / f"out{i}.json" for i in range(3)]
     runs = tmp_path / "runs"
     runs.mkdir()
-    procs = [CTX.Process(target=_compute_or_reuse, args=(str(runs), "run-a1b2", str(o))) for o in outs]
+    start = CTX.Barrier(len(outs))                  # imports (torch) take seconds; contend together
+    procs = [CTX.Process(target=_compute_or_reuse, args=(str(runs), "run-a1b2", str(o), start)) for o in outs]
     for p in procs:
         p.start()
     for p in procs:
-        p.join(60)
+        p.join(300)
     assert [p.exitcode for p in procs] == [0, 0, 0]
     results = [json.loads(o.read_text()) for o in outs]
     assert len((runs / "computations.txt").read_text().split()) == 1

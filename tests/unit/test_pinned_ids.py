@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
+from qrexp.engine.scoring import ScoringOptions
 from qrexp.experiment.config import evals_of, from_hydra
 from qrexp.experiment.evaluate import eval_id
 from qrexp.experiment.stages import cache_dir, detection_id, scorer_of
@@ -34,9 +35,17 @@ PINNED_RUN_IDS = {
     'fixture-clipper/bm25': 'fixture-clipper-bm25-0726a073d9',
     'fixture-clipper/full-context': 'fixture-clipper-full-context-d11a01e455',
 }
-PINNED_CACHE_KEYS = {   # SmolLM2 (embedded), fixture BEIR queries
-    'q1': '21f040911e5e746a6514822218b29664985d51561b4c521010494f192bb8ff80',
-    'q2': 'c277f26f831ae09de56dd14b6fb3751819300bc781e3371604cf828371478e6d',
+# Score-cache keys, SmolLM2 (embedded), fixture BEIR queries. Token scores changed kind ON PURPOSE
+# (issue 13: raw [2, L, H, T] float32 "token_scores" -> "doc_token_scores", document tokens in
+# float16 rows); the old keys were q1 21f04091..., q2 c277f26f.... DocScores keys (calibrate, sigma 2)
+# are those the flat layout computed (checked against commit 929990b).
+PINNED_CACHE_KEYS = {
+    'q1': '0d48ad63c234550346170f22361e78b96375a9b01f9b599b7aee7e4c88e0003d',
+    'q2': '55fdd33a69d543f23a5970d843d958a0210c87566c02fe73ab304d0b000e4d7d',
+}
+PINNED_DOC_SCORES_KEYS = {
+    'q1': 'e191582201bdaa08ac73e3b3a1a230b53ae3cb054d5efadf420bdff064a941f5',
+    'q2': '090cfef9825bfb69340454fec1e100a4e55127b6a75529609aa416e7205d7f59',
 }
 
 
@@ -71,3 +80,5 @@ def test_score_cache_keys_are_pinned(suite):
     examples = load_data(cfg.eval.data, cache_dir(cfg), cfg.seed)
     got = {ex.qid: scorer.token_scores_key(ex) for ex in examples[:3]}
     assert got == PINNED_CACHE_KEYS
+    opts = ScoringOptions(calibrate=True, mask_sigma=2.0)
+    assert {ex.qid: scorer.doc_scores_key(ex, opts) for ex in examples[:3]} == PINNED_DOC_SCORES_KEYS

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from qrexp.heads.sets import rank_heads
+from qrexp.heads.objectives import rank_heads
 from qrexp.io.files import dumps_json, dumps_jsonl, write_json, write_jsonl
 from qrexp.io import jsonio
 from qrexp.io.trec import rank_scores

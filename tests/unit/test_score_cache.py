@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from qrexp.heads.objectives import detect, rank_heads, relevance_of
-from qrexp.engine.score_cache import (ScoreCache, cached_doc_scores, detect_from_cache, example_content,
+from qrexp.engine.score_cache import (ScoreCache, cached_doc_scores, example_content,
                                fingerprint, iter_doc_scores, prompt_digest, scores_key)
 from qrexp.types import Doc, Example, Prompt
 
@@ -107,11 +107,11 @@ def test_damaged_file_is_recomputed(tmp_path, damage):
     if damage == "truncate":
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     elif damage == "garbage":
-        path.write_bytes(b"\x00not a torch file")
+        path.write_bytes(b"\x00not a score-cache record")
     else:
         path.write_bytes(cache.put(other, value).read_bytes())
     calls = []
-    with pytest.warns(RuntimeWarning, match=f"{key}.pt: .*recomputing"):
+    with pytest.warns(RuntimeWarning, match=f"{key}.scores: .*recomputing"):
         got = cache.get_or_compute(key, lambda: calls.append(1) or value)
     assert calls == [1] and torch.equal(got, value)
     assert torch.equal(cache.get(key), value)  # the rewritten file is sound
@@ -148,7 +148,7 @@ def test_cached_and_uncached_detection_agree(tmp_path):
     assert torch.equal(first, direct["qrscore"]) and len(forwards) == len(examples)
     keys = [_key(ex) for ex in examples]
     for name, expected in direct.items():  # switching objective recomputes nothing
-        got = detect_from_cache(cache, keys, rel, name)
+        got = detect(name, cached_doc_scores(cache, keys), rel)
         assert torch.equal(got, expected)
         assert rank_heads(got) == rank_heads(expected)
     subset = detect("qrscore", iter_doc_scores(examples[2:5], cache, _key, compute), rel[2:5])

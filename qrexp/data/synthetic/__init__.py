@@ -16,8 +16,8 @@ from pathlib import Path
 
 from qrexp.data.synthetic.beir_like import generate_beir
 from qrexp.data.synthetic.clipper_like import generate_clipper
-from qrexp.data.synthetic.common import dump_json, est_tokens, sha256_file, word_count
-from qrexp.io.files import atomic_write_text
+from qrexp.data.synthetic.common import est_tokens, sha256_file, word_count
+from qrexp.io.files import write_json
 from qrexp.data.synthetic.lme_like import generate_lme, write_lme
 
 GENERATOR_VERSION = "1"
@@ -67,5 +67,5 @@ def generate_all(root: str | os.PathLike, seed: int = 0, sizes: dict | None = No
                   "beir": beir, "clipper": clipper},
         "files": {rel: sha256_file(root / rel) for rel in written},
     }
-    atomic_write_text(root / "manifest.json", dump_json(manifest))
+    write_json(root / "manifest.json", manifest, indent=1, sort_keys=False)
     return manifest

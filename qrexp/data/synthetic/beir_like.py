@@ -20,8 +20,8 @@ import bm25s
 
 from qrexp.data.synthetic import beir_phrases as B
 from qrexp.data.synthetic import names as N
-from qrexp.data.synthetic.common import dump_jsonl, rng_for, word_count
-from qrexp.io.files import atomic_write_text
+from qrexp.data.synthetic.common import rng_for, word_count
+from qrexp.io.files import atomic_write_text, write_jsonl
 
 KINDS = ("town", "species", "company", "inventor")
 NEAR_PROB = 0.5      # share of queried attributes that get a near-duplicate passage
@@ -144,8 +144,8 @@ def generate_beir(n_entities: int, n_queries: int, seed: int, out_dir: str | os.
     corpus, queries, qrels, n_near = build_beir(n_entities, n_queries, seed)
     top_k = min(top_k, len(corpus))
     rankings = bm25_rankings(corpus, queries, top_k)
-    atomic_write_text(out / "corpus.jsonl", dump_jsonl(corpus))
-    atomic_write_text(out / "queries.jsonl", dump_jsonl(queries))
+    write_jsonl(out / "corpus.jsonl", corpus, sort_keys=False)
+    write_jsonl(out / "queries.jsonl", queries, sort_keys=False)
     atomic_write_text(out / "qrels" / "test.tsv", "query-id\tcorpus-id\tscore\n" + "".join(
         f"{q}\t{d}\t{s}\n" for q, docs in qrels.items() for d, s in docs.items()))
     atomic_write_text(out / "bm25.run", "".join(

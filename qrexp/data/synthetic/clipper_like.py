@@ -23,8 +23,8 @@ from pathlib import Path
 
 from qrexp.data.synthetic import clipper_phrases as C
 from qrexp.data.synthetic import names as N
-from qrexp.data.synthetic.common import dump_jsonl, est_tokens, rng_for, word_count
-from qrexp.io.files import atomic_write_text
+from qrexp.data.synthetic.common import est_tokens, rng_for, word_count
+from qrexp.io.files import atomic_write_text, write_jsonl
 
 META_COLUMNS = ["title", "book_name", "author", "num_chapters", "num_tokens"]
 SYSTEM = ("You are a careful reader. Decide whether a statement about a book is TRUE or FALSE "
@@ -223,6 +223,6 @@ def generate_clipper(n_books: int, seed: int, out_dir: str | os.PathLike,
     w.writeheader()
     w.writerows(meta)
     atomic_write_text(out / "books" / "gutenberg.csv", buf.getvalue())
-    atomic_write_text(out / "test.jsonl", dump_jsonl(rows))
+    write_jsonl(out / "test.jsonl", rows, sort_keys=False)
     return {"files": files, "n_books": n_books, "n_pairs": len(rows) // 2, "n_rows": len(rows),
             "book_words": book_words, "max_book_tokens": est_tokens(max(book_words, default=0))}

@@ -1,12 +1,13 @@
-"""Helpers shared by the synthetic generators: seeded RNGs, ids, word counts, JSON text."""
+"""Helpers shared by the synthetic generators: seeded RNGs, ids, word counts, file digests.
+
+JSON text comes from the one writer, :mod:`qrexp.io.files` (field order kept: ``sort_keys=False``).
+"""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 from pathlib import Path
-from typing import Any
 
 TOKENS_PER_WORD = 1.3   # budget estimate used for the demo model's short contexts
 
@@ -32,16 +33,6 @@ def word_count(text: str) -> int:
 def est_tokens(words: int) -> int:
     """Token estimate for a word count (``TOKENS_PER_WORD`` tokens per word)."""
     return round(words * TOKENS_PER_WORD)
-
-
-def dump_json(obj: Any) -> str:
-    """Deterministic JSON text (keys in insertion order, UTF-8 kept, trailing newline)."""
-    return json.dumps(obj, ensure_ascii=False, indent=1) + "\n"
-
-
-def dump_jsonl(rows: list[dict]) -> str:
-    """One compact JSON object per line."""
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
 def sha256_file(path: str | os.PathLike) -> str:

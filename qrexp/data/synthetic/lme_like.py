@@ -20,8 +20,8 @@ from qrexp.data.synthetic import lme_phrases as P
 from qrexp.data.synthetic import names as N
 from qrexp.data.synthetic.filler_chat import FILLER
 from qrexp.data.synthetic.lme_plans import PLANNERS, fix_articles
-from qrexp.data.synthetic.common import dump_json, hex_id, rng_for, word_count
-from qrexp.io.files import atomic_write_text
+from qrexp.data.synthetic.common import hex_id, rng_for, word_count
+from qrexp.io.files import write_json
 
 SPLITS = {"detect": "single-session-user", "multi-session": "multi-session",
           "knowledge-update": "knowledge-update", "temporal-reasoning": "temporal-reasoning"}
@@ -181,4 +181,4 @@ def generate_lme(n_questions: int, seed: int, split: str) -> list[dict]:
 
 def write_lme(records: list[dict], path: str | os.PathLike) -> Path:
     """Write records as one JSON array (the official file layout), atomically."""
-    return atomic_write_text(path, dump_json(records))
+    return write_json(path, records, indent=1, sort_keys=False)
