@@ -7,10 +7,10 @@ disk; then the total, and the time from a measured tokens/second of the loaded m
 
 Counting follows :class:`qrexp.engine.scorer.ExampleScorer`: one example costs one prefill of its
 whole prompt plus one calibration pass over the query span (null query, document prefix reused), and
-every attention method of it shares them (the token scores are cached under the prompt's content, so
-examples repeated across evaluations count once). Cache entry per example: TokenScores
-``[2, L, H, T_prefix]`` float32 when ``L * H * T_prefix`` fits the scorer's ``token_budget``, else
-DocScores ``[D, L, H]`` per method, plus :data:`RECORD_OVERHEAD` bytes of ``torch.save`` framing.
+every attention method with the same calibration shares them (the scores are cached under the
+prompt's content, so examples repeated across evaluations count once). Cache bytes per data set:
+:func:`qrexp.engine.cache_plan.plan_cache` (DocScores [D, L, H] per calibration setting, document
+TokenScores under ``aggregation=paper`` while ``cache.max_gb`` admits them).
 Time is linear in tokens at the measured length: prompts much longer than the timed forward run
 slower per token (attention grows with length), so read it as a lower bound there. QA generation
 and RankGPT are counted (prompts) but not timed.
@@ -26,18 +26,18 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from qrexp.engine.cache_plan import plan_cache
 from qrexp.engine.prompt import PromptBuilder, token_span
 from qrexp.experiment.config import RunConfig, evals_of
 from qrexp.experiment.data import load_data
 from qrexp.evals.rankgpt import RankGPTRanker, sliding_windows
 from qrexp.experiment.evaluate import eval_id, wants_qa
 from qrexp.experiment.gen_window import qa_examples
-from qrexp.experiment.stages import (ATTENTION_METHODS, cache_dir, detection_id, method_config, scorer_of,
+from qrexp.experiment.stages import (ATTENTION_METHODS, METHOD_SCORING, cache_dir, detection_id, method_config, scorer_of,
                                     store_of)
 from qrexp.evals.qa_clipper import claim_examples
 from qrexp.types import Example
 
-RECORD_OVERHEAD = 1500          # bytes around the tensor in one cache file (torch.save zip, format, key)
 RUN_FILES_BYTES = 4_000         # config.json, metrics.json, heads.txt, provenance of one run folder (measured)
 TREC_LINE_BYTES = 48            # one run.trec / qrels.trec line
 PER_QUERY_BYTES = 250           # one per_query.jsonl row
@@ -88,14 +88,6 @@ def prompt_shape(builder: PromptBuilder, ex: Example) -> PromptShape:
              for d, (c0, c1) in zip(ex.docs, doc_chars)]
     digest = hashlib.sha256(repr((ex.query, [(d.doc_id, d.title, d.text) for d in ex.docs])).encode()).hexdigest()
     return PromptShape(digest, len(enc["input_ids"]), prefix, len(ex.docs), sum(e - s for s, e in spans))
-
-
-def cache_entry_bytes(shape: PromptShape, n_layers: int, n_heads: int, token_budget: float) -> int:
-    """Bytes of the one score-cache file of an example stored as TokenScores; DocScores bytes (one per
-    method) when ``L * H * T_prefix`` exceeds ``token_budget`` (see the module docstring)."""
-    if n_layers * n_heads * shape.prefix <= token_budget:
-        return 4 * 2 * n_layers * n_heads * shape.prefix + RECORD_OVERHEAD
-    return 4 * shape.docs * n_layers * n_heads + RECORD_OVERHEAD
 
 
 def percentile(values: Sequence[int], q: float) -> int:
@@ -177,13 +169,13 @@ def estimate_run(cfg: RunConfig, log: Callable[[str], None] = print) -> list[Eva
                                  n_runs=sum(not store_of(one).is_finished(eval_id(one, m)) for m in one.eval.methods)))
     seen: set[str] = set()
     for row in rows:
-        for s in row.shapes:
-            stored_tokens = r.n_layers * r.n_heads * s.prefix <= scorer.token_budget
-            copies = 1 if stored_tokens else len(row.methods)
-            if s.key not in seen or not stored_tokens:
-                row.new_prefills += copies
-                row.cache_bytes += copies * cache_entry_bytes(s, r.n_layers, r.n_heads, scorer.token_budget)
-            seen.add(s.key)
+        new = [s for s in dict((s.key, s) for s in row.shapes if s.key not in seen).values()]
+        seen.update(s.key for s in new)
+        plan = plan_cache(r.n_layers, r.n_heads, [s.docs for s in new], [s.doc_tokens for s in new],
+                          tokens_needed=cfg.scoring.aggregation == "paper", max_bytes=cfg.cache.max_bytes)
+        settings = {METHOD_SCORING.get(m, {}).get("calibrate", cfg.scoring.calibrate) for m in row.methods}
+        row.new_prefills = len(new) * len(settings)
+        row.cache_bytes = plan.total_bytes + (len(settings) - 1) * plan.doc_scores_bytes
         docs = sum(s.docs for s in row.shapes)
         row.run_bytes = (row.n_runs or len(row.methods)) * (RUN_FILES_BYTES + 2 * TREC_LINE_BYTES * docs
                                             + PER_QUERY_BYTES * len(row.shapes))

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from qrexp.engine.score_cache import ScoreCache
+from qrexp.engine.score_cache import SUFFIX, ScoreCache
 from qrexp.experiment.config import DataConfig, EvalConfig, HeadsConfig, ModelConfig, RunConfig
 from qrexp.experiment.data import load_data
-from qrexp.experiment.estimate import EvalEstimate, PromptShape, cache_entry_bytes, estimate_run, percentile
+from qrexp.experiment.estimate import EvalEstimate, PromptShape, estimate_run, percentile
 from qrexp.experiment.run import run_experiment
 from qrexp.experiment.stages import scorer_of
 
@@ -33,7 +32,7 @@ def _cfg(tmp_path, tiny_dir, methods=("qrhead", "icr")) -> RunConfig:
 
 
 def _cache_files(tmp_path) -> list[Path]:
-    return sorted((tmp_path / "out" / "cache" / "scores").rglob("*.pt"))
+    return sorted(p for p in (tmp_path / "out" / "cache" / "scores").glob(f"??/*{SUFFIX}"))
 
 
 def test_estimate_matches_the_run(tmp_path, tiny_dir):
@@ -52,25 +51,15 @@ def test_estimate_matches_the_run(tmp_path, tiny_dir):
 
     run_experiment(cfg)                                       # prints the same estimate, then runs
     files = _cache_files(tmp_path)
-    assert len(files) == row.new_prefills                     # one TokenScores file per example, shared
-    written = sum(f.stat().st_size for f in files)
+    assert len(files) == 2 * row.new_prefills                 # DocScores + token scores per example, shared
+    written = ScoreCache(tmp_path / "out" / "cache" / "scores").bytes_on_disk()
+    assert written == sum(f.stat().st_size for f in files)
     assert row.cache_bytes == pytest.approx(written, rel=0.10), (row.cache_bytes, written)
     folders = [p for p in (tmp_path / "out" / "runs").iterdir() if p.is_dir()]
     on_disk = sum(f.stat().st_size for p in folders for f in p.rglob("*") if f.is_file())
     assert len(folders) == row.n_runs == 2
     assert row.run_bytes == pytest.approx(on_disk, rel=0.25), (row.run_bytes, on_disk)   # a rougher figure than the cache
     assert estimate_run(cfg, lines.append) == []              # every run finished: nothing to estimate
-
-
-def test_docscores_entry_size_matches_a_written_file(tmp_path):
-    """Above the token budget one DocScores [D, L, H] file per method: its size as ScoreCache writes it."""
-    s = PromptShape("k", tokens=40_000, prefix=39_000, docs=200)
-    est = cache_entry_bytes(s, 64, 32, token_budget=64e6)                 # 64*32*39000 > 64e6
-    path = ScoreCache(tmp_path).put("a" * 64, torch.zeros(200, 64, 32))
-    assert est == pytest.approx(path.stat().st_size, rel=0.10)
-    small = PromptShape("k", tokens=1000, prefix=900, docs=20)
-    path = ScoreCache(tmp_path).put("b" * 64, torch.zeros(2, 32, 32, 900))
-    assert cache_entry_bytes(small, 32, 32, 64e6) == pytest.approx(path.stat().st_size, rel=0.10)
 
 
 @pytest.mark.parametrize("values", [[5], [3, 1, 2], list(range(1, 11)), [7, 7, 100, 2, 9, 40, 41]])
