@@ -22,7 +22,7 @@ from qrexp.engine.scorer import ExampleScorer
 from qrexp.engine.scoring import ScoringOptions, calibrate, headset_doc_scores
 from qrexp.experiment.config import from_hydra
 from qrexp.experiment.data import load_data
-from qrexp.experiment.stages import scorer_of
+from qrexp.experiment.context import scorer_of
 from qrexp.heads import sets
 
 ROOT = Path(__file__).resolve().parents[1]

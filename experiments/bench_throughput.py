@@ -47,7 +47,7 @@ from qrexp.engine.scoring import calibrate, span_scores
 from qrexp.experiment.cli import CONF_DIR
 from qrexp.experiment.config import from_hydra
 from qrexp.experiment.run import run_experiment
-from qrexp.experiment.stages import scorer_of
+from qrexp.experiment.context import scorer_of
 
 PREFIX, SUFFIX, SEP = "<|im_start|>user", "<|im_end|>\n<|im_start|>assistant", "\n\n"
 LATE = "Please find information that are relevant to the following query in the paragraphs above."

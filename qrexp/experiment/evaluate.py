@@ -24,7 +24,9 @@ from qrexp.evals.qa_clipper import claim_examples
 from qrexp.experiment.config import RunConfig, to_dict
 from qrexp.experiment.context import cache_dir, model_label, scorer_of, scoring_options, store_of
 from qrexp.experiment.data import data_paths, data_semantics, load_identified, load_once
+from qrexp.experiment.context import model_of
 from qrexp.experiment.detect import DETECTORS, detection_id, run_detection
+from qrexp.experiment.gen_window import check_generation_windows
 from qrexp.experiment.methods import Method, check_method, head_options, head_source, runs_qa
 from qrexp.experiment.qa_stage import answer_questions
 from qrexp.experiment.resume import open_checkpoint, rank_queries
@@ -168,6 +170,7 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
         if scorer is not None:                   # every prompt's length, before any forward pass
             b = scorer.retriever.builder
             examples = fit_window(examples, b, b.max_length, e.data.fit_window, log, cfg.progress)
+        check_generation_windows(cfg, method, examples, runs_qa(cfg, method), lambda: model_of(cfg.model), log)
         if not m.answers_only:
             run, ranked_info = rank(method_config(cfg, m), method, examples, scorer, log, ckpt)
             info.update(ranked_info)

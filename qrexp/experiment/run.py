@@ -13,6 +13,7 @@ from qrexp.experiment.config import RunConfig, evals_of
 from qrexp.experiment.context import store_of
 from qrexp.experiment.data import load_once
 from qrexp.experiment.detect import run_detection
+from qrexp.experiment.estimate import estimate_run
 from qrexp.experiment.evaluate import eval_id, evaluate
 from qrexp.experiment.methods import detections
 from qrexp.experiment.preflight import preflight
@@ -57,6 +58,7 @@ def run_experiment(cfg: RunConfig) -> dict[str, Any]:
     with load_once():
         preflight(cfg, _log)                    # bad config or data: InputError before any work
         check_tracker_inputs(cfg)               # W&B would refuse a tag: InputError before any work
+        estimate_run(cfg, _log)                 # queries, prompt lengths, passes, disk, time (printed)
         if cfg.stage == "detect" or (cfg.stage == "pipeline" and any("qr" in detections(one)
                                                                      for one in evals_of(cfg))):
             out["detection"] = str(run_detection(cfg, "qr", _log))

@@ -108,6 +108,15 @@ def _cell(runs: pd.DataFrame, metric: str, where: str, table: str) -> float:
     return distinct.pop() if distinct else math.nan
 
 
+def _uncut_cell(runs: pd.DataFrame, metric: str, where: str, table: str) -> float:
+    """A run without a cut-off (full context: "Acc", not "Acc@5") fills every "@k" column of its
+    measure: the paper prints the full-context accuracy in the k columns. NaN when it has none."""
+    try:
+        return _cell(runs, metric.split("@")[0], where, table)
+    except KeyError:
+        return math.nan
+
+
 def differing_keys(runs: pd.DataFrame) -> dict[str, list[str]]:
     """{config key: its distinct labels} for the config keys on which ``runs`` differ."""
     out: dict[str, list[str]] = {}
@@ -151,7 +160,10 @@ def build_table(runs_df: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
             if col in spec.column_filters and not runs.empty:
                 runs = runs[filter_mask(runs, spec.column_filters[col], spec.name)]
             metric = spec.column_metrics.get(col, spec.metric)
-            ours.loc[row, col] = _cell(runs, metric, f"row {row!r}, column {col!r}", spec.name) * spec.scale
+            value = _cell(runs, metric, f"row {row!r}, column {col!r}", spec.name)
+            if math.isnan(value) and "@" in metric and not runs.empty:
+                value = _uncut_cell(runs, metric, f"row {row!r}, column {col!r}", spec.name)
+            ours.loc[row, col] = value * spec.scale
         if spec.average:
             others = ours.loc[row, [c for c in cols if c != spec.average]]
             ours.loc[row, spec.average] = others.mean() if others.notna().all() else math.nan

@@ -22,11 +22,7 @@ ALLOWED = {
     "experiment": LEAVES | {"engine", "data", "heads", "evals", "runs", "report"},
     "__init__": {"types", "engine"}, "__main__": {"experiment"},
 }
-KNOWN_VIOLATIONS: set[str] = {   # the move's leftovers (issue 10): each fix removes its line; must end empty
-    'qrexp/experiment/rehearsal.py: function-level import of qrexp.data.synthetic',
-    'qrexp/experiment/rehearsal.py: function-level import of qrexp.experiment.cli',
-    'qrexp/experiment/rehearsal.py: function-level import of qrexp.io.jsonio',
-}
+KNOWN_VIOLATIONS: set[str] = set()     # must stay empty
 
 
 def modules() -> dict[str, Path]:

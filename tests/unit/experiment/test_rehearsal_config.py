@@ -6,7 +6,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from qrexp.experiment.config import evals_of, from_hydra
-from qrexp.experiment.rehearsal import TABLES, rehearsal_overrides, write_rehearsal_data
+from qrexp.experiment.rehearsal import N_QUERIES, TABLES, rehearsal_jobs, rehearsal_overrides, write_rehearsal_data
 from qrexp.experiment.cli import CONF_DIR
 
 
@@ -35,7 +35,7 @@ def test_overrides_compose_and_read_only_local_files(table, data_dir):
         args = dict(ev.eval.data.args)
         if ev.eval.data.loader == "beir":
             assert args["source"] == str(data_dir / "beir") and args["run"] == str(data_dir / "beir" / "bm25.run")
-            assert args["n_queries"] == 4 and "/" not in ev.eval.name          # the data set's own column
+            assert args["n_queries"] == N_QUERIES and "/" not in ev.eval.name          # the data set's own column
         else:
             assert all(str(v).startswith(str(data_dir)) for k, v in args.items() if k in ("path", "rows", "chapters"))
             assert ev.eval.data.limit == 2
@@ -45,6 +45,16 @@ def test_overrides_compose_and_read_only_local_files(table, data_dir):
     assert cfg.heads.source != "published"                 # tiny has no published heads: detected
 
 
-def test_table5_is_refused_with_the_reason(data_dir):
-    with pytest.raises(ValueError, match="no rehearsal for paper table 'table5'"):
-        rehearsal_overrides("table5", data_dir, [])
+def test_table5_rehearses_each_detection_choice_as_its_own_run(data_dir):
+    jobs = rehearsal_jobs("table5", data_dir, ["model=tiny", f"model.path={data_dir}"])
+    assert [j[-1] for j in jobs] != [] and len(jobs) == 3
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfgs = [from_hydra(compose("config", overrides=[o for o in j if o != "hydra.mode=RUN"])) for j in jobs]
+    assert [c.detect.name for c in cfgs] == ["nq", "lme", "niah"]      # row labels as the paper's
+    assert cfgs[0].detect.data.args["source"] == str(data_dir / "beir") and cfgs[1].detect.data.limit == 2
+    assert all("hydra.mode=RUN" in j for j in jobs)
+
+
+def test_unknown_table_is_refused_with_the_reason(data_dir):
+    with pytest.raises(ValueError, match="no rehearsal for paper table 'table4'"):
+        rehearsal_overrides("table4", data_dir, [])
