@@ -24,7 +24,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from qrexp.experiment.config import command_line_overrides
+from qrexp.experiment.compose import command_line_overrides
 from qrexp.experiment.hydra_files import CONF_DIR, register_resolvers, save_job_files
 from qrexp.experiment.hydra_summary import print_sweep_summary, run_job
 from qrexp.experiment.listing import main as list_main

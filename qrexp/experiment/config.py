@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
-from hydra import compose, initialize_config_dir
-from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -30,8 +27,7 @@ from qrexp.engine.model_names import resolve_name
 from qrexp.experiment.config_check import build
 from qrexp.experiment.config_values import check_values
 from qrexp.experiment.naming import register_resolvers
-from qrexp.experiment.schema import check_command_line, check_overrides, composition_error, register
-from qrexp.io.package_data import package_data
+from qrexp.experiment.schema import register
 from qrexp.types import ConfigError
 
 
@@ -235,29 +231,6 @@ def from_hydra(cfg) -> RunConfig:
         raise ConfigError(f"config {key}: {str(err).splitlines()[0]}") from None
     data.pop("hydra", None)
     return build(RunConfig, data)
-
-
-def compose_config(overrides: Sequence[str] = (), conf_dir: str | Path | None = None) -> RunConfig:
-    """The RunConfig Hydra composes from ``conf_dir`` (default: the packaged conf/) with ``overrides``.
-
-    The Python counterpart of the command line: overrides are checked strictly first
-    (qrexp.experiment.schema.check_overrides), Hydra composes them into the typed schema, and
-    :func:`from_hydra` converts the result. Raises ConfigError (one line naming the key) for an
-    unknown key, a value of the wrong type, a missing value or a value out of range.
-    """
-    checked = check_overrides(RunConfig, overrides)
-    with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir or package_data("conf"))):
-        try:
-            cfg = compose("config", overrides=checked)
-        except HydraException as exc:
-            raise composition_error(RunConfig, exc) from None
-    return from_hydra(cfg)
-
-
-def command_line_overrides(argv: Sequence[str]) -> list[str]:
-    """The command line after ``qrexp``, its overrides checked against RunConfig before Hydra composes
-    them (qrexp's strict types; a single value for a list becomes a one-item list). Raises ConfigError."""
-    return check_command_line(RunConfig, argv)
 
 
 register(RunConfig, {"model": ModelConfig, "detect": DetectConfig, "heads": HeadsConfig,

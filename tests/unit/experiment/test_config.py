@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from qrexp.experiment.config import ConfigError, DetectConfig, RunConfig, compose_config, from_dict, to_dict
+from qrexp.experiment.compose import compose_config
+from qrexp.experiment.config import ConfigError, DetectConfig, RunConfig, from_dict, to_dict
 from qrexp.experiment.evaluate import eval_config, eval_id
 from qrexp.experiment.detect import detection_id
 

@@ -56,7 +56,7 @@ def test_wheel_holds_every_shipped_file(wheel):
 
 PROBE = """
 import json, qrexp
-from qrexp.experiment.config import compose_config
+from qrexp.experiment.compose import compose_config
 from qrexp.heads.sets import published
 from qrexp.io.package_data import package_data
 from qrexp.report.tables import PAPER_DIR

@@ -15,8 +15,9 @@ from hydra.core.config_store import ConfigStore
 from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
+from qrexp.experiment.compose import compose_config
 from qrexp.experiment.config import (DetectConfig, EvalConfig, HeadsConfig, LoggerConfig, ModelConfig,
-                                     ReportConfig, RunConfig, compose_config, to_dict)
+                                     ReportConfig, RunConfig, to_dict)
 from qrexp.experiment.config_check import build
 from qrexp.experiment.schema import check_command_line, schema_of
 from qrexp.io.package_data import package_data
