@@ -8,7 +8,8 @@ TESTS = Path(__file__).resolve().parent
 PACKAGE = TESTS.parent / "qrexp"
 LOADS_A_MODEL = re.compile(r"tiny_model|planted_model|tiny_dir|copy_organism|load_model\(|from_pretrained|"
                            r"scorer_of\(|AutoModel")
-LOADS_SMOLLM2 = re.compile(r"load_model\(\s*[\"']smollm2|QRRetriever\.from_pretrained|scorer_of\(")
+LOADS_SMOLLM2 = re.compile(r"load_model\(\s*[\"']smollm2|from_pretrained\(\s*[\"']smollm2|model=smollm2|"
+                           r"QRRetriever\.from_pretrained\(\s*[\"'][\w.-]+/")
 
 
 def _files(tier: str) -> list[Path]:

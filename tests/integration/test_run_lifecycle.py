@@ -96,7 +96,7 @@ def test_killed_at_any_write_resumes_to_the_full_artifacts(tiny_dir, tmp_path, m
 
 def test_finished_runs_reused_under_wandb_are_logged_from_their_folder(tiny_dir, tmp_path):
     from qrexp.experiment.run import run_experiment
-    from unit.test_tracking import read_wandb_log
+    from unit.runs.test_tracking import read_wandb_log
     out = tmp_path / "out"
     run_experiment(config(tiny_dir, out, "eval.methods=[qrhead]"))          # logger=none
     runs = sorted((out / "runs").iterdir())

@@ -14,7 +14,7 @@ from qrexp.experiment.estimate import EvalEstimate, PromptShape, estimate_run, p
 from qrexp.experiment.run import run_experiment
 from qrexp.experiment.context import scorer_of
 
-DATA = Path(__file__).parents[3] / "data"
+DATA = Path(__file__).parents[2] / "data"
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from qrexp.experiment.config import EvalConfig, QAConfig, RunConfig
 from qrexp.experiment.gen_window import check_generation_windows, passage
 from qrexp.types import Doc, Example
 
-DATA = Path(__file__).parents[3] / "data"
+DATA = Path(__file__).parents[2] / "data"
 
 
 @pytest.fixture(scope="module")
