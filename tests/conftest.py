@@ -43,3 +43,15 @@ def tiny_dir(tmp_path_factory):
     tiny_model("llama", len(tok)).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+def pytest_collection_finish(session):
+    """Start the offline demo (tests/integration/test_demo.py) as soon as a demo test is selected:
+    it runs in a subprocess next to the other tests (which mostly wait on their own subprocesses),
+    and the demo fixture waits for it. Saves most of the demo's ~4 minutes of wall time."""
+    if session.config.option.collectonly:
+        return
+    if any(item.nodeid.startswith("tests/integration/test_demo.py") for item in session.items):
+        from test_demo import start_demo
+        out = session.config._tmp_path_factory.mktemp("demo")
+        session.config.qrexp_demo = (out, start_demo(out))

@@ -210,6 +210,8 @@ def _fault_point(journal: str, count: int) -> None:
         name, _, rest = point.strip().partition(":")
         n, _, sig = rest.partition(":")
         if name == journal and n.isdigit() and int(n) == count:
+            if sig == "INT":       # what Ctrl-C does, whatever SIGINT handler an embedding app installed
+                raise KeyboardInterrupt(f"{FAULT_ENV}: {point.strip()}")
             os.kill(os.getpid(), getattr(signal, f"SIG{sig or 'KILL'}"))
 
 

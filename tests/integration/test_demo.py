@@ -11,21 +11,33 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
+def start_demo(out: Path) -> subprocess.Popen:
+    """Launch ``qrexp experiment=demo`` into ``out`` (output in out/demo.log). tests/conftest.py calls
+    this as soon as collection selects a demo test, so the demo runs while the other tests do."""
     env = {**os.environ, "IR_DATASETS_HOME": str(out / "ird"), "HF_HUB_OFFLINE": "1",
            "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}  # this checkout
-    proc = subprocess.run([sys.executable, "-m", "qrexp.experiment.cli", "experiment=demo", f"out_dir={out}",
-                           "progress=false"], env=env, capture_output=True, text=True, timeout=1500)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    log = (out / "demo.log").open("w")
+    return subprocess.Popen([sys.executable, "-m", "qrexp.experiment.cli", "experiment=demo", f"out_dir={out}",
+                             "progress=false"], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, request):
+    started = getattr(request.config, "qrexp_demo", None)          # (out, process) from conftest
+    if started is None:
+        out = tmp_path_factory.mktemp("demo")
+        started = (out, start_demo(out))
+    out, proc = started
+    proc.wait(timeout=1500)
+    log = (out / "demo.log").read_text()
+    assert proc.returncode == 0, log[-8000:]
     runs = {}
     for metrics in (out / "runs").glob("*/metrics.json"):
         rec = json.loads(metrics.read_text())
         cfg = rec["config"]
         if cfg.get("stage") == "evaluate":
             runs[(cfg["eval"]["name"], cfg["method"])] = rec
-    return out, runs, proc.stdout + proc.stderr
+    return out, runs, log
 
 
 def recall(runs, task, method, metric="R@5"):

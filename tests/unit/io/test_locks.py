@@ -78,7 +78,9 @@ def test_identical_jobs_compute_once_and_the_others_reuse(tmp_path):
     assert sorted(r["how"] for r in results) == ["computed", "reused", "reused"]
     assert {r["value"] for r in results} == {0.1 + 0.2}
     waiters = [r for r in results if r["how"] == "reused"]
-    assert all(any("held by pid" in line and "waiting" in line for line in r["log"]) for r in waiters)
+    # a waiter that arrived while the run was computed names the holder; one that arrived after it
+    # finished just reuses it (which happens first depends on process start-up under load)
+    assert all("held by pid" in line for r in waiters for line in r["log"] if "waiting" in line)
 
 
 def _hold_forever(lock_path: str, ready: str) -> None:
