@@ -22,11 +22,6 @@ from qrexp.types import Head, HeadSet, parse_head
 PUBLISHED_DIR = package_data("published_heads")   # results/heads/published/, shipped in the package
 
 
-def full(n_layers: int, n_heads: int) -> HeadSet:
-    """Every head, layer-major (the ICR setting): :meth:`qrexp.types.HeadSet.full`."""
-    return HeadSet.full(n_layers, n_heads)
-
-
 def random(k: int, seed: int, n_layers: int, n_heads: int, exclude: Iterable[Head] = ()) -> HeadSet:
     """k distinct heads drawn uniformly (seeded torch generator, one randperm over the layer-major
     pool) from those not in ``exclude``, sorted by (layer, head). ValueError unless 1 <= k <= pool."""

@@ -13,7 +13,7 @@ from hydra import compose, initialize_config_dir
 from qrexp.experiment.config import evals_of, from_hydra
 from qrexp.experiment.evaluate import eval_id
 from qrexp.io.locks import run_lock
-from test_framework import CONF, DATA, ROOT, TEST_CONF, qrexp  # noqa: F401
+from test_framework import CONF, DATA, ROOT, TEST_CONF, counted_env, qrexp  # noqa: F401
 
 COMPUTED = re.compile(r"\[evaluate\] (\S+): \{")              # a run computed (not skipped)
 
@@ -80,16 +80,10 @@ def test_identical_concurrent_sweeps_compute_each_run_once(tiny_dir, tmp_path, m
 
 
 # ------------------------------------------------------------------ preemption while another job waits
-COUNTER = ROOT / "tests" / "integration" / "call_counter"     # counts forwards in every process
 
 
 def _job(tmp, log, *overrides, counts, faults=None):
-    env = {**os.environ, "QREXP_TEST_DATA": str(DATA), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join([str(COUNTER), str(ROOT)]), "QREXP_COUNT_CALLS": str(counts),
-           "OMP_NUM_THREADS": "1"}
-    env.pop("QREXP_FAULT_AT", None)
-    if faults:
-        env["QREXP_FAULT_AT"] = faults
+    env = counted_env(counts, faults)
     cmd = [sys.executable, "-m", "qrexp.experiment.cli", f"hydra.searchpath=[file://{TEST_CONF}]",
            "progress=false", "eval=fixture_lme", "eval.qa.enabled=false", "eval.qa.methods=[]", *overrides]
     return subprocess.Popen(cmd, cwd=tmp, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)

@@ -52,6 +52,19 @@ def qrexp(tmp, *args, check=True):
     return proc
 
 
+def counted_env(counts, faults=None) -> dict:
+    """Environment of a qrexp subprocess whose forwards and generations are counted into ``counts``
+    (tests/integration/call_counter), with ``QREXP_FAULT_AT=faults`` when given (else unset)."""
+    counter = ROOT / "tests" / "integration" / "call_counter"
+    env = {**os.environ, "QREXP_TEST_DATA": str(DATA), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join([str(counter), str(ROOT)]), "QREXP_COUNT_CALLS": str(counts),
+           "OMP_NUM_THREADS": "1"}
+    env.pop("QREXP_FAULT_AT", None)
+    if faults:
+        env["QREXP_FAULT_AT"] = faults
+    return env
+
+
 def sweep_args(tiny_dir):
     return ["-m", "model=tiny", f"model.path={tiny_dir}", "detect=fixture", "eval=fixture_beir",
             "eval.methods=[icr],[random]", "scoring.calibrate=true,false", "model.k=3"]

@@ -7,14 +7,11 @@ again. Every run resumes at the query where it stopped, no forward pass or gener
 equal an uninterrupted sweep's byte for byte except the fields listed in VARYING."""
 import collections
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
-from test_framework import DATA, ROOT, TEST_CONF
+from test_framework import TEST_CONF, counted_env
 
-COUNTER = Path(__file__).resolve().parent / "call_counter"
 # icr: SIGKILL after its 2nd ranking; RankGPT: USR2 after its 2nd window; both: USR2 after the 3rd QA answer
 FAULTS = "ranking:2,rankgpt:2:USR2,qa:3:USR2"
 # metrics.json fields that describe the process, not the results (they differ between any two runs
@@ -23,12 +20,7 @@ VARYING = ("timestamp", "wall_time_s", "extra.forwards")
 
 
 def _sweep(tmp, out, tiny, counts, faults=None):
-    env = {**os.environ, "QREXP_TEST_DATA": str(DATA), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join([str(COUNTER), str(ROOT)]), "QREXP_COUNT_CALLS": str(counts),
-           "OMP_NUM_THREADS": "1"}
-    env.pop("QREXP_FAULT_AT", None)
-    if faults:
-        env["QREXP_FAULT_AT"] = faults
+    env = counted_env(counts, faults)
     cmd = [sys.executable, "-m", "qrexp.experiment.cli", "-m", f"hydra.searchpath=[file://{TEST_CONF}]",
            "hydra/launcher=local", f"out_dir={out}", "progress=false", "model=tiny", f"model.path={tiny}",
            "eval=fixture_lme", "eval.methods=[icr],[rankgpt]", "eval.qa.methods=[]"]

@@ -64,7 +64,7 @@ def test_published_errors(tmp_path):
 
 
 def test_full_and_random():
-    f = H.full(3, 4)
+    f = HeadSet.full(3, 4)
     assert len(f) == 12 and f.heads[0] == (0, 0) and f.heads[-1] == (2, 3)
     a, b = H.random(16, 7, 32, 32), H.random(16, 7, 32, 32)
     assert a == b and len(set(a.heads)) == 16
