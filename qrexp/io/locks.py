@@ -119,11 +119,15 @@ class FileLock:
         reported = False
         while not self._try_once():
             now = time.monotonic()
-            if not reported or now - last_report >= self.report_s:
-                self.log(f"[lock] {self.path.stem}: held by {describe(read_owner(self.path))}; waiting")
+            owner = read_owner(self.path)
+            # no readable owner: the lock is changing hands (just released, or the new owner has not
+            # written its record yet); name the owner once it is known, or after a second of this
+            in_transition = owner is None and now - start < 1.0
+            if not in_transition and (not reported or now - last_report >= self.report_s):
+                self.log(f"[lock] {self.path.stem}: held by {describe(owner)}; waiting")
                 reported, last_report = True, now
             if self.timeout_s is not None and now - start >= self.timeout_s:
-                raise LockTimeout(f"{self.path}: still held by {describe(read_owner(self.path))} "
+                raise LockTimeout(f"{self.path}: still held by {describe(owner)} "
                                   f"after {self.timeout_s:.0f} s")
             time.sleep(self.poll_s)
         self.waited_s = time.monotonic() - start

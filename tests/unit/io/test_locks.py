@@ -83,6 +83,28 @@ def test_identical_jobs_compute_once_and_the_others_reuse(tmp_path):
     assert all("held by pid" in line for r in waiters for line in r["log"] if "waiting" in line)
 
 
+def test_a_lock_changing_hands_is_not_reported_as_an_unknown_owner(tmp_path):
+    """Between an owner's flock and its record being written the lock file is empty (and between a
+    release and the next owner it is absent): a waiter polling then must not log "an unknown owner"
+    but wait for the record and name the owner (the race that made a waiter's log anonymous)."""
+    import fcntl
+    import threading
+    lock = tmp_path / "r.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)          # held, record not yet written
+    record = json.dumps({"pid": 4242, "host": "elsewhere", "since": "t0"})
+    writer = threading.Timer(0.3, lambda: os.pwrite(fd, record.encode(), 0))
+    writer.start()
+    lines = []
+    try:
+        with pytest.raises(LockTimeout, match="still held by pid 4242 on elsewhere"):
+            FileLock(lock, log=lines.append, poll_s=0.01, timeout_s=0.6).acquire()
+    finally:
+        writer.join()
+        os.close(fd)
+    assert lines == [f"[lock] r: held by pid 4242 on elsewhere (since t0); waiting"]
+
+
 def _hold_forever(lock_path: str, ready: str) -> None:
     with FileLock(lock_path, log=lambda m: None):
         Path(ready).touch()
