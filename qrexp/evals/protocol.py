@@ -15,7 +15,9 @@ Conventions (recorded in every run's metrics.json under ``extra.protocol``):
   * Identical ids (BEIR ``ignore_identical_ids``, default true as in BEIR's EvaluateRetrieval):
     for data sets whose queries are also corpus documents (ArguAna, Quora) a candidate whose id
     equals the query id is dropped from the ranking before it is scored and written to run.trec;
-    ``n_identical_dropped`` counts them. Applies to retrieval (BEIR-style) evaluations only.
+    ``n_identical_dropped`` counts them. Applies to judged (BEIR-style) evaluations only.
+Which rules an evaluation kind follows is its :class:`Relevance` (qrexp.evals.kinds.KINDS):
+:data:`JUDGED` (graded qrels, BEIR-style) or :data:`GOLD_UNITS` (long-context unit recall).
   * Queries with leading or trailing whitespace are counted (``n_queries_edge_whitespace``): the chat
     prompt style renders them stripped (qrexp.engine.prompt.chat_query), as trimming chat templates do.
   * Gold ids that are not among a query's candidates stay gold (recall cannot reach 1 there);
@@ -25,12 +27,32 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, MutableMapping, Sequence
 
 from qrexp.types import Example, Qrels, Run
 
 MISSING_QUERIES = ("zero: a judged query missing from the run counts 0 on every measure, mean over "
                    "all judged queries (trec_eval -c; BEIR and pytrec_eval skip such queries)")
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """Where an evaluation's relevance comes from and which protocol rules follow from it.
+
+    ``judged``: graded judgements (``meta["qrels"]`` with ``data.qrels=true``, else 1 per gold id),
+    scored by pytrec_eval's measures; otherwise gold units = 1, scored by unit recall at cut-offs
+    (R@k, Success@k, R_all@k) with :func:`left_out_reason` deciding who is left out.
+    ``identical_ids``: the ``ignore_identical_ids`` rule applies. ``no_relevant``: how a query
+    without anything relevant is named in warnings.
+    """
+    judged: bool
+    identical_ids: bool
+    no_relevant: str
+
+
+JUDGED = Relevance(judged=True, identical_ids=True, no_relevant="no relevant document")
+GOLD_UNITS = Relevance(judged=False, identical_ids=False, no_relevant="no gold unit (or abstention)")
 
 
 def judgements(ex: Example, graded: bool = True) -> dict[str, int]:
@@ -53,10 +75,10 @@ def left_out_reason(example: Example) -> str | None:
     return None
 
 
-def has_relevant(ex: Example, kind: str, graded: bool = False) -> bool:
-    """Whether the example enters retrieval metrics: for ``kind == "retrieval"`` a judgement > 0
+def has_relevant(ex: Example, rules: Relevance, graded: bool = False) -> bool:
+    """Whether the example enters retrieval metrics: for ``rules.judged`` a judgement > 0
     (:func:`judgements`), otherwise no :func:`left_out_reason` (gold units, not an abstention)."""
-    if kind != "retrieval":
+    if not rules.judged:
         return left_out_reason(ex) is None
     return any(r > 0 for r in judgements(ex, graded).values())
 
@@ -88,7 +110,22 @@ def report_gold_coverage(examples: Sequence[Example], metrics: MutableMapping[st
 
 def scored_qrels(examples: Sequence[Example], graded: bool) -> Qrels:
     """Qrels of the examples that have a relevant document (the others are left out)."""
-    return {ex.qid: judgements(ex, graded) for ex in examples if has_relevant(ex, "retrieval", graded)}
+    return {ex.qid: judgements(ex, graded) for ex in examples if has_relevant(ex, JUDGED, graded)}
+
+
+def gold_sets(examples: Sequence[Example]) -> dict[str, set[str]]:
+    """Gold unit ids per query; abstention questions get an empty set (left out of recall; see
+    :func:`report_gold_coverage` for how the left-out ones are reported)."""
+    return {ex.qid: set() if ex.meta.get("abstention") else set(ex.gold) for ex in examples}
+
+
+def qrels_of(examples: Sequence[Example], rules: Relevance, graded: bool) -> Qrels:
+    """The judgements metrics are computed against (and qrels.trec holds): :func:`scored_qrels`
+    (judged; queries without a relevant document left out) or gold units = 1 (unit recall;
+    abstention questions and questions without gold left out)."""
+    if rules.judged:
+        return scored_qrels(examples, graded)
+    return {qid: {d: 1 for d in sorted(gold)} for qid, gold in gold_sets(examples).items() if gold}
 
 
 def drop_identical_ids(run: Run) -> tuple[Run, int]:
@@ -101,7 +138,7 @@ def drop_identical_ids(run: Run) -> tuple[Run, int]:
     return out, dropped
 
 
-def data_counts(examples: Sequence[Example], kind: str, graded: bool = False) -> dict[str, int]:
+def data_counts(examples: Sequence[Example], rules: Relevance, graded: bool = False) -> dict[str, int]:
     """Counts of the data that the protocol rules touch (see the module docstring); raises
     ValueError when ``graded`` qrels are asked for and an example has none."""
     outside_q = outside_ids = identical = 0
@@ -112,14 +149,14 @@ def data_counts(examples: Sequence[Example], kind: str, graded: bool = False) ->
         identical += ex.qid in ex.doc_ids
     counts = {"n_examples": len(examples),
               "n_queries_edge_whitespace": sum(ex.query != ex.query.strip() for ex in examples),
-              "n_no_relevant": sum(not has_relevant(ex, kind, graded) for ex in examples),
+              "n_no_relevant": sum(not has_relevant(ex, rules, graded) for ex in examples),
               "n_gold_outside_candidates": outside_ids, "n_queries_gold_outside": outside_q}
-    if kind == "retrieval":
+    if rules.identical_ids:
         counts["n_candidates_equal_query_id"] = identical
     return counts
 
 
-def warnings_of(name: str, counts: Mapping[str, int], kind: str) -> list[str]:
+def warnings_of(name: str, counts: Mapping[str, int], rules: Relevance) -> list[str]:
     """Human-readable warnings for the counts of :func:`data_counts` (empty when all is clean)."""
     out = []
     if counts["n_gold_outside_candidates"]:
@@ -127,16 +164,15 @@ def warnings_of(name: str, counts: Mapping[str, int], kind: str) -> list[str]:
                    f"{counts['n_queries_gold_outside']} quer(y/ies) are not among their candidates; "
                    "they stay gold, so recall cannot reach 1 on those queries")
     if counts["n_no_relevant"]:
-        what = "no relevant document" if kind == "retrieval" else "no gold unit (or abstention)"
         out.append(f"data {name}: {counts['n_no_relevant']} of {counts['n_examples']} queries have "
-                   f"{what}; they are left out of the retrieval metrics (as BEIR does)")
+                   f"{rules.no_relevant}; they are left out of the retrieval metrics (as BEIR does)")
     return out
 
 
-def record(kind: str, ignore_identical_ids: bool, counts: Mapping[str, int], n_scored: int,
+def record(rules: Relevance, ignore_identical_ids: bool, counts: Mapping[str, int], n_scored: int,
            n_dropped: int | None) -> dict[str, Any]:
     """The ``protocol`` entry of metrics.json."""
     rec: dict[str, Any] = {"missing_queries": MISSING_QUERIES, "n_scored": n_scored, **counts}
-    if kind == "retrieval":
+    if rules.identical_ids:
         rec.update(ignore_identical_ids=ignore_identical_ids, n_identical_dropped=n_dropped or 0)
     return rec

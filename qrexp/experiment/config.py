@@ -117,7 +117,7 @@ class QAConfig:
 @dataclass(frozen=True)
 class EvalConfig:
     name: str = "eval"
-    kind: str = "retrieval"              # retrieval | lme | clipper
+    kind: str = "retrieval"              # an evaluation kind of qrexp.evals.kinds.KINDS
     data: DataConfig = DataConfig()
     methods: tuple[str, ...] = ("qrhead",)
     measures: tuple[str, ...] = ("nDCG@10", "R@10", "R@100")   # qrexp.measures names (trec_eval accepted)

@@ -1,7 +1,8 @@
 """Value checks of a built RunConfig: names among the allowed ones, counts and limits in range.
 
 Types are checked before, when the config is built (qrexp.experiment.config_check); names that need a registry
-(methods, measures, loaders, objectives) and the data are checked up front by qrexp.experiment.preflight.
+(methods, measures, loaders, objectives) and the data are checked up front by qrexp.experiment.preflight,
+except the evaluation kind, checked here against qrexp.evals.kinds.KINDS.
 Every failure is a one-line :class:`~qrexp.types.ConfigError` naming the dotted config path.
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ import math
 
 from qrexp.types import ConfigError
 from qrexp.experiment.naming import check_label
+from qrexp.evals.kinds import KINDS
 from qrexp.evals.qa_clipper import CLAIM_QUERIES
 from qrexp.evals.qa_window import OVERFLOW_POLICIES
 
@@ -17,12 +19,20 @@ from qrexp.evals.qa_window import OVERFLOW_POLICIES
 # calls check_values), so the checked objects are duck-typed: a RunConfig and its EvalConfigs.
 STAGES = ("detect", "evaluate", "pipeline", "report", "view")
 HEAD_SOURCES = ("detected", "published", "full", "random", "niah", "explicit")
-EVAL_KINDS = ("retrieval", "lme", "clipper")
 
 
 def _one_of(name: str, value, allowed) -> None:
     if value not in allowed:
         raise ConfigError(f"config {name}={value!r}: must be one of {', '.join(map(str, allowed))}")
+
+
+def _kind(name: str, value) -> None:
+    """An evaluation kind registered in KINDS; one line with "did you mean" otherwise."""
+    if value not in KINDS:
+        try:
+            KINDS.get(value)
+        except KeyError as exc:
+            raise ConfigError(f"config {name}={value!r}: {exc.args[0]}") from None
 
 
 def _at_least(name: str, value, low, optional: bool = False, high=None) -> None:
@@ -44,7 +54,7 @@ def _label(where: str, value) -> None:
 
 def _check_eval(where: str, e, seen_detect: list) -> None:
     """Value checks of EvalConfig ``e`` found at dotted path ``where``."""
-    _one_of(f"{where}.kind", e.kind, EVAL_KINDS)
+    _kind(f"{where}.kind", e.kind)
     _label(f"{where}.name", e.name)
     _label(f"{where}.data.name", e.data.name)
     _one_of(f"{where}.claim_queries", e.claim_queries, CLAIM_QUERIES)

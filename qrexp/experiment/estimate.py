@@ -36,7 +36,7 @@ from qrexp.experiment.detect import detection_id
 from qrexp.experiment.evaluate import eval_id, method_config
 from qrexp.experiment.methods import check_method, runs_qa
 from qrexp.experiment.gen_window import qa_examples
-from qrexp.evals.qa_clipper import claim_examples
+from qrexp.evals.kinds import KINDS
 from qrexp.types import Example
 
 RUN_FILES_BYTES = 4_000         # config.json, metrics.json, heads.txt, provenance of one run folder (measured)
@@ -114,9 +114,7 @@ def measure_tokens_per_second(model, ids: Sequence[int], n: int = TIMED_TOKENS) 
 def _examples(one: RunConfig, detection: bool) -> list[Example]:
     data = one.detect.data if detection else one.eval.data
     examples = load_data(data, cache_dir(one), one.seed)
-    if not detection and one.eval.kind == "clipper" and one.eval.claim_queries == "per_claim":
-        examples = claim_examples(examples)
-    return examples
+    return examples if detection else KINDS.get(one.eval.kind).ranked(examples, one.eval)
 
 
 def _generates(one: RunConfig, method: str) -> bool:

@@ -3,9 +3,10 @@
 The method comes from the method table (qrexp.experiment.methods.METHODS): attention methods rank
 with a head set of qrexp.heads.sources over the cached per-example scores (a detected source runs
 its detection first, qrexp.experiment.detect); ranker methods (bm25, dense, rankgpt, chance) use
-their ranker; full-context ranks nothing and only answers. Retrieval metrics: pytrec_eval over graded
-qrels for BEIR-style data, and R@k / Success@k / R_all@k (recall, recall_any, recall_all) for
-long-context units; metric names follow qrexp.measures. The protocol rules in between (missing
+their ranker; full-context ranks nothing and only answers. How rankings are judged is the
+evaluation kind's (qrexp.evals.kinds.KINDS, ``eval.kind``): pytrec_eval over graded qrels for
+BEIR-style data, and R@k / Success@k / R_all@k (recall, recall_any, recall_all) for long-context
+units; metric names follow qrexp.measures. The protocol rules in between (missing
 queries count 0 as ``trec_eval -c``, queries without a relevant document left out, identical ids
 dropped) are in qrexp.evals.protocol. QA on the ranking: qrexp.experiment.qa_stage.
 """
@@ -18,9 +19,8 @@ from typing import Sequence
 from qrexp.engine.scorer import ExampleScorer
 from qrexp.engine.window import fit_window, window_record
 from qrexp.evals import protocol
+from qrexp.evals.kinds import KINDS, kind_fields
 from qrexp.evals.protocol import report_gold_coverage
-from qrexp.evals.metrics import evaluate_run, retrieval_metrics
-from qrexp.evals.qa_clipper import claim_examples
 from qrexp.experiment.config import RunConfig, to_dict
 from qrexp.experiment.context import cache_dir, model_label, scorer_of, scoring_options, store_of
 from qrexp.experiment.data import data_paths, data_semantics, load_identified, load_once
@@ -76,10 +76,10 @@ def eval_config(cfg: RunConfig, method: str) -> dict:
     sem["eval"].pop("detect")            # heads detected elsewhere enter through heads.detection
     sem["eval"]["data"] = data_semantics(cfg.eval.data, cache_dir(cfg), cfg.seed)
     sem["eval"]["measures"] = normalise_all(cfg.eval.measures)     # one vocabulary; bad names fail here
-    if cfg.eval.kind != "retrieval":                    # a field that cannot change the numbers
-        sem["eval"].pop("ignore_identical_ids")
-    if cfg.eval.kind != "clipper":
-        sem["eval"].pop("claim_queries")
+    kind = KINDS.get(cfg.eval.kind)
+    for name in kind_fields():                # another kind's field cannot change the numbers
+        if name not in kind.fields:
+            sem["eval"].pop(name, None)
     parts = {"model": lambda: model_label(cfg), "scoring": lambda: to_dict(cfg.scoring),
              "heads": lambda: heads_spec(cfg, head_source(cfg, m)),
              "dense_model": lambda: cfg.eval.dense_model or "all-MiniLM-L6-v2"}
@@ -117,29 +117,6 @@ def rank(cfg: RunConfig, method: str, examples: Sequence[Example], scorer: Examp
     return run, {"ranker": method, **{f"stats.{k}": v for k, v in getattr(ranker, "stats", {}).items()}}
 
 
-
-def gold_sets(examples: Sequence[Example]) -> dict[str, set[str]]:
-    """Gold unit ids per query; abstention questions get an empty set (left out of recall; see
-    :func:`qrexp.evals.protocol.report_gold_coverage` for how the left-out ones are reported)."""
-    return {ex.qid: set() if ex.meta.get("abstention") else set(ex.gold) for ex in examples}
-
-
-def eval_qrels(cfg: RunConfig, examples: Sequence[Example]) -> dict[str, dict[str, int]]:
-    """The judgements metrics are computed against (and qrels.trec holds): the scored qrels of
-    qrexp.evals.protocol (retrieval; queries without a relevant document left out) or gold units = 1
-    (long-context recall; abstention questions and questions without gold left out)."""
-    if cfg.eval.kind == "retrieval":
-        return protocol.scored_qrels(examples, cfg.eval.data.qrels)
-    return {qid: {d: 1 for d in sorted(gold)} for qid, gold in gold_sets(examples).items() if gold}
-
-
-def retrieval_scores(cfg: RunConfig, examples: Sequence[Example], run: Run):
-    """(per query, means); queries with no relevant document are left out (qrexp.evals.protocol)."""
-    if cfg.eval.kind == "retrieval":
-        return evaluate_run(run, eval_qrels(cfg, examples), cfg.eval.measures, missing="zero")
-    return retrieval_metrics(run, gold_sets(examples), cfg.eval.ks)
-
-
 def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
     """Evaluate one method (skipped when its run folder is finished; a concurrent job computing the
     same run is waited for, then its result reused: qrexp.io.locks); returns its metrics.
@@ -149,6 +126,7 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
     last. A finished run reused under logger=wandb without a W&B run is logged from its folder.
     """
     store, e = store_of(cfg), cfg.eval
+    kind = KINDS.get(e.kind)
     with load_once(), run_lock(store.root, eval_id(cfg, method), log):   # ids and run share one load
         check_tracker_inputs(cfg)
         rid, sem = eval_id(cfg, method), eval_config(cfg, method)
@@ -162,8 +140,7 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
         ckpt = open_checkpoint(store, rid, sem, log)     # finished queries of a killed run are reused
         t0, m = time.time(), check_method(method)
         examples, fingerprint = load_identified(e.data, cache_dir(cfg), cfg.seed)
-        if e.kind == "clipper" and e.claim_queries == "per_claim":
-            examples = claim_examples(examples)          # each claim is its own query (paper protocol)
+        examples = kind.ranked(examples, e)              # CLIPPER: each claim its own query (paper)
         metrics, per_query, run = {}, {}, None
         info: dict = {"data": {"fingerprint": fingerprint, "paths": data_paths(e.data)}}
         scorer = scorer_of(method_config(cfg, m)) if m.attention else None
@@ -177,15 +154,16 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
             if window_record(examples):
                 info["window_truncated"] = window_record(examples)
             n_dropped = None
-            if e.kind == "retrieval" and e.ignore_identical_ids:     # identical query/doc ids dropped
+            rules = kind.relevance
+            if rules.identical_ids and e.ignore_identical_ids:     # identical query/doc ids dropped
                 run, n_dropped = protocol.drop_identical_ids(run)
-            per_query, metrics = retrieval_scores(cfg, examples, run)
-            if e.kind != "retrieval":
+            per_query, metrics = kind.score(run, examples, e.measures, e.ks, e.data.qrels)
+            if not rules.judged:
                 info.update(report_gold_coverage(examples, metrics, log))
             write_trec_run(run, store.path(rid, "run.trec"), tag=f"qrexp-{method}")
-            write_trec_qrels(eval_qrels(cfg, examples), store.path(rid, "qrels.trec"))
-            info["protocol"] = protocol.record(e.kind, e.ignore_identical_ids,
-                                               protocol.data_counts(examples, e.kind, e.data.qrels),
+            write_trec_qrels(kind.qrels(examples, e.data.qrels), store.path(rid, "qrels.trec"))
+            info["protocol"] = protocol.record(rules, e.ignore_identical_ids,
+                                               protocol.data_counts(examples, rules, e.data.qrels),
                                                len(per_query), n_dropped)
         if runs_qa(cfg, method):
             qa_metrics, qa_rows = answer_questions(cfg, method, examples, run, log, ckpt)
@@ -206,7 +184,5 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
 
 
 def headline(cfg: RunConfig) -> set[str]:
-    """The metrics an evaluation's log line shows."""
-    if cfg.eval.kind == "retrieval":
-        return set(normalise_all(cfg.eval.measures))
-    return {f"R@{k}" for k in cfg.eval.ks} | {"Acc", "PairAcc"}
+    """The metrics an evaluation's log line shows: its kind's headline measures and the QA accuracies."""
+    return set(KINDS.get(cfg.eval.kind).headline(cfg.eval.measures, cfg.eval.ks)) | {"Acc", "PairAcc"}

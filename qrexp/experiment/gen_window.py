@@ -4,7 +4,8 @@ The retrieval prompts are checked up front by :func:`qrexp.engine.window.fit_win
 does the same for the prompts a method *generates* from, which otherwise are measured only after the
 ranking (QA answers, :mod:`qrexp.evals.qa_window`) or never (RankGPT's listwise windows):
 
-* QA answer prompts (LongMemEval answers, CLIPPER claim verification) at every cut-off k of
+* QA answer prompts (the evaluation kind's QA plan, qrexp.evals.kinds: LongMemEval answers,
+  CLIPPER claim verification) at every cut-off k of
   ``eval.qa.top_k``, and the full context. A top-k prompt holds the k units the ranking puts first,
   unknown before ranking, so each example is bounded: the prompt over its k *longest* units (the
   worst case) and over its k *shortest* (the best case). Full context is exact (both cases agree).
@@ -22,8 +23,7 @@ from typing import Any, Callable, Sequence
 
 from qrexp.evals.rankgpt import RankGPTRanker, rankgpt_messages
 from qrexp.evals.llm import HFGenerator
-from qrexp.evals.qa import lme_prompts
-from qrexp.evals.qa_clipper import verification_jobs
+from qrexp.evals.kinds import qa_plan
 from qrexp.experiment.config import RunConfig
 from qrexp.types import Doc, Example, Run
 
@@ -41,14 +41,6 @@ def _by_length(examples: Sequence[Example], count: Callable[[Doc], int], longest
     """A run that puts each example's longest (or shortest) units first."""
     sign = 1.0 if longest else -1.0
     return {ex.qid: {d.doc_id: sign * count(d) for d in ex.docs} for ex in examples}
-
-
-def _qa_prompts(kind: str, examples: Sequence[Example], run: Run | None, k: int | None) -> list[Any]:
-    if kind == "lme":
-        return lme_prompts(examples, run, k)
-    if kind == "clipper":
-        return [job["prompt"] for job in verification_jobs(examples, run, k)]
-    raise ValueError(f"QA is defined for eval.kind lme and clipper, not {kind!r}")
 
 
 def _rankgpt_prompts(examples: Sequence[Example], ranker: RankGPTRanker, count: Callable[[Doc], int],
@@ -91,7 +83,7 @@ def check_generation_windows(cfg: RunConfig, method: str, examples: Sequence[Exa
         units = lambda d: len(tok(d.text, add_special_tokens=False)["input_ids"])
         for k in [None] if method == "full-context" else list(q.top_k):
             runs = [None, None] if k is None else [_by_length(chosen, units, longest) for longest in (True, False)]
-            cases = [_qa_prompts(cfg.eval.kind, chosen, run, k) for run in runs]
+            cases = [qa_plan(cfg.eval.kind, chosen, run, k).prompts for run in runs]
             _judge(f"{method}: QA prompts " + ("over the full context" if k is None else f"over the top-{k} units"),
                    gen, cases, q.max_new_tokens, q.overflow, log,
                    "set eval.qa.overflow=truncate_middle, lower eval.qa.top_k or use a longer-context model",

@@ -18,6 +18,7 @@ import pytrec_eval
 from qrexp.data import LOADERS
 from qrexp.engine.hub import HubUnreachable
 from qrexp.evals import protocol
+from qrexp.evals.kinds import KINDS
 from qrexp.evals.metrics import measure_names
 from qrexp.experiment.availability import check_available
 from qrexp.experiment.config import EvalConfig, RunConfig, evals_of
@@ -68,12 +69,13 @@ def _check(cfg: RunConfig, log) -> None:
         _check_methods(one, where)
         _check_loader(one.eval.data, f"{where}.data")
         examples = _load(load_data, one.eval.data, cache_dir(one), one.seed, f"{where}.data")
-        counts = protocol.data_counts(examples, one.eval.kind, one.eval.data.qrels)
+        rules = KINDS.get(one.eval.kind).relevance
+        counts = protocol.data_counts(examples, rules, one.eval.data.qrels)
         if counts["n_no_relevant"] == len(examples) and not all(check_method(m).answers_only
                                                                      for m in one.eval.methods):
             raise ConfigError(f"data {one.eval.data.name!r} ({where}.data): none of its "
                               f"{len(examples)} queries has a relevant document, nothing to score")
-        for line in protocol.warnings_of(one.eval.data.name, counts, one.eval.kind):
+        for line in protocol.warnings_of(one.eval.data.name, counts, rules):
             log(f"[check] warning: {line}")
         if _runs_detection(one):
             _check_detection(one, f"{where}.detect" if one.eval.detect is not None else "detect")
@@ -86,7 +88,7 @@ def _check_detection(one: RunConfig, where: str) -> None:
     _check_loader(one.detect.data, f"{where}.data")
     examples = _load(load_data, one.detect.data, cache_dir(one), one.seed, f"{where}.data")
     if one.detect.data.qrels:
-        protocol.data_counts(examples, "retrieval", graded=True)   # every example has graded qrels
+        protocol.data_counts(examples, protocol.JUDGED, graded=True)   # every example has graded qrels
 
 
 def _load(load_data, data, cache, seed: int, where: str):
@@ -128,7 +130,7 @@ def _check_methods(one: RunConfig, where: str) -> None:
             raise ConfigError(f"config: method {method!r} needs {' and '.join(missing)} "
                               f"(model {one.model.name!r} has key {one.model.published_key!r}, "
                               f"heads.task={one.heads.task!r})")
-    if e.kind == "retrieval":
+    if KINDS.get(e.kind).relevance.judged:       # measures computed by trec_eval (pytrec_eval)
         for i, measure in enumerate(e.measures):
             try:                                 # ir_measures names or pytrec_eval names (qrexp.measures)
                 found = parse_all(measure)

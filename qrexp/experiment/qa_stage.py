@@ -1,6 +1,7 @@
 """Long-context QA for an evaluation run: generate from the top-k units of a ranking (or the full
-context) with the scored model, then judge (LongMemEval) or parse TRUE/FALSE (CLIPPER). Every prompt is
-measured against the model's window before any generation (qrexp.evals.qa_window).
+context) with the scored model, then judge (LongMemEval) or parse TRUE/FALSE (CLIPPER). The prompts
+are the evaluation kind's QA plan (qrexp.evals.kinds: answered questions or verified claims). Every
+prompt is measured against the model's window before any generation (qrexp.evals.qa_window).
 
 Judges: ``llm`` = LongMemEval's per-question-type yes/no prompts sent to an OpenAI-compatible
 endpoint (e.g. a vLLM server with Llama-3.1-8B-Instruct, as the paper code); ``contains`` = an
@@ -12,8 +13,9 @@ from typing import Any, Sequence
 
 from qrexp.experiment.config import RunConfig
 from qrexp.evals.llm import OpenAIGenerator, generate_all
-from qrexp.evals.qa import evaluate_lme, lme_metrics, lme_prompts
-from qrexp.evals.qa_clipper import pair_accuracy, pair_rows, verification_jobs
+from qrexp.evals.kinds import qa_plan
+from qrexp.evals.qa import evaluate_lme, lme_metrics
+from qrexp.evals.qa_clipper import pair_accuracy, pair_rows
 from qrexp.evals.qa_window import check_overflow_policy, fit_prompts, fit_summary
 from qrexp.experiment.context import generator_of
 from qrexp.experiment.resume import journaled
@@ -56,12 +58,8 @@ def _limited(examples: Sequence[Example], limit: int | None) -> list[Example]:
 def _plan(cfg: RunConfig, examples: Sequence[Example], run: Run | None, k: int | None):
     """(verification jobs or None, prompts, prompt names) of one cut-off k."""
     suffix = "" if k is None else f"@{k}"
-    if cfg.eval.kind == "lme":
-        return None, lme_prompts(examples, run, k), [f"{ex.qid}{suffix}" for ex in examples]
-    if cfg.eval.kind == "clipper":
-        jobs = verification_jobs(examples, run, k)
-        return jobs, [j["prompt"] for j in jobs], [f"{j['pair']}/{j['claim']}{suffix}" for j in jobs]
-    raise ValueError(f"QA is defined for eval.kind lme and clipper, not {cfg.eval.kind!r}")
+    plan = qa_plan(cfg.eval.kind, examples, run, k)
+    return plan.jobs, plan.prompts, [f"{name}{suffix}" for name in plan.names]
 
 
 def answer_questions(cfg: RunConfig, method: str, examples: Sequence[Example], run: Run | None,

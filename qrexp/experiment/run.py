@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from qrexp.evals.kinds import KINDS
 from qrexp.experiment.config import RunConfig, evals_of
 from qrexp.experiment.context import store_of
 from qrexp.experiment.data import load_once
@@ -69,8 +70,10 @@ def run_experiment(cfg: RunConfig) -> dict[str, Any]:
                 rid = eval_id(one, method)
                 reused = store.is_finished(rid)
                 out["metrics"][label] = evaluate(one, method, _log)
+                shown = KINDS.get(one.eval.kind).headline(one.eval.measures, one.eval.ks)
                 out["summary"].append(row_of(one, method, "reused" if reused else "done", out["metrics"][label],
-                                             store.read_metrics(rid).get("n"), str(store.run_dir(rid))))
+                                             store.read_metrics(rid).get("n"), str(store.run_dir(rid)),
+                                             retrieval=shown))
             except Exception as exc:                        # one failing method never stops the rest
                 out["summary"].append(row_of(one, method, "failed", reason=one_line(exc)))
                 if len(jobs) == 1:

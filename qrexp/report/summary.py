@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from qrexp.io.files import atomic_write_text, dumps_json
-from qrexp.measures import canonical_key, is_measure, normalise_all, sort_key
+from qrexp.measures import canonical_key, is_measure, sort_key
 from qrexp.io.redact import redact
 
 MISSING = "–"
@@ -37,21 +37,23 @@ class RunRow:
     job: str = ""                         # the swept overrides of the job (sweeps only)
 
 
-def headline(kind: str, configured: Sequence[str], ks: Sequence[int], metrics: Mapping[str, Any]) -> list[str]:
-    """The measures a summary shows, in canonical names: the configured (trec_eval) measures for
-    retrieval (BEIR-style) evaluations, R@k at the configured cut-offs for long-context ones, and
+def headline(retrieval: Sequence[str], metrics: Mapping[str, Any]) -> list[str]:
+    """The measures a summary shows, in canonical names: the evaluation kind's ``retrieval`` headline
+    measures (qrexp.evals.kinds.EvalKind.headline, given by the caller: the configured trec_eval
+    measures for BEIR-style evaluations, R@k at the configured cut-offs for long-context ones), then
     the QA accuracies (Acc@k, PairAcc@k) when present; only those ``metrics`` holds."""
     present = {canonical_key(k) for k in metrics}
-    names = normalise_all(configured) if kind == "retrieval" else [f"R@{k}" for k in sorted(ks)]
+    names = list(retrieval)
     names += sorted((n for n in present if n.startswith(("Acc", "PairAcc")) and is_measure(n)), key=sort_key)
     return [n for n in dict.fromkeys(names) if n in present]
 
 
 def row_of(cfg, method: str, status: str, metrics: Mapping[str, Any] | None = None, n: int | None = None,
-           path: str | None = None, reason: str | None = None) -> RunRow:
-    """A RunRow for evaluation ``method`` under RunConfig ``cfg`` (headline measures only)."""
+           path: str | None = None, reason: str | None = None, retrieval: Sequence[str] = ()) -> RunRow:
+    """A RunRow for evaluation ``method`` under RunConfig ``cfg``: the :func:`headline` measures of
+    ``metrics`` (``retrieval``: the kind's headline retrieval measures, canonical names)."""
     metrics = {canonical_key(k): v for k, v in (metrics or {}).items()}
-    shown = headline(cfg.eval.kind, cfg.eval.measures, cfg.eval.ks, metrics)
+    shown = headline(retrieval, metrics)
     return RunRow(cfg.eval.name, method, status, {k: float(metrics[k]) for k in shown
                                                   if isinstance(metrics[k], (int, float))}, n, path, reason)
 

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from qrexp.evals.kinds import KINDS
 from qrexp.experiment.config import RunConfig
 from qrexp.experiment.data import load_data
 from qrexp.experiment.context import cache_dir, scorer_of
@@ -93,7 +94,7 @@ def drill_groups(base: RunConfig, runs: pd.DataFrame, runs_root: Path, log=print
         except (OSError, ValueError, KeyError) as err:
             groups.append(Group(gid, first.eval.name, [], {}, [], error=f"examples not loadable: {err}"))
             continue
-        graded = bool(first.eval.data.qrels) or first.eval.kind == "retrieval"
+        graded = bool(first.eval.data.qrels) or KINDS.get(first.eval.kind).relevance.judged
         group = Group(gid, first.eval.name, examples, {ex.qid: gold_of(ex, graded) for ex in examples}, [])
         attention = []
         for _, row in rows.iterrows():

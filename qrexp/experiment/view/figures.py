@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
+from qrexp.evals.kinds import KINDS
 from qrexp.measures import normalise
 
 PLOTLY_JS = "plotly.min.js"
@@ -83,9 +84,11 @@ def metric_lines(df: pd.DataFrame, x: str, y: str, trace: str, div_id: str, titl
 
 
 def primary_metric(row: pd.Series) -> str | None:
-    """The headline metric of an evaluation run: the first configured measure for BEIR-style
-    retrieval, else R@k at the first k of the config that was computed (qrexp.measures names)."""
-    if row.get("config.eval.kind") == "retrieval":
+    """The headline metric of an evaluation run: the first configured measure for a judged kind
+    (BEIR-style retrieval, qrexp.evals.kinds), else R@k at the first k of the config that was
+    computed (qrexp.measures names; also for a kind not registered in this process)."""
+    kind = row.get("config.eval.kind")
+    if kind in KINDS and KINDS.get(kind).relevance.judged:
         measures = row.get("config.eval.measures") or ()
         return normalise(measures[0]) if measures else None
     for k in row.get("config.eval.ks") or ():

@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from qrexp.evals.baselines import BM25Ranker
-from qrexp.experiment.evaluate import gold_sets
 from qrexp.evals.metrics import retrieval_metrics
-from qrexp.evals.protocol import report_gold_coverage
+from qrexp.evals.protocol import gold_sets, report_gold_coverage
 from qrexp.data.lme import date_order, load_lme, occurrence_ids
 
 QUIRKS = Path(__file__).parents[2] / "data" / "lme_quirks.json"

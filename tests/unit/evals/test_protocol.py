@@ -132,7 +132,7 @@ def test_library_calls_take_one_measure_or_cut_off_as_a_scalar():
 
 def test_one_rule_for_examples_without_gold():
     """has_relevant (protocol counts) and gold_coverage (recall's left-out report) use one rule."""
-    from qrexp.evals.protocol import data_counts, gold_coverage, has_relevant, left_out_reason
+    from qrexp.evals.protocol import GOLD_UNITS, data_counts, gold_coverage, has_relevant, left_out_reason
     from qrexp.types import Doc, Example
     docs = [Doc("r1", "a"), Doc("r2", "b")]
     examples = [Example("gold", "q", docs, {"r1"}),
@@ -141,8 +141,8 @@ def test_one_rule_for_examples_without_gold():
                 Example("bare", "q", docs, set())]
     assert [left_out_reason(ex) for ex in examples] == [None, "abstention question", "evidence sessions absent",
                                                          "no gold unit"]
-    assert [has_relevant(ex, "lme") for ex in examples] == [True, False, False, False]
+    assert [has_relevant(ex, GOLD_UNITS) for ex in examples] == [True, False, False, False]
     cov = gold_coverage(examples)
     assert cov == {"n": 4, "with_gold": 1, "left_out": {"abstention question": 1, "evidence sessions absent": 1,
                                                         "no gold unit": 1}}
-    assert data_counts(examples, "lme")["n_no_relevant"] == sum(cov["left_out"].values()) == 3
+    assert data_counts(examples, GOLD_UNITS)["n_no_relevant"] == sum(cov["left_out"].values()) == 3

@@ -1,4 +1,5 @@
 """End-of-run / end-of-sweep summaries: exact renderings from hand-set rows and job records."""
+from qrexp.evals.kinds import KINDS
 from qrexp.experiment.config import EvalConfig, RunConfig
 from qrexp.report.summary import (RunRow, format_counts, format_table, headline, read_job_records, row_of,
                            sweep_report, write_job_record)
@@ -6,14 +7,18 @@ from qrexp.report.summary import (RunRow, format_counts, format_table, headline,
 
 def test_headline_measures_follow_the_evaluation_kind():
     metrics = {"R@1": 0.1, "Success@1": 0.2, "R_all@1": 0.0, "R@5": 0.5, "Acc@5": 0.4, "parse_failures@5": 1}
-    assert headline("lme", ["nDCG@10"], [5, 1], metrics) == ["R@1", "R@5", "Acc@5"]
+    lme = KINDS.get("lme").headline(["nDCG@10"], [5, 1])
+    assert lme == ["R@1", "R@5"] and headline(lme, metrics) == ["R@1", "R@5", "Acc@5"]
     beir = {"nDCG@10": 0.46, "R@1": 0.2, "R@5": 0.6}
-    assert headline("retrieval", ["ndcg_cut_10", "recall_5"], [1], beir) == ["nDCG@10", "R@5"]
+    retrieval = KINDS.get("retrieval").headline(["ndcg_cut_10", "recall_5"], [1])
+    assert retrieval == ["nDCG@10", "R@5"] and headline(retrieval, beir) == ["nDCG@10", "R@5"]
 
 
 def test_row_of_keeps_headline_measures_in_canonical_names():
     cfg = RunConfig(eval=EvalConfig(name="nq", kind="retrieval", measures=("ndcg_cut_10", "recall_100")))
-    row = row_of(cfg, "qrhead", "done", {"ndcg_cut_10": 0.586, "recall_100": 0.9, "R@5": 0.1}, 512, "runs/x")
+    shown = KINDS.get(cfg.eval.kind).headline(cfg.eval.measures, cfg.eval.ks)
+    row = row_of(cfg, "qrhead", "done", {"ndcg_cut_10": 0.586, "recall_100": 0.9, "R@5": 0.1}, 512, "runs/x",
+                 retrieval=shown)
     assert row.measures == {"nDCG@10": 0.586, "R@100": 0.9} and row.n == 512 and row.path == "runs/x"
 
 
