@@ -19,9 +19,10 @@ stage asks its entry, none switches on the kind's name:
   None: QA is not defined for the kind.
 
 How to add a kind: one ``KINDS.register("name")(EvalKind(...))`` entry (below, or in the module that
-defines its pieces, imported before the config is built), a loader in qrexp.data.LOADERS when its
-data format is new, and a ``conf/eval/<name>.yaml`` with ``kind: name``. A kind reuses the two
-relevance rules and the two QA plans above; a new QA plan is one function returning a QAPlan.
+defines its pieces, imported before the config is built) and a ``conf/eval/<name>.yaml`` with
+``kind: name``; when its data format is new, also its loader (qrexp.data: one file and its LOADERS
+line). A kind picks one of the two relevance rules (or a new Relevance) and a QA plan (the two
+above, or one function returning a QAPlan). tests/model/experiment/test_new_eval_kind.py does it.
 """
 from __future__ import annotations
 
