@@ -86,7 +86,8 @@ class EvalKind:
     @property
     def fields(self) -> tuple[str, ...]:
         """The kind-specific EvalConfig fields this kind reads (they enter its run ids)."""
-        return ("ignore_identical_ids",) * self.relevance.identical_ids + self.options
+        identical = ("ignore_identical_ids",) if self.relevance.identical_ids else ()
+        return identical + self.options
 
     def ranked(self, examples: Sequence[Example], e: Any) -> list[Example]:
         """The queries ranked for loaded ``examples`` under the EvalConfig ``e``."""
