@@ -1,9 +1,9 @@
-"""``qrexp list [models|data|methods|measures|experiments|tables]``: what exists, one line each.
+"""``qrexp list [models|data|methods|kinds|measures|experiments|tables]``: what exists, one line each.
 
 Models, data sets (evaluation and detection configs), experiments and tables come from the
 Hydra config tree ``conf/`` (each YAML's leading comment is its description) and from the paper's
-numbers in results/paper; methods from the method table (qrexp.experiment.methods.TABLE); measures
-from qrexp.measures.
+numbers in results/paper; methods from the method table (qrexp.experiment.methods.TABLE); evaluation
+kinds from qrexp.evals.kinds.KINDS; measures from qrexp.measures.
 """
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from pathlib import Path
 
 import yaml
 
+from qrexp.evals.kinds import KINDS
 from qrexp.experiment.methods import TABLE
 from qrexp.io.package_data import package_data
 from qrexp.measures import describe as describe_measures
 
 CONF = package_data("conf")                    # conf/, shipped in the package
-WHAT = ("models", "data", "methods", "measures", "experiments", "tables")
+WHAT = ("models", "data", "methods", "kinds", "measures", "experiments", "tables")
 
 
 def describe(path: Path, width: int = 110) -> str:
@@ -59,6 +60,8 @@ def _rows(what: str) -> list[tuple[str, str]]:
                 + [(f"detect={n}", describe(p)) for n, p in _options("detect")])
     if what == "methods":
         return [(f"eval.methods=[{m}]", method.description) for m, method in TABLE.items()]
+    if what == "kinds":
+        return [(f"eval.kind={k}", KINDS.get(k).description) for k in KINDS]
     if what == "measures":
         return describe_measures()
     if what == "experiments":

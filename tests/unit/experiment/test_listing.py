@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from qrexp.evals.kinds import KINDS
 from qrexp.experiment import listing
 from qrexp.experiment.methods import METHODS
 from qrexp.measures import normalise
@@ -25,6 +26,11 @@ def test_methods_are_exactly_the_ones_evaluation_runs():
     listed = [line.split()[0] for line in listing.lines("methods")]
     assert sorted(listed) == sorted(f"eval.methods=[{m}]" for m in METHODS.names())
     assert listed[:2] == ["eval.methods=[qrhead]", "eval.methods=[icr]"]      # the paper's order
+
+
+def test_kinds_are_exactly_the_registered_ones():
+    assert [line.split()[0] for line in listing.lines("kinds")] == [f"eval.kind={k}" for k in KINDS.names()]
+    assert "pair accuracy" in listing.lines("kinds")[0]                     # clipper, with its description
 
 
 def test_measures_and_tables():
