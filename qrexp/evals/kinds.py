@@ -33,7 +33,7 @@ from qrexp.engine.chat import Messages
 from qrexp.evals import protocol
 from qrexp.evals.metrics import evaluate_run, retrieval_metrics
 from qrexp.evals.protocol import GOLD_UNITS, JUDGED, Relevance
-from qrexp.evals.qa import lme_prompts
+from qrexp.evals.qa_lme import lme_prompts
 from qrexp.evals.qa_clipper import claim_examples, verification_jobs
 from qrexp.measures import normalise_all
 from qrexp.registry import Registry

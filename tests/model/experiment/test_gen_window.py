@@ -9,7 +9,7 @@ from organisms import bpe_tokenizer, tiny_model
 
 from qrexp.data.lme import load_lme
 from qrexp.evals.rankgpt import RankGPTRanker, rankgpt_messages
-from qrexp.evals.qa import lme_prompts
+from qrexp.evals.qa_lme import lme_prompts
 from qrexp.experiment.config import EvalConfig, QAConfig, RunConfig
 from qrexp.experiment.gen_window import check_generation_windows, passage
 from qrexp.types import Doc, Example

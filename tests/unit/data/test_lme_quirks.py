@@ -88,7 +88,7 @@ def test_recall_reports_what_it_leaves_out(examples):
 
 
 def test_qa_history_keeps_the_two_occurrences_apart(examples):
-    from qrexp.evals.qa import lme_history
+    from qrexp.evals.qa_lme import lme_history
     ex = examples["7a9e2c41"]
     text = lme_history(ex, ["sharegpt_Lm3Nq0r_0#2_r1", "sharegpt_Lm3Nq0r_0_r1"])
     assert text.count("hamstrings") == 2

@@ -1,6 +1,8 @@
 """The evaluation-kind table: what each kind says, that the config accepts exactly its names (one
 line with "did you mean" otherwise), and that no module outside it switches on a kind's name."""
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,11 @@ def test_no_module_switches_on_a_kind_name():
     planted = ast.parse('if cfg.eval.kind == "lme":\n    pass\nx = e.kind in ("clipper", "x")\n'
                         'y = KINDS.get("retrieval")\nz = row.get("config.eval.kind") != "retrieval"\n')
     assert sorted(_compared_kind_names(planted, names)) == [1, 3, 4, 5]     # the check sees each form
+
+
+def test_the_config_and_the_kind_table_load_no_model_library():
+    """RunConfig checks eval.kind against KINDS when built: that must not import torch."""
+    code = "import sys, qrexp.experiment.config, qrexp.evals.kinds; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=PACKAGE.parent).stdout
+    assert out.strip() == "False"

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from qrexp.evals.llm import Generator
-from qrexp.evals.qa import evaluate_lme, lme_answer_prompt, lme_generate, lme_judge_prompt, parse_yes_no, unit_turns
+from qrexp.evals.qa import evaluate_lme, lme_generate, lme_judge_prompt, parse_yes_no
+from qrexp.evals.qa_lme import lme_answer_prompt, unit_turns
 from qrexp.evals.qa_prompts import LME_ABSTENTION_TEMPLATE, LME_JUDGE_TEMPLATES
 from qrexp.evals.qa_units import select_units
 from qrexp.data.clipper import load_clipper
