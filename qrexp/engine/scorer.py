@@ -47,8 +47,11 @@ class ExampleScorer:
 
     def __init__(self, retriever: QRRetriever, cache: ScoreCache | None = None,
                  max_bytes: int | None = None, compress: bool = False,
-                 token_dtype: str = "float32") -> None:
+                 token_dtype: str = "float32", batch_size: int = 1) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"ExampleScorer: batch_size must be an int >= 1, got {batch_size!r}")
         self.retriever = retriever
+        self.batch_size = batch_size
         self.token_dtype = check_token_dtype(token_dtype)
         self.cache = cache
         self.max_bytes = max_bytes
