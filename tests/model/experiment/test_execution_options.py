@@ -17,10 +17,11 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _cfg(tiny_dir, out, *extra):
+    """The composed config (tiny model; ``extra`` overrides, else the fixture BEIR evaluation)."""
     with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
         return from_hydra(compose("config", overrides=[
             f"hydra.searchpath=[file://{ROOT / 'tests' / 'conf'}]", "model=tiny", f"model.path={tiny_dir}",
-            "eval=fixture_beir", f"out_dir={out}", "progress=false", *extra]))
+            f"out_dir={out}", "progress=false", *(extra or ["eval=fixture_beir"])]))
 
 
 def _trec(folder):
@@ -50,7 +51,8 @@ def _test_data(monkeypatch):
 
 
 def test_prefill_chunk_changes_no_score_and_no_id(tiny_dir, tmp_path):
-    base, chunked = _cfg(tiny_dir, tmp_path / "a"), _cfg(tiny_dir, tmp_path / "b", "scoring.prefill_chunk=7")
+    base, chunked = _cfg(tiny_dir, tmp_path / "a"), _cfg(tiny_dir, tmp_path / "b", "eval=fixture_beir",
+                                                                 "scoring.prefill_chunk=7")
     assert chunked.scoring.prefill_chunk == 7 and base.scoring.prefill_chunk is None
     assert "prefill_chunk" not in to_dict(chunked.scoring)                  # not hashed anywhere
     assert eval_id(chunked, "icr") == eval_id(base, "icr")
@@ -70,3 +72,24 @@ def test_prefill_chunk_changes_no_score_and_no_id(tiny_dir, tmp_path):
 def test_execution_options_are_checked(setting, message, tiny_dir, tmp_path):
     with pytest.raises(ConfigError, match=message):
         _cfg(tiny_dir, tmp_path, setting)
+
+
+@pytest.mark.parametrize("method", ["icr", "icr-uncal"])
+def test_batch_size_changes_no_score_and_no_id(method, tiny_dir, tmp_path):
+    """Four LongMemEval fixture questions in batches of 3 (prompts of different lengths), one of the
+    first batch cached beforehand."""
+    lme = ["eval=fixture_lme", "eval.qa.enabled=false"]
+    base, batched = _cfg(tiny_dir, tmp_path / "a", *lme), _cfg(tiny_dir, tmp_path / "b", *lme, "scoring.batch_size=3")
+    assert eval_id(batched, method) == eval_id(base, method)
+    examples = load_data(base.eval.data, cache_dir(base), base.seed)
+    warm = scorer_of(batched)
+    assert len({len(warm.prompt(ex).input_ids) for ex in examples}) == len(examples) == 4
+    warm.rank(examples[1:2], None, scoring_options(batched), progress=False)     # cached before
+    assert scorer_of(batched).batch_size == 3
+    for cfg in (base, batched):
+        evaluate(cfg, method, log=lambda s: None)
+    rid = eval_id(base, method)
+    _same_run(tmp_path / "a" / "runs" / rid, tmp_path / "b" / "runs" / rid)
+    forwards = [json.loads((tmp_path / f / "runs" / rid / "metrics.json").read_text())["extra"]["forwards"]
+                for f in "ab"]
+    assert forwards == [4, 3]                           # the cached query is read, not recomputed
