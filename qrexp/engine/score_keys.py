@@ -8,7 +8,8 @@ weights fingerprint (:func:`qrexp.engine.score_cache.scores_key`).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from contextlib import ExitStack, nullcontext
+from typing import ContextManager, Sequence
 
 import torch
 
@@ -17,6 +18,7 @@ from qrexp.engine.models import model_fingerprint
 from qrexp.engine.retriever import QRRetriever
 from qrexp.engine.score_cache import ScoreCache, scores_key
 from qrexp.engine.scoring import ScoringOptions
+from qrexp.io.locks import LockTimeout
 from qrexp.types import Example, Prompt
 
 
@@ -123,3 +125,25 @@ class ExampleKeys:
     def stores_tokens(self, ex: Example) -> bool:
         """Whether the cache policy keeps ``ex``'s token scores (:meth:`keeps_tokens` with a cache)."""
         return self.cache is not None and self.keeps_tokens(ex)
+
+    # ---- compute locks (processes sharing one cache) ---------------------------------------------
+    def claim(self, ex: Example) -> ContextManager:
+        """The lock on computing ``ex``'s full pass (:meth:`ScoreCache.lock` of its ``forward`` key,
+        the same for every calibrate / mask setting); waits while another process holds it. Re-read
+        the cache once it is held. Without a cache: no lock."""
+        return nullcontext() if self.cache is None else self.cache.lock(self._key("forward", ex))
+
+    def try_claims(self, examples: Sequence[Example], stack: ExitStack) -> list[Example]:
+        """The examples of ``examples`` whose compute lock this process got without waiting (held on
+        ``stack`` until it closes); those another process is computing are left out (a later
+        :meth:`claim` waits for them). Without a cache: all of them."""
+        if self.cache is None:
+            return list(examples)
+        got = []
+        for ex in examples:
+            try:
+                stack.enter_context(self.cache.lock(self._key("forward", ex), wait=False))
+            except LockTimeout:
+                continue
+            got.append(ex)
+        return got

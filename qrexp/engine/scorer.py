@@ -23,6 +23,7 @@ any key): :meth:`ExampleScorer.prefetch` fills them before the examples are read
 """
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Iterable, Iterator, Sequence
 
 import torch
@@ -154,10 +155,12 @@ class ExampleScorer(ExampleKeys):
             elif self.doc_token_scores(ex) is None:
                 (full if self.keeps_tokens(ex) else subset).append(ex)
         r = self.retriever
-        for start in range(0, len(full), self.batch_size):
-            part = full[start:start + self.batch_size]
-            for ex, out in zip(part, r.raw_token_scores_batch(part, CALIBRATED)):
-                self._ready[(content_key(ex), opts)] = self._keep(ex, opts, *out)
+        with ExitStack() as held:       # examples another process is computing are read later
+            full = [ex for ex in self.try_claims(full, held) if not self._found(ex, opts, doc_scores_only)]
+            for start in range(0, len(full), self.batch_size):
+                part = full[start:start + self.batch_size]
+                for ex, out in zip(part, r.raw_token_scores_batch(part, CALIBRATED)):
+                    self._ready[(content_key(ex), opts)] = self._keep(ex, opts, *out)
         hs = as_headset(heads, r.n_layers, r.n_heads)
         for start in range(0, len(subset), self.batch_size):
             part = subset[start:start + self.batch_size]
@@ -165,6 +168,18 @@ class ExampleScorer(ExampleKeys):
                 self.forwards += 1
                 self._check_prompt(ex, scored)
                 self._ready[(content_key(ex), opts, hs.heads)] = self._subset_rows(ex, real, null)
+
+    def _found(self, ex: Example, opts: ScoringOptions, doc_scores_only: bool) -> bool:
+        """Whether what a prefetch computes for ``ex`` was stored meanwhile (by another process);
+        found DocScores are held for the next read."""
+        if self.cache is None:
+            return False
+        if opts.aggregation == "per_head" or doc_scores_only:
+            value = self.cache.get(self.doc_scores_key(ex, opts), self.doc_scores_shape(ex))
+            if value is not None:
+                self._ready[(content_key(ex), opts)] = value
+            return value is not None
+        return self.doc_token_scores(ex) is not None
 
     def _cached_doc_scores(self, ex: Example, opts: ScoringOptions) -> torch.Tensor | None:
         """DocScores held by a prefetch, else read from the cache (counted as a hit or a miss);
@@ -188,7 +203,12 @@ class ExampleScorer(ExampleKeys):
     def doc_scores(self, ex: Example, opts: ScoringOptions = ScoringOptions()) -> torch.Tensor:
         """DocScores [D, L, H] with the per-head outlier mask (exact float32; cached)."""
         value = self._cached_doc_scores(ex, opts)
-        return self._forward(ex, opts) if value is None else value
+        if value is not None:
+            return value
+        with self.claim(ex):                 # another process computing it: wait, then read it
+            value = None if self.cache is None else self.cache.get(self.doc_scores_key(ex, opts),
+                                                                   self.doc_scores_shape(ex))
+            return self._forward(ex, opts) if value is None else value
 
     def headset_scores(self, ex: Example, heads: HeadSet | None,
                        opts: ScoringOptions = ScoringOptions()) -> torch.Tensor:
@@ -204,8 +224,11 @@ class ExampleScorer(ExampleKeys):
         order = sorted(hs.heads)
         tokens = self.doc_token_scores(ex)
         if tokens is None and self.keeps_tokens(ex):
-            self._forward(ex, opts)
-            tokens = self._memo[content_key(ex)]
+            with self.claim(ex):             # another process computing it: wait, then read it
+                tokens = self.doc_token_scores(ex)
+                if tokens is None:
+                    self._forward(ex, opts)
+                    tokens = self._memo[content_key(ex)]
         if tokens is not None:
             rows = tokens[0 if opts.calibrate else 1][[l for l, _ in order], [h for _, h in order]]
         else:                                            # not kept: a pass over the head subset
