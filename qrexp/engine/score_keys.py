@@ -15,6 +15,7 @@ import torch
 
 from qrexp.engine.cache_plan import CachePlan, check_token_dtype, plan_cache
 from qrexp.engine.models import model_fingerprint
+from qrexp.engine.prompt import PromptBuilder
 from qrexp.engine.retriever import QRRetriever
 from qrexp.engine.score_cache import ScoreCache, scores_key
 from qrexp.engine.scoring import ScoringOptions
@@ -53,6 +54,7 @@ class ExampleKeys:
         self._prompts: dict[tuple, Prompt] = {}     # keyed by content, not qid alone
         self._nulls: dict[tuple, Prompt] = {}
         self._model_id: dict | None = None
+        self._unbounded: PromptBuilder | None = None  # the retriever's builder without the window check
 
     @property
     def model_id(self) -> dict:
@@ -75,6 +77,23 @@ class ExampleKeys:
         if key not in self._prompts:
             self._prompts[key] = self.retriever.build_prompt(ex.query, ex.docs, ex.qid)
         return self._prompts[key]
+
+    def prompt_length(self, ex: Example) -> int:
+        """Tokens of ``ex``'s scoring prompt, for the window check (qrexp.engine.window.fit_window):
+        the prompt is tokenized once and, when it fits the model's window, kept for the cache keys
+        and the forward pass, so a rerun on a filled cache tokenizes each prompt once, not twice.
+        Raises ValueError (naming the example) for no documents, an empty query or a span that
+        cannot be located; never for the length itself."""
+        key = content_key(ex)
+        if key not in self._prompts:
+            b = self.retriever.builder
+            if self._unbounded is None:
+                self._unbounded = PromptBuilder(b.tokenizer, b.settings, None)
+            prompt = self._unbounded.build(ex.query, ex.docs, ex.qid)
+            if b.max_length is not None and len(prompt.input_ids) > b.max_length:
+                return len(prompt.input_ids)            # never scored as is: the window check decides
+            self._prompts[key] = prompt
+        return len(self._prompts[key].input_ids)
 
     def null_prompt(self, ex: Example) -> Prompt:
         """The null-query prompt of ``ex`` (the calibration pass reads it)."""

@@ -170,7 +170,7 @@ def _score_qr(cfg: RunConfig, rid: str, log, ckpt: QueryCheckpoint) -> Scored:
     scorer, opts = scorer_of(cfg), scoring_options(cfg)
     examples = load_data(cfg.detect.data, cache_dir(cfg), cfg.seed)
     examples = fit_window(examples, scorer.retriever.builder, scorer.retriever.builder.max_length,
-                          cfg.detect.data.fit_window, log, cfg.progress)
+                          cfg.detect.data.fit_window, log, cfg.progress, length=scorer.prompt_length)
     qrels = {ex.qid: dict(ex.meta["qrels"]) for ex in examples} if cfg.detect.data.qrels else None
     plan = scorer.plan_for(examples, opts, tokens=False)          # detection reads DocScores only
     log(f"[detect] {plan.describe()}")
