@@ -55,7 +55,8 @@ def as_headset(heads: str | HeadSet | Iterable[Head] | None, n_layers: int, n_he
 
 
 class QRRetriever:
-    """Query-focused retrieval with attention heads of any HF decoder (batch size 1, exact fp32 reads)."""
+    """Query-focused retrieval with attention heads of any HF decoder (exact fp32 reads; one example
+    per forward, several with the ``*_batch`` methods)."""
 
     def __init__(self, model, tokenizer, heads="full", prompt_style: str = "chat",
                  query_span: str = "instruction", null_query: str = "N/A", calibrate: bool = True,
