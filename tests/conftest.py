@@ -45,13 +45,23 @@ def tiny_dir(tmp_path_factory):
     return folder
 
 
+DEMO_TESTS = "tests/integration/test_demo.py"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Run the demo's tests last: they wait for the demo subprocess started at collection, and
+    collected in file order they would block the session within its first minute, leaving the demo
+    to run alone instead of next to every other test."""
+    items.sort(key=lambda item: item.nodeid.startswith(DEMO_TESTS))      # stable: the rest keep their order
+
+
 def pytest_collection_finish(session):
     """Start the offline demo (tests/integration/test_demo.py) as soon as a demo test is selected:
     it runs in a subprocess next to the other tests (which mostly wait on their own subprocesses),
     and the demo fixture waits for it. Saves most of the demo's ~4 minutes of wall time."""
     if session.config.option.collectonly:
         return
-    if any(item.nodeid.startswith("tests/integration/test_demo.py") for item in session.items):
+    if any(item.nodeid.startswith(DEMO_TESTS) for item in session.items):
         from test_demo import start_demo
         out = session.config._tmp_path_factory.mktemp("demo")
         session.config.qrexp_demo = (out, start_demo(out))
