@@ -8,8 +8,8 @@ in reversed BM25 order, passages cut to 400 words, nDCG@10, ICR (every head, cal
   qrexp      `qrexp eval=beir` in-process (Hydra compose -> run_experiment): load + sample the data,
              build prompts, score (fused SDPA + span-row capture, null query on the cached prefix),
              metrics, run folder (config, run.trec, per-query rows, metrics.json), fresh score cache.
-  qrexp, batched  the engine alone with B queries per forward (qrexp.engine.batched): prompts,
-             scores, metrics; no run folder (the CLI does not batch yet).
+  qrexp, batched  the same CLI path with ``scoring.batch_size=B`` (B queries per left-padded
+             forward, qrexp.engine.batched; fresh score cache): same scores to 1e-5, checked here.
   qrexp, cached   the same qrexp run again on a filled score cache (new out_dir): no forward pass;
              counts the tokenizer calls.
   reference  our minimal re-implementation of the loop of princeton-pli/QRHead
@@ -23,7 +23,8 @@ Model loading is excluded from every timing (the model is loaded once, before). 
 paper's Qwen2.5-style reference prompt (SmolLM2 has the same chat markers), so their document scores
 are compared too.
 
-    python experiments/bench_throughput.py [--queries 12] [--top-k 10] [--batch 4] [--out DIR]
+    python experiments/bench_throughput.py [--queries 12] [--top-k 10] [--batch-size 4] [--out DIR]
+                                           [--no-reference]
 """
 from __future__ import annotations
 
@@ -38,12 +39,8 @@ import pytrec_eval
 import torch
 from hydra import compose, initialize_config_dir
 
-from qrexp.data.beir import load_beir
 from qrexp.data.synthetic.beir_like import generate_beir
-from qrexp.engine.batched import batched_prefix_passes
 from qrexp.engine.models import load_model
-from qrexp.engine.retriever import QRRetriever
-from qrexp.engine.scoring import calibrate, span_scores
 from qrexp.experiment.cli import CONF_DIR
 from qrexp.experiment.config import from_hydra
 from qrexp.experiment.run import run_experiment
@@ -134,12 +131,12 @@ def reference_run(model, tok, folder: Path, run_file: Path, qids: list[str], top
 
 
 # ---- qrexp ---------------------------------------------------------------------------------------
-def qrexp_config(folder: Path, n: int, top_k: int, out_dir: Path, cache_dir: Path):
+def qrexp_config(folder: Path, n: int, top_k: int, out_dir: Path, cache_dir: Path, batch_size: int = 1):
     overrides = ["eval=beir", f"eval.data.args.source={folder}", f"eval.data.args.run={folder / 'bm25.run'}",
                  f"eval.data.args.top_k={top_k}", f"eval.data.args.n_queries={n}", "eval.methods=[icr]",
                  "eval.measures=[nDCG@10]", "stage=evaluate", "model=smollm2-135m",
                  "model.prompt_style=reference", "model.reference_family=qwen2.5", f"out_dir={out_dir}",
-                 f"cache_dir={cache_dir}", "progress=false"]
+                 f"cache_dir={cache_dir}", "progress=false", f"scoring.batch_size={batch_size}"]
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         return from_hydra(compose("config", overrides=overrides))
 
@@ -150,24 +147,22 @@ def timed(fn):
     return value, time.perf_counter() - t0
 
 
-def batched_engine(retriever: QRRetriever, examples, batch: int) -> dict[str, dict[str, float]]:
-    """ICR scores with ``batch`` queries per forward (prompts, batched passes, calibrate, mask)."""
-    run = {}
-    for i in range(0, len(examples), batch):
-        group = examples[i:i + batch]
-        prompts = [(retriever.build_prompt(ex.query, ex.docs, ex.qid),
-                    retriever.build_prompt(retriever.null_query, ex.docs, ex.qid)) for ex in group]
-        items = [(list(p.input_ids[:p.cont_start]),
-                  [(list(x.input_ids[p.cont_start:]), (x.query_span[0] - p.cont_start,
-                                                       x.query_span[1] - p.cont_start)) for x in (p, nul)])
-                 for p, nul in prompts]
-        for ex, (p, _), outs in zip(group, prompts, batched_prefix_passes(retriever.model, items)):
-            c = p.cont_start
-            real, null = ({k: v[:, :c] for k, v in o.items()} for o, _ in outs)
-            summed = sum(calibrate(real[k], null[k]).sum(0) for k in real)
-            scores = span_scores(summed, p.doc_spans, retriever.mask_sigma)
-            run[ex.qid] = {d.doc_id: float(s) for d, s in zip(ex.docs, scores)}
+def run_scores(result) -> dict[str, dict[str, float]]:
+    """{qid: {doc: score}} of the run.trec an evaluation wrote."""
+    run: dict[str, dict[str, float]] = {}
+    for line in (Path(result["summary"][0].path) / "run.trec").read_text().splitlines():
+        q, _, d, _, s, _ = line.split()
+        run.setdefault(q, {})[d] = float(s)
     return run
+
+
+def max_rel(a, b) -> float:
+    """Largest |a - b| relative to the largest |score| of the query, over every query and doc."""
+    return max(abs(a[q][d] - b[q][d]) / max(1e-12, max(abs(v) for v in b[q].values())) for q in b for d in b[q])
+
+
+def ranking(run, q):
+    return sorted(run[q], key=lambda d: (-run[q][d], d))
 
 
 class CountingCalls:
@@ -198,7 +193,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--queries", type=int, default=12)
     ap.add_argument("--top-k", type=int, default=10)
-    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--batch-size", "--batch", type=int, default=4, help="queries per forward, batched run")
+    ap.add_argument("--no-reference", action="store_true", help="skip the paper-code loop (slow)")
     ap.add_argument("--out", default=None, help="working folder (default: a temporary one)")
     args = ap.parse_args()
     base = Path(args.out or tempfile.mkdtemp(prefix="qrexp-bench-"))
@@ -214,13 +210,8 @@ def main() -> None:
     scorer = scorer_of(warm)
     cfg = qrexp_config(folder, args.queries, args.top_k, work / "qrexp", work / "cache")
     result, t_qrexp = timed(lambda: run_experiment(cfg))
-    ndcg_qrexp = result["metrics"]["beir/icr"]["nDCG@10"] if "beir/icr" in result["metrics"] else \
-        next(iter(result["metrics"].values()))["nDCG@10"]
-    rid_dir = Path(result["summary"][0].path)
-    qrexp_run: dict[str, dict[str, float]] = {}
-    for line in (rid_dir / "run.trec").read_text().splitlines():
-        q, _, d, _, s, _ = line.split()
-        qrexp_run.setdefault(q, {})[d] = float(s)
+    ndcg_qrexp = next(iter(result["metrics"].values()))["nDCG@10"]
+    qrexp_run = run_scores(result)
     qids = list(qrexp_run)
 
     again = qrexp_config(folder, args.queries, args.top_k, work / "qrexp-again", work / "cache")
@@ -229,32 +220,32 @@ def main() -> None:
         _, t_cached = timed(lambda: run_experiment(again))
         forwards = scorer_of(again).forwards - forwards0
 
-    examples = load_beir(folder, folder / "bm25.run", top_k=args.top_k, n_queries=args.queries, seed=42)
-    examples = [ex for ex in examples if ex.qid in qrexp_run]
-    batched, t_batched = timed(lambda: batched_engine(scorer.retriever, examples, args.batch))
+    bcfg = qrexp_config(folder, args.queries, args.top_k, work / "qrexp-batched", work / "cache-batched",
+                        args.batch_size)
+    bresult, t_batched = timed(lambda: run_experiment(bcfg))
+    batched = run_scores(bresult)
+    rel_b = max_rel(batched, qrexp_run)
+    same_b = all(ranking(batched, q) == ranking(qrexp_run, q) for q in qids)
 
-    model, tok = load_model("smollm2-135m", dtype=torch.float32)
-    model.set_attn_implementation("eager")
-    (ref_run, ndcg_ref), t_ref = timed(lambda: reference_run(model, tok, folder, folder / "bm25.run", qids,
-                                                             args.top_k, work / "reference-run.json"))
-
-    rel = max(abs(ref_run[q][d] - qrexp_run[q][d]) / max(1e-12, max(abs(v) for v in ref_run[q].values()))
-              for q in qids for d in ref_run[q])
-    rel_b = max(abs(batched[q][d] - qrexp_run[q][d]) / max(1e-12, max(abs(v) for v in qrexp_run[q].values()))
-                for q in qids for d in qrexp_run[q])
-    same_order = all(sorted(ref_run[q], key=lambda d: (-ref_run[q][d], d))
-                     == sorted(qrexp_run[q], key=lambda d: (-qrexp_run[q][d], d)) for q in qids)
     n = len(qids)
     print(f"\n{n} queries x {args.top_k} candidates, SmolLM2-135M fp32, {torch.get_num_threads()} CPU threads")
     print(f"  qrexp end to end (CLI path, run folder)   {n / t_qrexp:7.3f} queries/s  ({t_qrexp:.1f} s, nDCG@10 {ndcg_qrexp:.4f})")
-    print(f"  qrexp engine, {args.batch} queries per forward       {n / t_batched:7.3f} queries/s  ({t_batched:.1f} s)")
+    print(f"  same, scoring.batch_size={args.batch_size:<2}            {n / t_batched:7.3f} queries/s  ({t_batched:.1f} s; "
+          f"scores vs batch 1 max rel. diff {rel_b:.1e}, same rankings: {same_b})")
     print(f"  qrexp again on the filled score cache     {n / t_cached:7.3f} queries/s  ({t_cached:.1f} s, "
           f"{forwards} forward passes, {calls.n} tokenizer calls taking {calls.seconds:.2f} s)")
-    print(f"  reference loop (eager, output_attentions) {n / t_ref:7.3f} queries/s  ({t_ref:.1f} s, nDCG@10 {ndcg_ref:.4f})")
-    print(f"  ratio qrexp / reference: {t_ref / t_qrexp:.2f}x  (batched engine: {t_ref / t_batched:.2f}x)")
-    print(f"  scores: reference vs qrexp max rel. diff {rel:.1e}, same rankings: {same_order}; "
-          f"batched vs qrexp {rel_b:.1e}")
-    assert math.isfinite(rel)
+    if not args.no_reference:
+        model, tok = load_model("smollm2-135m", dtype=torch.float32)
+        model.set_attn_implementation("eager")
+        (ref_run, ndcg_ref), t_ref = timed(lambda: reference_run(model, tok, folder, folder / "bm25.run", qids,
+                                                                 args.top_k, work / "reference-run.json"))
+        rel = max_rel(qrexp_run, ref_run)
+        same_order = all(ranking(ref_run, q) == ranking(qrexp_run, q) for q in qids)
+        print(f"  reference loop (eager, output_attentions) {n / t_ref:7.3f} queries/s  ({t_ref:.1f} s, nDCG@10 {ndcg_ref:.4f})")
+        print(f"  ratio qrexp / reference: {t_ref / t_qrexp:.2f}x  (batched: {t_ref / t_batched:.2f}x)")
+        print(f"  scores: reference vs qrexp max rel. diff {rel:.1e}, same rankings: {same_order}")
+        assert math.isfinite(rel)
+    assert same_b and rel_b < 1e-4
 
 
 if __name__ == "__main__":

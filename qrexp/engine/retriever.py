@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import torch
 
+from qrexp.engine.batched import batched_prefix_passes
 from qrexp.engine.forward import prefix_passes, prepare_model
 from qrexp.engine.models import load_model
 from qrexp.engine.prompt import PromptBuilder, PromptSettings
@@ -54,7 +55,8 @@ def as_headset(heads: str | HeadSet | Iterable[Head] | None, n_layers: int, n_he
 
 
 class QRRetriever:
-    """Query-focused retrieval with attention heads of any HF decoder (batch size 1, exact fp32 reads)."""
+    """Query-focused retrieval with attention heads of any HF decoder (exact fp32 reads; one example
+    per forward, several with the ``*_batch`` methods)."""
 
     def __init__(self, model, tokenizer, heads="full", prompt_style: str = "chat",
                  query_span: str = "instruction", null_query: str = "N/A", calibrate: bool = True,
@@ -120,35 +122,67 @@ class QRRetriever:
         return prompt, null
 
     # ---- token scores ------------------------------------------------------------------------
-    def _passes(self, query: str, docs: DocsLike, heads: HeadSet, qid: str, calibrated: bool):
-        """Raw captures over the shared prefix: ({layer: [H_sel, T_prefix]}, null or None, prompt)."""
-        prompt, null = self._prompts(query, docs, qid, calibrated)
+    @staticmethod
+    def _work(prompt: Prompt, null: Prompt | None):
+        """(prefix ids, [(continuation ids, query span relative to them)] of the real and null query)."""
         c = prompt.cont_start
-        conts = [(list(p.input_ids[c:]), (p.query_span[0] - c, p.query_span[1] - c))
-                 for p in (prompt, null) if p is not None]
-        results = prefix_passes(self.model, list(prompt.input_ids[:c]), conts, heads_by_layer(heads),
-                                early_exit=self.early_exit, prefill_chunk=self.prefill_chunk)
+        return list(prompt.input_ids[:c]), [(list(p.input_ids[c:]), (p.query_span[0] - c, p.query_span[1] - c))
+                                            for p in (prompt, null) if p is not None]
+
+    @staticmethod
+    def _prefix_rows(results, prompt: Prompt, null: Prompt | None):
+        c = prompt.cont_start
         real = {layer: x[:, :c] for layer, x in results[0][0].items()}
         null_rows = None if null is None else {layer: x[:, :c] for layer, x in results[1][0].items()}
         return real, null_rows, prompt
+
+    def _passes(self, query: str, docs: DocsLike, heads: HeadSet, qid: str, calibrated: bool):
+        """Raw captures over the shared prefix: ({layer: [H_sel, T_prefix]}, null or None, prompt)."""
+        prompt, null = self._prompts(query, docs, qid, calibrated)
+        results = prefix_passes(self.model, *self._work(prompt, null), heads_by_layer(heads),
+                                early_exit=self.early_exit, prefill_chunk=self.prefill_chunk)
+        return self._prefix_rows(results, prompt, null)
+
+    def _batched_passes(self, examples: Sequence[Example], heads: HeadSet, calibrated: bool):
+        """:meth:`_passes` of several examples in one left-padded forward (qrexp.engine.batched; the
+        prefixes are prefilled in one shot: ``prefill_chunk`` does not apply); same values to 1e-5."""
+        built = [self._prompts(ex.query, ex.docs, ex.qid, calibrated) for ex in examples]
+        results = batched_prefix_passes(self.model, [self._work(p, n) for p, n in built],
+                                        heads_by_layer(heads), early_exit=self.early_exit)
+        return [self._prefix_rows(res, p, n) for res, (p, n) in zip(results, built)]
+
+    def _dense(self, rows: dict[int, torch.Tensor] | None) -> torch.Tensor | None:
+        return None if rows is None else torch.stack([rows[layer] for layer in range(self.n_layers)])
+
+    @staticmethod
+    def _stack(rows: dict[int, torch.Tensor] | None) -> torch.Tensor | None:
+        return None if rows is None else torch.cat([rows[layer] for layer in sorted(rows)])
 
     def raw_token_scores(self, query: str, docs: DocsLike, qid: str = "?",
                          opts: ScoringOptions | None = None):
         """Uncalibrated TokenScores of the real and null query, each [L, H, T_prefix] (null None
         when ``opts.calibrate`` is off), and the prompt. Everything else is a pure function of these."""
-        calibrated = self._opts(opts).calibrate
         real, null, prompt = self._passes(query, docs, HeadSet.full(self.n_layers, self.n_heads), qid,
-                                          calibrated)
-        dense = lambda rows: torch.stack([rows[layer] for layer in range(self.n_layers)])
-        return dense(real), None if null is None else dense(null), prompt
+                                          self._opts(opts).calibrate)
+        return self._dense(real), self._dense(null), prompt
+
+    def raw_token_scores_batch(self, examples: Sequence[Example], opts: ScoringOptions | None = None):
+        """:meth:`raw_token_scores` of each example, all in one batched forward (short prompts)."""
+        out = self._batched_passes(examples, HeadSet.full(self.n_layers, self.n_heads), self._opts(opts).calibrate)
+        return [(self._dense(real), self._dense(null), prompt) for real, null, prompt in out]
 
     def headset_rows(self, query: str, docs: DocsLike, heads: HeadSet, qid: str = "?",
                      opts: ScoringOptions | None = None):
         """(real [K, T_prefix], null [K, T_prefix] or None, prompt) for the K heads of ``heads`` in
         (layer, head) order; one early-exit pass over the head subset (+ its null continuation)."""
         real, null, prompt = self._passes(query, docs, heads, qid, self._opts(opts).calibrate)
-        stack = lambda rows: torch.cat([rows[layer] for layer in sorted(rows)])
-        return stack(real), None if null is None else stack(null), prompt
+        return self._stack(real), self._stack(null), prompt
+
+    def headset_rows_batch(self, examples: Sequence[Example], heads: HeadSet,
+                           opts: ScoringOptions | None = None):
+        """:meth:`headset_rows` of each example, all in one batched forward (short prompts)."""
+        out = self._batched_passes(examples, heads, self._opts(opts).calibrate)
+        return [(self._stack(real), self._stack(null), prompt) for real, null, prompt in out]
 
     def token_scores(self, query: str, docs: DocsLike, qid: str = "?",
                      opts: ScoringOptions | None = None) -> tuple[torch.Tensor, Prompt]:

@@ -18,7 +18,11 @@ with its weights fingerprint and the scoring settings; gold labels, objective an
 File format (no pickle; :mod:`qrexp.engine.cache_records`): a 512-byte JSON header then the
 payload. Files live at
 ``<root>/<key[:2]>/<key>.scores``; each is written to a unique temp file and moved into place
-(os.replace), so processes sharing one cache never see a torn file. An unreadable file, one stored
+(os.replace), so processes sharing one cache never see a torn file. A process about to compute a
+missing entry takes that entry's lock (:meth:`ScoreCache.lock`: ``<key>.lock`` next to it, a POSIX
+flock, :class:`qrexp.io.locks.FileLock`, removed on release) and reads the cache again once it holds
+it, so a second process asking for an entry another one is computing waits and reads it instead of
+computing it again; an entry already on disk is read without any lock. An unreadable file, one stored
 under another key or one whose tensor shape does not fit the prompt it is read for is reported with
 a warning, deleted and recomputed, never served.
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import re
 import warnings
 from pathlib import Path
@@ -35,10 +40,13 @@ import torch
 
 from qrexp.engine.cache_records import decode_record, encode_record, half_decode, half_encode
 from qrexp.io.files import atomic_write_bytes, canonical_json
+from qrexp.io.locks import FileLock
 from qrexp.types import Example, Prompt
 
 CACHE_FORMAT = "qrexp.doc_scores.v1"      # part of every key (changing it orphans every cache)
 SUFFIX = ".scores"
+LOCK_SUFFIX = ".lock"
+_log = logging.getLogger(__name__)
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -102,6 +110,13 @@ class ScoreCache:
             raise ValueError(f"score cache: bad key {key!r:.80} (expected 64 lowercase hex digits)")
         return self.root / key[:2] / f"{key}{SUFFIX}"
 
+    def lock(self, key: str, wait: bool = True) -> FileLock:
+        """The compute lock of entry ``key``: ``<root>/<key[:2]>/<key>.lock`` (a context manager;
+        waiting is logged at INFO level). With ``wait=False`` acquiring raises
+        :class:`qrexp.io.locks.LockTimeout` at once when another process holds it."""
+        return FileLock(self.path(key).with_suffix(LOCK_SUFFIX), log=_log.info, poll_s=0.05,
+                        timeout_s=None if wait else 0.0)
+
     def __contains__(self, key: str) -> bool:
         return self.path(key).is_file()
 
@@ -146,7 +161,8 @@ class ScoreCache:
 
     def get_or_compute(self, key: str, fn: Callable[[], torch.Tensor],
                        shape: tuple[int, ...] | None = None) -> torch.Tensor:
-        """Cached value for ``key``; on a miss call ``fn()`` once, store and return it.
+        """Cached value for ``key``; on a miss call ``fn()`` once, store and return it. A process that
+        finds the entry being computed by another (its lock held) waits, then reads it.
 
         ``shape``: the shape the value must have (checked on read and on compute; a computed value
         of another shape raises RuntimeError and is not stored)."""
@@ -155,6 +171,11 @@ class ScoreCache:
             self.hits += 1
             return value
         self.misses += 1
+        with self.lock(key):
+            value = self.get(key, shape)                # written while this process waited
+            return value if value is not None else self._compute(key, fn, shape)
+
+    def _compute(self, key: str, fn: Callable[[], torch.Tensor], shape: tuple[int, ...] | None) -> torch.Tensor:
         value = fn()
         if shape is not None and tuple(value.shape) != tuple(shape):
             raise RuntimeError(f"score cache: computed a tensor of shape {list(value.shape)} for key "

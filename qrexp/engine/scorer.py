@@ -14,28 +14,33 @@ With ``token_dtype="float16"`` the paper aggregation always scores from float16-
 (:func:`half_round`, relative rounding <= 2^-11), whether they come from the cache or from a fresh
 (full or head-subset) pass, so its numbers do not depend on the budget or on what was cached before;
 the default float32 keeps the scores equal to the reference computation. Options travel per call (:class:`ScoringOptions`).
-Keys: the prompt token ids actually scored and the loaded model's weights fingerprint (:func:`scores_key`).
+Keys: the prompt token ids actually scored and the loaded model's weights fingerprint
+(:mod:`qrexp.engine.score_keys`).
+
+``batch_size`` > 1 runs the passes of up to that many examples whose scores are not cached as one
+left-padded forward (:mod:`qrexp.engine.batched`; exact against batch 1 to 1e-5, so it is no part of
+any key): :meth:`ExampleScorer.prefetch` fills them before the examples are read one by one.
 """
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Iterable, Iterator, Sequence
 
 import torch
 from tqdm.auto import tqdm
 
-from qrexp.engine.cache_plan import CachePlan, check_token_dtype, plan_cache
-from qrexp.engine.models import model_fingerprint
+from qrexp.engine.cache_records import half_round
 from qrexp.engine.rerank import rerank
 from qrexp.engine.retriever import QRRetriever, as_headset
-from qrexp.engine.cache_records import half_round
-from qrexp.engine.score_cache import ScoreCache, scores_key
+from qrexp.engine.score_cache import ScoreCache
+from qrexp.engine.score_keys import ExampleKeys, compact_spans, content_key
 from qrexp.engine.scoring import ScoringOptions, calibrate, doc_scores_per_head, span_scores
-from qrexp.types import Example, HeadSet, Prompt, Run
+from qrexp.types import Example, HeadSet, Run
 
 CALIBRATED = ScoringOptions(calibrate=True)      # token passes always include the null query
 
 
-class ExampleScorer:
+class ExampleScorer(ExampleKeys):
     """Cached per-example scores for one retriever (model + prompt settings).
 
     ``max_bytes``: the disk budget of one data set's records (None: unbounded); token scores are
@@ -43,100 +48,37 @@ class ExampleScorer:
     unbounded, none under a budget). ``compress``: zlib over the token records (saves 9-16%
     measured, at ~13 MB/s of CPU per record; off by default). ``token_dtype``: "float32" (exact,
     default) or "float16" (half the disk, scores rounded as above; part of the token-score key).
-    ``forwards`` counts forward passes run (real + null = one)."""
+    ``batch_size``: examples per forward in :meth:`rank` and :meth:`iter_doc_scores` (exact; 1:
+    one at a time). ``forwards`` counts pass pairs run (real + null = one, per example)."""
 
     def __init__(self, retriever: QRRetriever, cache: ScoreCache | None = None,
                  max_bytes: int | None = None, compress: bool = False,
-                 token_dtype: str = "float32") -> None:
-        self.retriever = retriever
-        self.token_dtype = check_token_dtype(token_dtype)
-        self.cache = cache
-        self.max_bytes = max_bytes
+                 token_dtype: str = "float32", batch_size: int = 1) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"ExampleScorer: batch_size must be an int >= 1, got {batch_size!r}")
+        super().__init__(retriever, cache, max_bytes, token_dtype)
         self.compress = compress
-        self.plan: CachePlan | None = None
-        self._admitted: set[tuple] | None = None
-        self._prompts: dict[tuple, Prompt] = {}     # keyed by content, not qid alone
-        self._nulls: dict[tuple, Prompt] = {}
-        self._memo: tuple[tuple, torch.Tensor] | None = None   # last example's token scores
-        self._model_id: dict | None = None
+        self.batch_size = batch_size
+        self._memo: dict[tuple, torch.Tensor] = {}    # token scores of the last batch (or example)
+        self._ready: dict[tuple, torch.Tensor] = {}   # DocScores / head-set rows a prefetch filled
         self.forwards = 0
 
-    @property
-    def model_id(self) -> dict:
-        """The loaded model's identity incl. weights fingerprint (computed once per scorer)."""
-        if self._model_id is None:
-            self._model_id = model_fingerprint(self.retriever.model)
-        return self._model_id
-
-    def _key(self, kind: str, ex: Example, **extra) -> str:
-        """Key of what is computed: real and null prompt tokens + spans, model, settings."""
-        r = self.retriever
-        settings = {k: v for k, v in r.settings_dict().items() if k not in ("calibrate", "mask_sigma")}
-        model = {k: v for k, v in self.model_id.items() if k != "name"}   # a label computes nothing
-        return scores_key(kind, [self.prompt(ex), self.null_prompt(ex)], model=model,
-                          settings=settings, **extra)
-
-    def prompt(self, ex: Example) -> Prompt:
-        key = _content(ex)
-        if key not in self._prompts:
-            self._prompts[key] = self.retriever.build_prompt(ex.query, ex.docs, ex.qid)
-        return self._prompts[key]
-
-    def null_prompt(self, ex: Example) -> Prompt:
-        """The null-query prompt of ``ex`` (the calibration pass reads it)."""
-        key = _content(ex)
-        if key not in self._nulls:
-            self._nulls[key] = self.retriever.build_prompt(self.retriever.null_query, ex.docs, ex.qid)
-        return self._nulls[key]
-
-    # ---- keys, shapes, plan --------------------------------------------------------------------
-    def doc_scores_key(self, ex: Example, opts: ScoringOptions) -> str:
-        return self._key("doc_scores", ex, calibrate=opts.calibrate, mask_sigma=opts.mask_sigma)
-
-    def token_scores_key(self, ex: Example) -> str:
-        """The score-cache key of ``ex``'s document TokenScores (model, prompts, settings)."""
-        return self._key("doc_token_scores", ex, token_dtype=self.token_dtype)
-
-    def doc_tokens(self, ex: Example) -> torch.Tensor:
-        """Prompt positions of the document tokens [T_doc] (spans concatenated in document order)."""
-        return torch.cat([torch.arange(s, e) for s, e in self.prompt(ex).doc_spans])
-
-    def token_scores_shape(self, ex: Example) -> tuple[int, int, int, int]:
-        r = self.retriever
-        return (2, r.n_layers, r.n_heads, len(self.doc_tokens(ex)))
-
-    def plan_for(self, examples: Sequence[Example], opts: ScoringOptions,
-                 tokens: bool | None = None) -> CachePlan:
-        """Fix (and return) what ``examples`` will store, before any forward pass: DocScores always,
-        token scores when ``tokens`` (default: ``opts.aggregation == "paper"``) for the first
-        examples that fit ``max_bytes``. Raises ValueError when the DocScores alone do not fit."""
-        need = opts.aggregation == "paper" if tokens is None else tokens
-        r = self.retriever
-        self.plan = plan_cache(r.n_layers, r.n_heads, [len(self.prompt(ex).doc_spans) for ex in examples],
-                               [len(self.doc_tokens(ex)) for ex in examples],
-                               tokens_needed=need, max_bytes=self.max_bytes, token_dtype=self.token_dtype)
-        self._admitted = {_content(ex) for ex in examples[:self.plan.token_examples]}
-        return self.plan
-
-    def keeps_tokens(self, ex: Example) -> bool:
-        """Whether ``ex``'s token scores are kept (the plan admitted it; no plan: no budget)."""
-        return _content(ex) in self._admitted if self._admitted is not None else self.max_bytes is None
-
     # ---- token scores ----------------------------------------------------------------------------
-    def stores_tokens(self, ex: Example) -> bool:
-        """Whether the cache policy keeps ``ex``'s token scores (:meth:`keeps_tokens` with a cache)."""
-        return self.cache is not None and self.keeps_tokens(ex)
+    def _remember(self, ex: Example, tokens: torch.Tensor) -> None:
+        self._memo[content_key(ex)] = tokens
+        while len(self._memo) > self.batch_size:
+            self._memo.pop(next(iter(self._memo)))
 
     def doc_token_scores(self, ex: Example) -> torch.Tensor | None:
         """Document TokenScores [2, L, H, T_doc] (calibrated, raw; float16-rounded) from memory or
         the cache; None when not kept (no forward pass)."""
-        if self._memo is not None and self._memo[0] == _content(ex):
-            return self._memo[1]
+        if content_key(ex) in self._memo:
+            return self._memo[content_key(ex)]
         if self.cache is None:
             return None
         tokens = self.cache.get_tokens(self.token_scores_key(ex), self.token_scores_shape(ex))
         if tokens is not None:
-            self._memo = (_content(ex), tokens)
+            self._remember(ex, tokens)
         return tokens
 
     def cached_token_scores(self, ex: Example) -> torch.Tensor | None:
@@ -151,16 +93,20 @@ class ExampleScorer:
         pair[1][..., idx] = tokens[1] - tokens[0]
         return pair
 
-    def _forward(self, ex: Example, opts: ScoringOptions) -> torch.Tensor:
-        """One full pass pair: stores DocScores for ``opts`` (and token scores if kept); returns them."""
-        self.forwards += 1
-        real, null, scored = self.retriever.raw_token_scores(ex.query, ex.docs, ex.qid, CALIBRATED)
+    def _check_prompt(self, ex: Example, scored) -> None:
         if scored.input_ids != self.prompt(ex).input_ids:
             raise RuntimeError(f"example {ex.qid}: the prompt changed between two builds (a chat "
                                "template rendering time-dependent text?); its scores cannot be keyed")
+
+    def _keep(self, ex: Example, opts: ScoringOptions, real: torch.Tensor, null: torch.Tensor,
+              scored) -> torch.Tensor:
+        """Store DocScores for ``opts`` (and token scores if kept) from one full pass pair's raw
+        TokenScores [L, H, T_prefix]; returns the DocScores [D, L, H]."""
+        self.forwards += 1
+        self._check_prompt(ex, scored)
         real, null = real.cpu(), null.cpu()
-        ts = calibrate(real, null if opts.calibrate else None)
-        ds = doc_scores_per_head(ts, self.prompt(ex).doc_spans, opts.mask_sigma)
+        ds = doc_scores_per_head(calibrate(real, null if opts.calibrate else None),
+                                 self.prompt(ex).doc_spans, opts.mask_sigma)
         if self.cache is not None:
             self.cache.put(self.doc_scores_key(ex, opts), ds)
         if self.keeps_tokens(ex):
@@ -168,25 +114,101 @@ class ExampleScorer:
             tokens = self._stored(torch.stack([real[..., idx] - null[..., idx], real[..., idx]]))
             if self.cache is not None:
                 self.cache.put_tokens(self.token_scores_key(ex), tokens, self.compress, self.token_dtype)
-            self._memo = (_content(ex), tokens)
+            self._remember(ex, tokens)
         return ds
+
+    def _forward(self, ex: Example, opts: ScoringOptions) -> torch.Tensor:
+        """One full pass pair: stores DocScores for ``opts`` (and token scores if kept); returns them."""
+        return self._keep(ex, opts, *self.retriever.raw_token_scores(ex.query, ex.docs, ex.qid, CALIBRATED))
 
     def _stored(self, tokens: torch.Tensor) -> torch.Tensor:
         """Token scores as the cache holds them: float32 unchanged, or float16-rounded rows."""
         return half_round(tokens) if self.token_dtype == "float16" else tokens.to(torch.float32)
 
+    def _subset_rows(self, ex: Example, real: torch.Tensor, null: torch.Tensor | None) -> torch.Tensor:
+        """Calibrated document-token rows [K, T_doc] of a head-subset pass (rounded as stored)."""
+        idx = self.doc_tokens(ex)
+        return self._stored(calibrate(real.cpu()[:, idx], None if null is None else null.cpu()[:, idx]))
+
+    # ---- batches ---------------------------------------------------------------------------------
+    def prefetch(self, examples: Sequence[Example], opts: ScoringOptions, heads: HeadSet | None = None,
+                 doc_scores_only: bool = False) -> None:
+        """Run the passes that reading ``examples`` with :meth:`headset_scores` (``heads``, ``opts``)
+        or, with ``doc_scores_only``, :meth:`doc_scores` would run one by one, as batched forwards of
+        ``batch_size`` examples: full passes (DocScores, token scores where kept) for what the cache
+        lacks, head-subset passes for the paper aggregation of examples whose token scores are not
+        kept. The results are held for the next reads of these examples (cache entries are written
+        as batch 1 writes them). Cached examples cost no pass; each content is computed once."""
+        self._ready.clear()
+        full, subset, seen = [], [], set()
+        for ex in examples:
+            key = content_key(ex)
+            if key in seen:
+                continue
+            seen.add(key)
+            if opts.aggregation == "per_head" or doc_scores_only:
+                value = self._cached_doc_scores(ex, opts)
+                if value is None:
+                    full.append(ex)
+                else:
+                    self._ready[(key, opts)] = value
+            elif self.doc_token_scores(ex) is None:
+                (full if self.keeps_tokens(ex) else subset).append(ex)
+        r = self.retriever
+        with ExitStack() as held:       # examples another process is computing are read later
+            full = [ex for ex in self.try_claims(full, held) if not self._found(ex, opts, doc_scores_only)]
+            for start in range(0, len(full), self.batch_size):
+                part = full[start:start + self.batch_size]
+                for ex, out in zip(part, r.raw_token_scores_batch(part, CALIBRATED)):
+                    self._ready[(content_key(ex), opts)] = self._keep(ex, opts, *out)
+        hs = as_headset(heads, r.n_layers, r.n_heads)
+        for start in range(0, len(subset), self.batch_size):
+            part = subset[start:start + self.batch_size]
+            for ex, (real, null, scored) in zip(part, r.headset_rows_batch(part, hs, opts)):
+                self.forwards += 1
+                self._check_prompt(ex, scored)
+                self._ready[(content_key(ex), opts, hs.heads)] = self._subset_rows(ex, real, null)
+
+    def _found(self, ex: Example, opts: ScoringOptions, doc_scores_only: bool) -> bool:
+        """Whether what a prefetch computes for ``ex`` was stored meanwhile (by another process);
+        found DocScores are held for the next read."""
+        if self.cache is None:
+            return False
+        if opts.aggregation == "per_head" or doc_scores_only:
+            value = self.cache.get(self.doc_scores_key(ex, opts), self.doc_scores_shape(ex))
+            if value is not None:
+                self._ready[(content_key(ex), opts)] = value
+            return value is not None
+        return self.doc_token_scores(ex) is not None
+
+    def _cached_doc_scores(self, ex: Example, opts: ScoringOptions) -> torch.Tensor | None:
+        """DocScores held by a prefetch, else read from the cache (counted as a hit or a miss);
+        None when absent."""
+        ready = self._ready.pop((content_key(ex), opts), None)
+        if ready is not None or self.cache is None:
+            return ready
+        value = self.cache.get(self.doc_scores_key(ex, opts), self.doc_scores_shape(ex))
+        if value is None:
+            self.cache.misses += 1
+        else:
+            self.cache.hits += 1
+        return value
+
+    def _batches(self, examples: list[Example], i: int, opts: ScoringOptions, heads: HeadSet | None,
+                 doc_scores_only: bool = False) -> None:
+        if self.batch_size > 1 and i % self.batch_size == 0:
+            self.prefetch(examples[i:i + self.batch_size], opts, heads, doc_scores_only)
+
     # ---- document scores -------------------------------------------------------------------------
     def doc_scores(self, ex: Example, opts: ScoringOptions = ScoringOptions()) -> torch.Tensor:
         """DocScores [D, L, H] with the per-head outlier mask (exact float32; cached)."""
-        r = self.retriever
-        shape = (len(self.prompt(ex).doc_spans), r.n_layers, r.n_heads)
-        if self.cache is not None:
-            value = self.cache.get(self.doc_scores_key(ex, opts), shape)
-            if value is not None:
-                self.cache.hits += 1
-                return value
-            self.cache.misses += 1
-        return self._forward(ex, opts)
+        value = self._cached_doc_scores(ex, opts)
+        if value is not None:
+            return value
+        with self.claim(ex):                 # another process computing it: wait, then read it
+            value = None if self.cache is None else self.cache.get(self.doc_scores_key(ex, opts),
+                                                                   self.doc_scores_shape(ex))
+            return self._forward(ex, opts) if value is None else value
 
     def headset_scores(self, ex: Example, heads: HeadSet | None,
                        opts: ScoringOptions = ScoringOptions()) -> torch.Tensor:
@@ -202,39 +224,37 @@ class ExampleScorer:
         order = sorted(hs.heads)
         tokens = self.doc_token_scores(ex)
         if tokens is None and self.keeps_tokens(ex):
-            self._forward(ex, opts)
-            tokens = self._memo[1]
+            with self.claim(ex):             # another process computing it: wait, then read it
+                tokens = self.doc_token_scores(ex)
+                if tokens is None:
+                    self._forward(ex, opts)
+                    tokens = self._memo[content_key(ex)]
         if tokens is not None:
             rows = tokens[0 if opts.calibrate else 1][[l for l, _ in order], [h for _, h in order]]
         else:                                            # not kept: a pass over the head subset
-            self.forwards += 1
-            real, null, _ = r.headset_rows(ex.query, ex.docs, hs, ex.qid, opts)
-            idx = self.doc_tokens(ex)
-            rows = self._stored(calibrate(real.cpu()[:, idx], None if null is None else null.cpu()[:, idx]))
-        return span_scores(rows.sum(0), _compact(self.prompt(ex).doc_spans), opts.mask_sigma)
+            rows = self._ready.pop((content_key(ex), opts, hs.heads), None)
+            if rows is None:
+                self.forwards += 1
+                real, null, _ = r.headset_rows(ex.query, ex.docs, hs, ex.qid, opts)
+                rows = self._subset_rows(ex, real, null)
+        return span_scores(rows.sum(0), compact_spans(self.prompt(ex).doc_spans), opts.mask_sigma)
 
     def iter_doc_scores(self, examples: Iterable[Example], opts: ScoringOptions = ScoringOptions(),
                         progress: bool = True, desc: str = "scoring") -> Iterator[torch.Tensor]:
+        """DocScores [D, L, H] of each example in order (cached, or ``batch_size`` per forward)."""
         examples = list(examples)
-        for ex in tqdm(examples, desc=desc, disable=not progress):
+        for i, ex in enumerate(tqdm(examples, desc=desc, disable=not progress)):
+            self._batches(examples, i, opts, None, doc_scores_only=True)
             yield self.doc_scores(ex, opts)
 
     def rank(self, examples: Sequence[Example], heads: HeadSet | None,
              opts: ScoringOptions = ScoringOptions(), progress: bool = True,
              desc: str = "ranking") -> Run:
         """Run {qid: {doc_id: score}} for a head set (the one re-ranking loop, qrexp.engine.rerank)."""
-        return rerank(examples, lambda ex: self.headset_scores(ex, heads, opts), desc, progress)
+        examples = list(examples)
+        at = iter(range(len(examples)))
 
-
-def _content(ex: Example) -> tuple:
-    """What a prompt is built from: qid, query and the documents (ids, titles, texts) in order."""
-    return ex.qid, ex.query, tuple((d.doc_id, d.title, d.text) for d in ex.docs)
-
-
-def _compact(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Document spans re-based onto the concatenated document tokens (:meth:`ExampleScorer.doc_tokens`)."""
-    out, at = [], 0
-    for s, e in spans:
-        out.append((at, at + e - s))
-        at += e - s
-    return out
+        def score(ex: Example) -> torch.Tensor:
+            self._batches(examples, next(at), opts, heads)
+            return self.headset_scores(ex, heads, opts)
+        return rerank(examples, score, desc, progress)

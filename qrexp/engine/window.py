@@ -51,8 +51,12 @@ def _truncate(builder: PromptBuilder, ex: Example, window: int, tokens: int) -> 
 
 
 def fit_window(examples: Sequence[Example], builder: PromptBuilder, window: int | None, policy: str = "fail",
-               log: Callable[[str], None] = print, progress: bool = True) -> list[Example]:
+               log: Callable[[str], None] = print, progress: bool = True,
+               length: Callable[[Example], int] | None = None) -> list[Example]:
     """Check (and with ``policy="truncate"`` fit) every example's prompt to ``window`` tokens.
+
+    ``length``: an example's prompt tokens (default :func:`prompt_length` with ``builder``); the cached
+    scorer's ``prompt_length`` keeps the tokenized prompt, so scoring does not tokenize it again.
 
     Prints one line: prompt length min / median / max and how many of n exceed the window. Returns the
     examples (truncated ones replaced). Raises ValueError, before any forward pass, when ``policy`` is
@@ -64,8 +68,8 @@ def fit_window(examples: Sequence[Example], builder: PromptBuilder, window: int 
     if window is None or not examples:
         return list(examples)
     from tqdm.auto import tqdm
-    lengths = [prompt_length(builder, ex.query, ex.docs)
-               for ex in tqdm(examples, desc="prompt lengths", disable=not progress, leave=False)]
+    length = length or (lambda ex: prompt_length(builder, ex.query, ex.docs))
+    lengths = [length(ex) for ex in tqdm(examples, desc="prompt lengths", disable=not progress, leave=False)]
     over = [i for i, n in enumerate(lengths) if n > window]
     log(f"[window] prompt tokens over {len(examples)} examples: min {min(lengths)}, median "
         f"{int(statistics.median(lengths))}, max {max(lengths)}, total {sum(lengths)}; {len(over)} exceed the "

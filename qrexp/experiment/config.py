@@ -31,6 +31,9 @@ from qrexp.experiment.schema import register
 from qrexp.types import ConfigError
 
 
+EXECUTION_ONLY = {"execution_only": True}   # field metadata: changes speed or memory, never a number
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """The model to load. ``name`` (label in run ids, tables, head files, W&B tags) is derived from
@@ -61,6 +64,10 @@ class ScoringConfig:
     calibrate: bool = True
     mask_sigma: float | None = 2.0       # None: no outlier mask (mean - sigma * std)
     aggregation: str = "paper"           # paper: sum heads then mask (score_docs) | per_head
+    # How fast, not what: both are exact (scores equal to 1e-5, same rankings), so they take no part
+    # in run ids or score-cache keys (EXECUTION_ONLY: to_dict leaves them out).
+    prefill_chunk: int | None = field(default=None, metadata=EXECUTION_ONLY)   # prefix tokens per forward; None: one shot
+    batch_size: int = field(default=1, metadata=EXECUTION_ONLY)   # queries per forward (left-padded; short prompts)
 
 
 @dataclass(frozen=True)
@@ -197,10 +204,15 @@ def evals_of(cfg: RunConfig) -> list[RunConfig]:
 
 
 def to_dict(cfg) -> dict[str, Any]:
-    """Plain nested dict of a config dataclass (tuples as lists)."""
+    """Plain nested dict of a config dataclass (tuples as lists): what run ids and data keys hash.
+
+    Fields marked :data:`EXECUTION_ONLY` (``scoring.prefill_chunk``, ``scoring.batch_size``: exact
+    ways to compute the same scores) are left out, so setting them reuses finished runs and cached
+    scores."""
     def plain(x):
         if dataclasses.is_dataclass(x):
-            return {f.name: plain(getattr(x, f.name)) for f in dataclasses.fields(x)}
+            return {f.name: plain(getattr(x, f.name)) for f in dataclasses.fields(x)
+                    if not f.metadata.get("execution_only")}
         if isinstance(x, (list, tuple)):
             return [plain(v) for v in x]
         if isinstance(x, Mapping):

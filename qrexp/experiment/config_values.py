@@ -84,6 +84,8 @@ def check_values(cfg) -> None:
     sigma = cfg.scoring.mask_sigma
     if sigma is not None and not (math.isfinite(sigma) and sigma >= 0):
         raise ConfigError(f"config scoring.mask_sigma={sigma!r}: must be a number >= 0, or null for no mask")
+    _at_least("scoring.prefill_chunk", cfg.scoring.prefill_chunk, 1, optional=True)
+    _at_least("scoring.batch_size", cfg.scoring.batch_size, 1)
     _one_of("heads.source", cfg.heads.source, HEAD_SOURCES)
     _at_least("heads.k", cfg.heads.k, 1, optional=True)
     if cfg.heads.source == "explicit" and not cfg.heads.heads:

@@ -42,14 +42,16 @@ def model_of(m: ModelConfig):
 
 def scorer_of(cfg: RunConfig) -> ExampleScorer:
     """A scorer (forward counter at 0) over the cached per-example scores of ``cfg``'s model and
-    prompt settings; calibration and the mask travel per call as :func:`scoring_options`."""
+    prompt settings; calibration and the mask travel per call as :func:`scoring_options`.
+    ``scoring.prefill_chunk`` and ``scoring.batch_size`` only change how the passes run (exact)."""
     model, tok = model_of(cfg.model)
     s = cfg.scoring
     retriever = QRRetriever(model, tok, prompt_style=cfg.model.prompt_style, query_span=s.query_span,
                             null_query=s.null_query, calibrate=s.calibrate, mask_sigma=s.mask_sigma,
-                            reference_family=cfg.model.reference_family)
+                            reference_family=cfg.model.reference_family, prefill_chunk=s.prefill_chunk)
     return ExampleScorer(retriever, ScoreCache(cache_dir(cfg) / "scores"), max_bytes=cfg.cache.max_bytes,
-                         compress=cfg.cache.compress, token_dtype=cfg.cache.token_dtype)
+                         compress=cfg.cache.compress, token_dtype=cfg.cache.token_dtype,
+                         batch_size=s.batch_size)
 
 
 def generator_of(cfg: RunConfig) -> HFGenerator:

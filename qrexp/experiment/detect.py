@@ -31,15 +31,18 @@ from qrexp.engine.window import fit_window
 from qrexp.experiment.config import RunConfig, to_dict
 from qrexp.experiment.context import cache_dir, model_label, model_of, scorer_of, scoring_options, store_of
 from qrexp.experiment.data import data_semantics, load_data
+from qrexp.experiment.resume import open_checkpoint
 from qrexp.experiment.run_logging import check_tracker_inputs, finish_run, reuse_run
 from qrexp.heads.files import publish_detection, round_scores
-from qrexp.heads.niah import case_from_example, niah_retrieval_scores
+from qrexp.heads.niah import (NIAH_TEMPLATE, NiahCase, NiahRun, NiahScores, case_from_example,
+                              combine_niah_runs, score_niah_case)
 from qrexp.heads.files import write_detection
 from qrexp.heads.objectives import detect, rank_heads, relevance_of
 from qrexp.heads.sets import top_k
 from qrexp.io.locks import run_lock
 from qrexp.registry import Registry
 from qrexp.report.plots import plot_head_scores
+from qrexp.runs.checkpoint import Journal, QueryCheckpoint
 from qrexp.runs.store import run_id
 from qrexp.types import Example, Head, HeadSet, Qrels
 
@@ -114,7 +117,7 @@ class Detector:
     semantics: Callable[[RunConfig], dict]            # what the run id hashes (no paths)
     id_fields: tuple[str, ...]                        # readable part of the run id
     labels: Callable[[RunConfig], dict]               # "detect" and "objective" in head specs
-    score: Callable[[RunConfig, str, Callable[[str], None]], Scored]   # (cfg, run id, log)
+    score: Callable[[RunConfig, str, Callable[[str], None], QueryCheckpoint], Scored]   # (cfg, run id, log, journals)
 
 
 DETECTORS: Registry[Detector] = Registry("detector")
@@ -143,12 +146,14 @@ def run_detection(cfg: RunConfig, which: str = "qr", log=print) -> Path:
             reuse_run(cfg, store, rid, semantics, d.stage, record, log)
             return heads_file
         store.start(rid, semantics)
-        got = d.score(cfg, rid, log)
+        ckpt = open_checkpoint(store, rid, semantics, log)   # per-case journals of a killed run
+        got = d.score(cfg, rid, log, ckpt)
         write_heads(heads_file, got.scores, k=cfg.model.k, **got.heads_file)
         publish_detection(heads_file, Path(cfg.out_dir) / "heads" / "detected" / rid, log)
         top = ",".join(f"{l}-{h}" for (l, h), _ in rank_heads(got.scores)[: cfg.model.k])
         finish_run(cfg, store, rid, semantics, d.stage, {"top_heads": top, **got.metrics}, got.n,
                    semantics, extra=got.extra)
+        ckpt.discard()                                   # scratch: the run is complete without it
         log(f"[{d.stage}] {rid}: {got.summary}{top}")
     return heads_file
 
@@ -160,11 +165,12 @@ def qr_semantics(cfg: RunConfig) -> dict:
             "detect": detect_, "seed": cfg.seed}
 
 
-def _score_qr(cfg: RunConfig, rid: str, log) -> Scored:
+def _score_qr(cfg: RunConfig, rid: str, log, ckpt: QueryCheckpoint) -> Scored:
+    # no journal: every example's DocScores are in the score cache as soon as they are computed
     scorer, opts = scorer_of(cfg), scoring_options(cfg)
     examples = load_data(cfg.detect.data, cache_dir(cfg), cfg.seed)
     examples = fit_window(examples, scorer.retriever.builder, scorer.retriever.builder.max_length,
-                          cfg.detect.data.fit_window, log, cfg.progress)
+                          cfg.detect.data.fit_window, log, cfg.progress, length=scorer.prompt_length)
     qrels = {ex.qid: dict(ex.meta["qrels"]) for ex in examples} if cfg.detect.data.qrels else None
     plan = scorer.plan_for(examples, opts, tokens=False)          # detection reads DocScores only
     log(f"[detect] {plan.describe()}")
@@ -184,14 +190,39 @@ def niah_semantics(cfg: RunConfig) -> dict:
     return {"stage": "detect-niah", "model": model_label(cfg), "niah": to_dict(cfg.niah), "seed": cfg.seed}
 
 
-def _score_niah(cfg: RunConfig, rid: str, log) -> Scored:
+def niah_scores(model, tok, cases: Sequence[tuple[str, NiahCase]], journal: Journal | None,
+                max_new_tokens: int, threshold: float, chat: bool = True, template: str = NIAH_TEMPLATE,
+                progress: bool = True) -> NiahScores:
+    """NIAH copy scores (qrexp.heads.niah) of ``cases`` [(case id, case)], one journal record per case
+    (``journal``: qrexp.runs.checkpoint; checked against the case, the model's weights fingerprint and
+    the generation settings), so a killed detection resumes at the case where it stopped and gives
+    bit-equal scores: the copy scores [L, H] float32 round-trip JSON exactly and are summed in case order."""
+    def run(key_case: tuple[str, NiahCase]) -> NiahRun:
+        return score_niah_case(model, tok, key_case[1], max_new_tokens, threshold, chat, template,
+                               where=f"NIAH case {key_case[0]}")
+    shape = (model.config.num_hidden_layers, model.config.num_attention_heads)
+    if journal is None:
+        return combine_niah_runs(map(run, cases), shape)
+    identity = {"model": model_fingerprint(model), "max_new_tokens": max_new_tokens, "threshold": threshold,
+                "chat": chat, "template": template}
+    records = journal.map(list(cases), key_of=lambda kc: kc[0], dep_of=lambda kc: {"case": kc[1]._asdict(), **identity},
+                          compute=lambda chunk: [_record(run(kc)) for kc in chunk], desc="niah score",
+                          progress=progress)
+    return combine_niah_runs((NiahRun(r["correct"], None if r["copy"] is None else
+                                      torch.tensor(r["copy"], dtype=torch.float32)) for r in records), shape)
+
+
+def _record(run: NiahRun) -> dict:
+    return {"correct": run.correct, "copy": None if run.copy is None else run.copy.tolist()}
+
+
+def _score_niah(cfg: RunConfig, rid: str, log, ckpt: QueryCheckpoint) -> Scored:
     model, tok = model_of(cfg.model)
     n = cfg.niah
     count = lambda text: len(tok(text, add_special_tokens=False)["input_ids"])
     examples = niah_grid(n.lengths, n.depths, NEEDLES[: n.n_needles], count_tokens=count, seed=cfg.seed)
-    result = niah_retrieval_scores(model, tok, [case_from_example(ex) for ex in examples],
-                                   max_new_tokens=n.max_new_tokens, threshold=n.threshold,
-                                   progress=cfg.progress)
+    result = niah_scores(model, tok, [(ex.qid, case_from_example(ex)) for ex in examples], ckpt.journal("niah"),
+                         n.max_new_tokens, n.threshold, progress=cfg.progress)
     if result.n_correct == 0:
         raise RuntimeError(f"NIAH detection {rid}: the model answered none of {result.n_runs} runs "
                            "correctly, so no head can be scored; use longer max_new_tokens or shorter contexts")

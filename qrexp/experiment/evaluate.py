@@ -146,7 +146,7 @@ def evaluate(cfg: RunConfig, method: str, log=print) -> dict:
         scorer = scorer_of(method_config(cfg, m)) if m.attention else None
         if scorer is not None:                   # every prompt's length, before any forward pass
             b = scorer.retriever.builder
-            examples = fit_window(examples, b, b.max_length, e.data.fit_window, log, cfg.progress)
+            examples = fit_window(examples, b, b.max_length, e.data.fit_window, log, cfg.progress, scorer.prompt_length)
         check_generation_windows(cfg, method, examples, runs_qa(cfg, method), lambda: model_of(cfg.model), log)
         if not m.answers_only:
             run, ranked_info = rank(method_config(cfg, m), method, examples, scorer, log, ckpt)

@@ -144,6 +144,42 @@ def copy_scores(trace: GenerationTrace, prompt_ids: Sequence[int],
     return hit.view(n_layers, n_heads, e - s).sum(-1).float() / (e - s)
 
 
+class NiahRun(NamedTuple):
+    """One case's outcome: answered correctly, and then its copy scores HeadScores [L, H] (else None)."""
+    correct: bool
+    copy: torch.Tensor | None
+
+
+def score_niah_case(model, tokenizer, case: NiahCase | tuple[str, str, str, str], max_new_tokens: int = 50,
+                    threshold: float = 0.5, chat: bool = True, template: str = NIAH_TEMPLATE,
+                    stop_ids: Iterable[int] | None = None, where: str = "NIAH case") -> NiahRun:
+    """One greedy generation of up to ``max_new_tokens`` for ``case``: correct when
+    rouge1_recall(generated text, answer) > threshold, then its :func:`copy_scores` [L, H] (float32).
+    Raises ValueError (naming ``where``) for a malformed case (:func:`as_case`, :func:`build_niah_prompt`)."""
+    case = as_case(case, where)
+    prompt = build_niah_prompt(tokenizer, case, chat, template, where=where)
+    trace = greedy_generate(model, tokenizer, prompt.ids, max_new_tokens, capture_last_row=True,
+                            stop_ids=None if stop_ids is None else list(stop_ids))
+    if rouge1_recall(trace.text, case.answer) > threshold:
+        return NiahRun(True, copy_scores(trace, prompt.ids, prompt.needle_span))
+    return NiahRun(False, None)
+
+
+def combine_niah_runs(runs: Iterable[NiahRun], shape: tuple[int, int]) -> NiahScores:
+    """NiahScores of the runs in order: the mean copy score [L, H] over the correct ones (summed in
+    run order, so equal runs give bit-equal scores), zeros of ``shape`` when none is correct.
+    Raises ValueError for no runs."""
+    total, n_correct, n_runs = None, 0, 0
+    for run in runs:
+        n_runs += 1
+        if run.correct:
+            total = run.copy if total is None else total + run.copy
+            n_correct += 1
+    if n_runs == 0:
+        raise ValueError("niah_retrieval_scores: no cases")
+    return NiahScores(torch.zeros(shape) if total is None else total / n_correct, n_correct, n_runs)
+
+
 def niah_retrieval_scores(model, tokenizer, cases: Iterable[NiahCase | tuple[str, str, str, str]],
                           max_new_tokens: int = 50, threshold: float = 0.5, chat: bool = True,
                           template: str = NIAH_TEMPLATE, stop_ids: Iterable[int] | None = None,
@@ -153,24 +189,11 @@ def niah_retrieval_scores(model, tokenizer, cases: Iterable[NiahCase | tuple[str
     A run counts as answered correctly when rouge1_recall(generated text, answer) > threshold.
     Returns NiahScores: HeadScores [L, H] in [0, 1] (mean copy score over the correct runs; zeros
     when none is correct), the number of correct runs, all runs. Runs one greedy generation of up
-    to ``max_new_tokens`` per case (tqdm bar when ``progress``). Raises ValueError for no cases or a
-    malformed case (:func:`as_case`, :func:`build_niah_prompt`).
+    to ``max_new_tokens`` per case (:func:`score_niah_case`; tqdm bar when ``progress``). Raises
+    ValueError for no cases or a malformed case (:func:`as_case`, :func:`build_niah_prompt`).
     """
     stops = None if stop_ids is None else list(stop_ids)
-    total, n_correct, n_runs = None, 0, 0
-    for i, case in enumerate(tqdm(cases, desc="niah score", disable=not progress)):
-        case = as_case(case, f"NIAH case {i}")
-        prompt = build_niah_prompt(tokenizer, case, chat, template, where=f"NIAH case {i}")
-        trace = greedy_generate(model, tokenizer, prompt.ids, max_new_tokens, capture_last_row=True,
-                                stop_ids=stops)
-        n_runs += 1
-        if rouge1_recall(trace.text, case.answer) > threshold:
-            run = copy_scores(trace, prompt.ids, prompt.needle_span)
-            total = run if total is None else total + run
-            n_correct += 1
-    if n_runs == 0:
-        raise ValueError("niah_retrieval_scores: no cases")
-    if total is None:
-        shape = (model.config.num_hidden_layers, model.config.num_attention_heads)
-        return NiahScores(torch.zeros(shape), 0, n_runs)
-    return NiahScores(total / n_correct, n_correct, n_runs)
+    runs = (score_niah_case(model, tokenizer, case, max_new_tokens, threshold, chat, template, stops,
+                            where=f"NIAH case {i}")
+            for i, case in enumerate(tqdm(cases, desc="niah score", disable=not progress)))
+    return combine_niah_runs(runs, (model.config.num_hidden_layers, model.config.num_attention_heads))

@@ -2,7 +2,8 @@
 preemption, a node failure, Ctrl-C) restarts at query 400 instead of query 0.
 
 Layout: ``<run folder>/partial/<journal>.jsonl``, one journal per kind of per-query work (``ranking``:
-one ranking per query; ``qa``, ``judge``, ``rankgpt``: one reply per generator prompt). A journal is
+one ranking per query; ``qa``, ``judge``, ``rankgpt``: one reply per generator prompt; ``niah``: one
+NIAH detection case, qrexp.experiment.detect.niah_scores). A journal is
 append-only JSON lines:
 
 * line 1, the header ``{"format", "journal", "depends"}``: ``depends`` is the sha256 of the canonical

@@ -27,6 +27,13 @@ def _patch_retriever(module) -> None:
         _note(f"forward {qid}")
         return original(self, query, docs, qid, *args, **kwargs)
     module.QRRetriever.raw_token_scores = raw_token_scores
+    original_batch = module.QRRetriever.raw_token_scores_batch
+
+    def raw_token_scores_batch(self, examples, *args, **kwargs):     # scoring.batch_size > 1
+        for ex in examples:
+            _note(f"forward {ex.qid}")
+        return original_batch(self, examples, *args, **kwargs)
+    module.QRRetriever.raw_token_scores_batch = raw_token_scores_batch
 
 
 def _patch_generator(module) -> None:

@@ -1,5 +1,7 @@
 """ScoreCache: keys, compute-once, corrupt files, and detection from cached DocScores."""
 import dataclasses
+import threading
+import time
 
 import pytest
 import torch
@@ -157,3 +159,23 @@ def test_cached_and_uncached_detection_agree(tmp_path):
     assert rank_heads(first)[0][0] == (1, 2)
     with pytest.raises(KeyError, match="no DocScores for example 1"):
         list(cached_doc_scores(cache, [keys[0], fingerprint(missing=True)]))
+
+
+def test_get_or_compute_waits_for_an_entry_being_computed(tmp_path):
+    """An entry whose lock another holder has (here a thread that stores it, then releases) is read
+    once stored, not computed a second time; the lock file is gone afterwards."""
+    cache, key = ScoreCache(tmp_path), "ab" * 32
+    value = torch.arange(6, dtype=torch.float32).view(2, 3)
+    held = cache.lock(key).acquire()
+
+    def finish():
+        time.sleep(0.3)
+        cache.put(key, value)
+        held.release()
+    worker = threading.Thread(target=finish)
+    worker.start()
+    calls = []
+    got = cache.get_or_compute(key, lambda: calls.append(1) or torch.zeros(2, 3), shape=(2, 3))
+    worker.join()
+    assert calls == [] and torch.equal(got, value)
+    assert not list(tmp_path.rglob("*.lock"))
