@@ -1,13 +1,22 @@
 import os
 
-import pytest
-import torch
+# One CPU share per process: the demo subprocess (started at collection, tests/integration/test_demo.py)
+# runs next to the test process and the subprocesses the tests start. With two torch (OpenMP)
+# threads each on two cores they oversubscribe the cores and the spinning threads waste the CPU:
+# measured on 2 cores, a rehearsal next to the demo took 80 s at the default threads and 33 s at
+# one thread each (26 s alone). Set before torch loads; subprocesses inherit it.
+THREADS = str(max(1, (os.cpu_count() or 2) // 2))
+os.environ.setdefault("OMP_NUM_THREADS", THREADS)
+os.environ.setdefault("MKL_NUM_THREADS", os.environ["OMP_NUM_THREADS"])
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("WANDB_SILENT", "true")
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(scope="session")

@@ -5,21 +5,18 @@ TokenScores [L, H, T_prefix] of both; from them the scorer keeps (:mod:`qrexp.en
 
 - DocScores [D, L, H] float32 for the call's (calibrate, mask sigma), always: detection with any
   objective and k, and per-head aggregation with any head set, read only these (exact).
-- document TokenScores [2, L, H, T_doc] (calibrated c, raw s), float32 (exact; or float16 rows with
-  ``token_dtype="float16"``), only for examples the
-  budget plan admits (:meth:`ExampleScorer.plan_for`, :mod:`qrexp.engine.cache_plan`) and only when
-  the aggregation reads token scores (``paper``: heads summed, then masked).
+- document TokenScores [2, L, H, T_doc] (calibrated c, raw s), only for examples the budget plan
+  admits (:meth:`ExampleScorer.plan_for`, :mod:`qrexp.engine.cache_plan`) and only when the
+  aggregation reads them (``paper``: heads summed, then masked). float32 by default (equal to the
+  reference); with ``token_dtype="float16"`` the paper aggregation always scores from float16-rounded
+  rows (:func:`half_round`, relative rounding <= 2^-11), cached or fresh, so its numbers do not
+  depend on the budget or on what was cached before.
 
-With ``token_dtype="float16"`` the paper aggregation always scores from float16-rounded rows
-(:func:`half_round`, relative rounding <= 2^-11), whether they come from the cache or from a fresh
-(full or head-subset) pass, so its numbers do not depend on the budget or on what was cached before;
-the default float32 keeps the scores equal to the reference computation. Options travel per call (:class:`ScoringOptions`).
-Keys: the prompt token ids actually scored and the loaded model's weights fingerprint
-(:mod:`qrexp.engine.score_keys`).
+Options travel per call (:class:`ScoringOptions`). Keys: the prompt token ids actually scored and
+the loaded model's weights fingerprint (:mod:`qrexp.engine.score_keys`).
 
-``batch_size`` > 1 runs the passes of up to that many examples whose scores are not cached as one
-left-padded forward (:mod:`qrexp.engine.batched`; exact against batch 1 to 1e-5, so it is no part of
-any key): :meth:`ExampleScorer.prefetch` fills them before the examples are read one by one.
+``batch_size`` > 1: :meth:`ExampleScorer.prefetch` runs up to that many uncached examples per
+left-padded forward (:mod:`qrexp.engine.batched`; exact against batch 1 to 1e-5: no part of any key).
 """
 from __future__ import annotations
 
@@ -43,13 +40,12 @@ CALIBRATED = ScoringOptions(calibrate=True)      # token passes always include t
 class ExampleScorer(ExampleKeys):
     """Cached per-example scores for one retriever (model + prompt settings).
 
-    ``max_bytes``: the disk budget of one data set's records (None: unbounded); token scores are
-    kept only for examples admitted by the last :meth:`plan_for` (without a plan: all when
-    unbounded, none under a budget). ``compress``: zlib over the token records (saves 9-16%
-    measured, at ~13 MB/s of CPU per record; off by default). ``token_dtype``: "float32" (exact,
-    default) or "float16" (half the disk, scores rounded as above; part of the token-score key).
-    ``batch_size``: examples per forward in :meth:`rank` and :meth:`iter_doc_scores` (exact; 1:
-    one at a time). ``forwards`` counts pass pairs run (real + null = one, per example)."""
+    ``max_bytes``: disk budget of one data set's records (None: unbounded); token scores are kept
+    for the examples the last :meth:`plan_for` admits (no plan: all if unbounded, else none).
+    ``compress``: zlib over token records (-9 to -16%, ~13 MB/s of CPU; off by default).
+    ``token_dtype``: "float32" (exact, default) or "float16" (half the disk; in the token key).
+    ``batch_size``: examples per forward in :meth:`rank` / :meth:`iter_doc_scores` (exact).
+    ``forwards`` counts pass pairs run (real + null = one, per example)."""
 
     def __init__(self, retriever: QRRetriever, cache: ScoreCache | None = None,
                  max_bytes: int | None = None, compress: bool = False,
@@ -188,14 +184,13 @@ class ExampleScorer(ExampleKeys):
         if ready is not None or self.cache is None:
             return ready
         value = self.cache.get(self.doc_scores_key(ex, opts), self.doc_scores_shape(ex))
-        if value is None:
-            self.cache.misses += 1
-        else:
-            self.cache.hits += 1
+        self.cache.hits, self.cache.misses = (self.cache.hits + (value is not None),
+                                              self.cache.misses + (value is None))
         return value
 
     def _batches(self, examples: list[Example], i: int, opts: ScoringOptions, heads: HeadSet | None,
                  doc_scores_only: bool = False) -> None:
+        """Prefetch the batch that starts at example ``i`` (batch_size > 1 only)."""
         if self.batch_size > 1 and i % self.batch_size == 0:
             self.prefetch(examples[i:i + self.batch_size], opts, heads, doc_scores_only)
 
