@@ -132,6 +132,6 @@ def _shade(group: Group, attention: list, scorers: dict, progress: bool, log) ->
         pairs = {}
         for gr, scorer, heads, calibrated in ready:
             if id(scorer) not in pairs:
-                pairs[id(scorer)] = scorer.cached_token_scores(ex) if scorer.stores_tokens(ex) else None
+                pairs[id(scorer)] = scorer.cached_token_scores(ex)     # whatever the budget kept
             gr.shading[ex.qid] = shade_example(scorer, ex, heads, calibrated, group.pieces,
                                                pairs[id(scorer)])

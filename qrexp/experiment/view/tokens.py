@@ -77,6 +77,19 @@ def pieces_key(scorer: ExampleScorer) -> str:
                                      s["query_span"], s["reference_family"]))
 
 
+def missing_reason(scorer: ExampleScorer) -> str:
+    """Why an example has no token scores in the cache, as far as the viewer can tell: under a disk
+    budget (``cache.max_gb``) the run kept token scores only for the examples its cache plan admitted
+    (recorded in its metrics.json, ``extra.cache``); otherwise they were never stored here."""
+    if scorer.max_bytes is not None:
+        return (f"token-level scores not kept for this example: the score cache budget (cache.max_gb = "
+                f"{scorer.max_bytes / 1e9:.3g} GB) admitted token scores for the first examples only (the "
+                "run's metrics.json, extra.cache); only per-head document scores were cached")
+    return ("no token-level scores for this example in the score cache (run evaluated elsewhere, cache "
+            "cleared, another model build, per-head aggregation, or scored by a qrexp version with "
+            "other cache keys)")
+
+
 def shade_example(scorer: ExampleScorer, ex: Example, heads: HeadSet | None, calibrated: bool,
                   pieces: dict[str, dict[str, dict[str, list[str]]]], pair=None) -> Shading:
     """A run's per-token mass for ``ex`` from its raw TokenScores ``pair`` [2, L, H, T_prefix]
@@ -85,14 +98,9 @@ def shade_example(scorer: ExampleScorer, ex: Example, heads: HeadSet | None, cal
     ``heads`` None means every head (ICR). Token texts are added once per (pieces key, qid) to
     ``pieces`` as {key: {qid: {doc_id: [piece, ...]}}}. Never runs the model.
     """
-    if not scorer.stores_tokens(ex):
-        return Shading(reason="this prompt was too long for token-level caching (the L x H x T token "
-                              "budget); only per-head document scores were cached")
     pair = scorer.cached_token_scores(ex) if pair is None else pair
     if pair is None:
-        return Shading(reason="no token-level scores for this example in the score cache "
-                              "(run evaluated elsewhere, cache cleared, another model build, or "
-                              "scored by a qrexp version with other cache keys)")
+        return Shading(reason=missing_reason(scorer))
     prompt = scorer.prompt(ex)
     if pair.dim() != 4 or pair.shape[0] != 2 or pair.shape[-1] != prompt.cont_start:
         return Shading(reason=f"cached token scores {tuple(pair.shape)} do not match this prompt "
