@@ -207,7 +207,7 @@ def niah_scores(model, tok, cases: Sequence[tuple[str, NiahCase]], journal: Jour
                 "chat": chat, "template": template}
     records = journal.map(list(cases), key_of=lambda kc: kc[0], dep_of=lambda kc: {"case": kc[1]._asdict(), **identity},
                           compute=lambda chunk: [_record(run(kc)) for kc in chunk], desc="niah score",
-                          progress=progress)
+                          progress=progress, unit="case")
     return combine_niah_runs((NiahRun(r["correct"], None if r["copy"] is None else
                                       torch.tensor(r["copy"], dtype=torch.float32)) for r in records), shape)
 

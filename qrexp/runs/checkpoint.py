@@ -143,15 +143,16 @@ class Journal:
 
     def map(self, items: Sequence[T], key_of: Callable[[T], str], dep_of: Callable[[T], Any],
             compute: Callable[[list[T]], list[Any]], desc: str = "", progress: bool = True,
-            batch: int = 1) -> list[Any]:
+            batch: int = 1, unit: str = "query") -> list[Any]:
         """Values of ``items`` in order: the recorded value of an item finished before (same key and
         inputs), else ``compute(chunk)`` over the unfinished items in chunks of ``batch`` (one value
-        per item, in order), each recorded as its chunk returns; a tqdm bar counts items."""
+        per item, in order), each recorded as its chunk returns; a tqdm bar counts items. ``unit``
+        names an item in the resume log line ("resuming at <unit> N of M")."""
         deps = [digest(dep_of(item)) for item in items]
         out = [self.lookup(key_of(item), dep) for item, dep in zip(items, deps)]
         todo = [i for i, value in enumerate(out) if value is MISSING]
         if len(todo) < len(items):
-            self.log(f"[checkpoint] {desc or self.name}: resuming at query {todo[0] if todo else len(items)} "
+            self.log(f"[checkpoint] {desc or self.name}: resuming at {unit} {todo[0] if todo else len(items)} "
                      f"of {len(items)} ({len(items) - len(todo)} read back from {self.path.name})")
         with tqdm(total=len(todo), desc=desc or self.name, disable=not progress) as bar:
             for start in range(0, len(todo), max(1, batch)):

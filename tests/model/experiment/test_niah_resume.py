@@ -64,9 +64,11 @@ def test_interrupted_niah_detection_resumes_at_its_case(model_tok, tmp_path, mon
     first.journal("niah").close()
     assert finished_keys(tmp_path / "run", "niah") == ["case0", "case1"] and len(generated) == 2
 
-    again = QueryCheckpoint(tmp_path / "run", {"stage": "detect-niah"}, log=lambda s: None)
+    said = []
+    again = QueryCheckpoint(tmp_path / "run", {"stage": "detect-niah"}, log=said.append)
     resumed = niah_scores(model, tok, cases, again.journal("niah"), 8, 0.5, progress=False, **PLAIN)
     assert again.summary() == {"niah": {"resumed": 2, "computed": 4}} and len(generated) == 6   # each case once
+    assert any("niah score: resuming at case 2 of 6 (2 read back" in line for line in said), said
     assert torch.equal(resumed.scores, ref.scores) and (resumed.n_correct, resumed.n_runs) == (ref.n_correct, 6)
     assert _files(tmp_path / "resumed" / "heads", resumed.scores) == _files(tmp_path / "ref" / "heads", ref.scores)
     again.discard()
