@@ -29,10 +29,12 @@ def open_checkpoint(store: RunStore, rid: str, depends: Any, log=print) -> Query
 
 def rank_queries(ckpt: QueryCheckpoint | None, scorer: ExampleScorer, examples: Sequence[Example],
                  heads: HeadSet | None, opts: ScoringOptions, progress: bool, desc: str,
-                 batch: int = 1) -> Run:
+                 batch: int | None = None) -> Run:
     """Run {qid: {doc_id: score}} of a head set, one journaled ranking per example (same values as
     ``scorer.rank``; without a checkpoint it is ``scorer.rank``). ``scorer.rank`` is called on
-    chunks of ``batch`` unfinished examples, each chunk's rankings recorded as it returns."""
+    chunks of ``batch`` unfinished examples (None: the scorer's ``batch_size``, so that its batched
+    forwards see whole batches), each chunk's rankings recorded as it returns."""
+    batch = scorer.batch_size if batch is None else batch
     if ckpt is None:
         return scorer.rank(examples, heads, opts, progress, desc=desc)
     def rank_chunk(chunk: list[Example]) -> list[dict[str, float]]:

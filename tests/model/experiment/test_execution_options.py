@@ -86,8 +86,18 @@ def test_batch_size_changes_no_score_and_no_id(method, tiny_dir, tmp_path):
     assert len({len(warm.prompt(ex).input_ids) for ex in examples}) == len(examples) == 4
     warm.rank(examples[1:2], None, scoring_options(batched), progress=False)     # cached before
     assert scorer_of(batched).batch_size == 3
-    for cfg in (base, batched):
-        evaluate(cfg, method, log=lambda s: None)
+    rows = {}
+    for cfg in (base, batched):         # rows per forward: batch 1 = real + null continuation
+        seen = rows.setdefault(cfg.scoring.batch_size, [])
+        hook = warm.retriever.model.register_forward_pre_hook(      # the one model of this process
+            lambda mod, args, kw: seen.append(kw["input_ids"].shape[0]), with_kwargs=True)
+        try:
+            evaluate(cfg, method, log=lambda s: None)
+        finally:
+            hook.remove()
+    # the evaluation really batches (through its per-query journal): the first batch holds the two
+    # uncached questions of examples 1-3, so 4 continuation rows in one forward
+    assert max(rows[1]) == 2 and max(rows[3]) == 4, rows
     rid = eval_id(base, method)
     _same_run(tmp_path / "a" / "runs" / rid, tmp_path / "b" / "runs" / rid)
     forwards = [json.loads((tmp_path / f / "runs" / rid / "metrics.json").read_text())["extra"]["forwards"]
