@@ -127,11 +127,21 @@ def _shade(group: Group, attention: list, scorers: dict, progress: bool, log) ->
             scorers[key] = scorer_of(cfg)
         scorer = scorers[key]
         r = scorer.retriever
-        ready.append((gr, scorer, run_heads(folder, r.n_layers, r.n_heads), cfg.scoring.calibrate))
+        ready.append((gr, scorer, run_heads(folder, r.n_layers, r.n_heads), cfg.scoring.calibrate,
+                      _cache_plan(folder)))
     for ex in tqdm(group.examples, desc=f"view {group.eval_name}", disable=not progress or not ready):
         pairs = {}
-        for gr, scorer, heads, calibrated in ready:
+        for gr, scorer, heads, calibrated, plan in ready:
             if id(scorer) not in pairs:
                 pairs[id(scorer)] = scorer.cached_token_scores(ex)     # whatever the budget kept
             gr.shading[ex.qid] = shade_example(scorer, ex, heads, calibrated, group.pieces,
-                                               pairs[id(scorer)])
+                                               pairs[id(scorer)], plan)
+
+
+def _cache_plan(folder: Path) -> dict | None:
+    """The score-cache plan a run recorded (metrics.json ``extra.cache``), or None."""
+    metrics = folder / "metrics.json"
+    if not metrics.is_file():
+        return None
+    plan = (json.loads(metrics.read_text(encoding="utf-8")).get("extra") or {}).get("cache")
+    return plan if isinstance(plan, dict) else None

@@ -77,30 +77,34 @@ def pieces_key(scorer: ExampleScorer) -> str:
                                      s["query_span"], s["reference_family"]))
 
 
-def missing_reason(scorer: ExampleScorer) -> str:
-    """Why an example has no token scores in the cache, as far as the viewer can tell: under a disk
-    budget (``cache.max_gb``) the run kept token scores only for the examples its cache plan admitted
-    (recorded in its metrics.json, ``extra.cache``); otherwise they were never stored here."""
-    if scorer.max_bytes is not None:
-        return (f"token-level scores not kept for this example: the score cache budget (cache.max_gb = "
-                f"{scorer.max_bytes / 1e9:.3g} GB) admitted token scores for the first examples only (the "
-                "run's metrics.json, extra.cache); only per-head document scores were cached")
+def missing_reason(plan: Mapping[str, Any] | None) -> str:
+    """Why an example has no token scores in the cache, from its run's recorded cache plan
+    (metrics.json ``extra.cache``, qrexp.engine.cache_plan.CachePlan.to_dict; None when unknown):
+    under a disk budget (``cache.max_gb``) the run kept them only for the first examples that fit."""
+    if plan and plan.get("tokens_needed") and plan.get("token_examples", 0) < plan.get("n_examples", 0):
+        budget = plan.get("max_bytes")
+        return (f"token-level scores not kept for this example: the run's score cache budget (cache.max_gb"
+                f"{'' if budget is None else f' = {budget / 1e9:.3g} GB'}) kept them for the first "
+                f"{plan['token_examples']} of {plan['n_examples']} examples (its metrics.json, extra.cache); "
+                "only per-head document scores were cached")
     return ("no token-level scores for this example in the score cache (run evaluated elsewhere, cache "
             "cleared, another model build, per-head aggregation, or scored by a qrexp version with "
             "other cache keys)")
 
 
 def shade_example(scorer: ExampleScorer, ex: Example, heads: HeadSet | None, calibrated: bool,
-                  pieces: dict[str, dict[str, dict[str, list[str]]]], pair=None) -> Shading:
+                  pieces: dict[str, dict[str, dict[str, list[str]]]], pair=None,
+                  plan: Mapping[str, Any] | None = None) -> Shading:
     """A run's per-token mass for ``ex`` from its raw TokenScores ``pair`` [2, L, H, T_prefix]
     (as ``scorer.cached_token_scores(ex)`` returns; read here when not given).
 
     ``heads`` None means every head (ICR). Token texts are added once per (pieces key, qid) to
-    ``pieces`` as {key: {qid: {doc_id: [piece, ...]}}}. Never runs the model.
+    ``pieces`` as {key: {qid: {doc_id: [piece, ...]}}}. ``plan``: the run's recorded cache plan, to
+    say why scores are missing (:func:`missing_reason`). Never runs the model.
     """
     pair = scorer.cached_token_scores(ex) if pair is None else pair
     if pair is None:
-        return Shading(reason=missing_reason(scorer))
+        return Shading(reason=missing_reason(plan))
     prompt = scorer.prompt(ex)
     if pair.dim() != 4 or pair.shape[0] != 2 or pair.shape[-1] != prompt.cont_start:
         return Shading(reason=f"cached token scores {tuple(pair.shape)} do not match this prompt "
