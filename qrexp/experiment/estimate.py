@@ -34,9 +34,10 @@ from qrexp.evals.rankgpt import RankGPTRanker, sliding_windows
 from qrexp.experiment.context import cache_dir, scorer_of, store_of
 from qrexp.experiment.detect import detection_id
 from qrexp.experiment.evaluate import eval_id, method_config
-from qrexp.experiment.methods import check_method, runs_qa
+from qrexp.experiment.methods import check_method, head_source, runs_qa
 from qrexp.experiment.gen_window import qa_examples
 from qrexp.evals.kinds import KINDS
+from qrexp.heads.sources import SOURCES
 from qrexp.types import Example
 
 RUN_FILES_BYTES = 4_000         # config.json, metrics.json, heads.txt, provenance of one run folder (measured)
@@ -132,6 +133,12 @@ def _pending(cfg: RunConfig) -> list[tuple[RunConfig, tuple[str, ...]]]:
     return out
 
 
+def _reads_qr_heads(one: RunConfig, methods: Sequence[str]) -> bool:
+    """Whether one of ``methods`` ranks with QR-detected heads (so the run detects them first)."""
+    return any(check_method(m).attention and SOURCES.get(head_source(one, check_method(m))).detection == "qr"
+               for m in methods)
+
+
 def _generations(one: RunConfig, methods: Sequence[str], examples: Sequence[Example]) -> int:
     rankgpt = RankGPTRanker(None)
     n = 0
@@ -155,10 +162,13 @@ def estimate_run(cfg: RunConfig, log: Callable[[str], None] = print) -> list[Eva
     scorer = scorer_of(method_config(pending[0][0], check_method(pending[0][1][0])))
     r, builder = scorer.retriever, scorer.retriever.builder
     rows: list[EvalEstimate] = []
-    if (cfg.stage == "pipeline" and cfg.heads.source == "detected"
-            and not store_of(cfg).is_finished(detection_id(cfg))):
-        rows.append(EvalEstimate(f"detect:{cfg.detect.name}", ("detect",),
-                                 [prompt_shape(builder, ex) for ex in _examples(cfg, True)], builder.max_length))
+    detected: set[str] = set()          # the QR detections the pending methods read, each once
+    for one, methods in pending if cfg.stage == "pipeline" else ():
+        rid = detection_id(one)
+        if rid not in detected and _reads_qr_heads(one, methods) and not store_of(one).is_finished(rid):
+            detected.add(rid)
+            rows.append(EvalEstimate(f"detect:{one.detect.name}", ("detect",),
+                                     [prompt_shape(builder, ex) for ex in _examples(one, True)], builder.max_length))
     for one, methods in pending:
         examples = _examples(one, False)
         scored = tuple(m for m in methods if check_method(m).attention)

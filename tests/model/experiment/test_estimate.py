@@ -87,3 +87,16 @@ def test_generation_prompts_are_counted(tmp_path, tiny_dir):
     n = len(load_lme(DATA / "lme_tiny.json"))
     assert row.methods == ("qrhead",) and row.generations == n * 2 + n
     assert f"{n * 3} generation prompts" in lines[0] and f"{n * 3} generation prompts" in lines[-1]
+
+
+@pytest.mark.parametrize("methods, detects", [(("icr", "bm25"), False), (("qrhead", "icr"), True)])
+def test_detection_is_estimated_only_when_a_pending_method_reads_detected_heads(methods, detects, tmp_path, tiny_dir):
+    """heads.source=detected and stage=pipeline: the detection runs (and is estimated) only for methods
+    that rank with the detected heads (qrhead), never for icr / bm25 alone (it was estimated always)."""
+    base = _cfg(tmp_path, tiny_dir, methods)
+    cfg = dataclasses.replace(base, stage="pipeline", heads=HeadsConfig(source="detected"),
+                              detect=dataclasses.replace(base.detect, name="tiny-detect", data=base.eval.data))
+    rows = estimate_run(cfg, lambda line: None)
+    assert [r.name for r in rows] == (["detect:tiny-detect"] if detects else []) + ["tiny"]
+    if detects:
+        assert rows[0].methods == ("detect",) and len(rows[0].lengths) == len(rows[1].lengths)
