@@ -9,7 +9,7 @@
 
 Bad config or data (qrexp.experiment.config_check.ConfigError, qrexp.experiment.preflight.InputError) is reported in one
 line on stderr, ``qrexp: error: ...``, before any work, with exit status 2; ``QREXP_DEBUG=1`` raises
-it with its traceback instead. In a sweep (-m) such a job is reported and the other jobs still run;
+it with its traceback instead. Ctrl-C prints one line saying how to resume (exit status 130). In a sweep (-m) such a job is reported and the other jobs still run;
 the exit status is 2 at the end (a job in another process, e.g. under submitit, fails with the
 error so the launcher records it). Tracebacks are kept for real bugs. A sweep ends with its summary
 table and count of runs done / reused / failed (qrexp.experiment.hydra_summary).
@@ -35,6 +35,8 @@ from qrexp.types import ConfigError
 
 __all__ = ["CONF_DIR", "main"]
 register_resolvers()                                            # ${qrexp_launch:} in conf/config.yaml
+INTERRUPTED = ("qrexp: interrupted; finished runs are kept and so are the finished queries of the "
+               "interrupted run (its partial/ journals): run the same command again to resume")
 _rejected: list[str] = []                                         # bad-input jobs of this sweep
 _main_pid: int | None = None          # the process of main(); a launcher may pickle these globals by value
 
@@ -85,6 +87,11 @@ def main() -> None:
         sys.exit(2)
     try:
         _hydra_main()
+    except KeyboardInterrupt:            # Ctrl-C: one line, not Python's traceback (QREXP_DEBUG keeps it)
+        if os.environ.get("QREXP_DEBUG", "") not in ("", "0"):
+            raise
+        print(INTERRUPTED, file=sys.stderr, flush=True)
+        sys.exit(130)
     finally:
         print_sweep_summary()          # also when a job failed (Hydra's sweeper raises before its end hook)
     if _rejected:

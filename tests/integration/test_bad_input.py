@@ -65,3 +65,16 @@ def test_sweep_reports_the_bad_job_and_runs_the_others(tiny_dir, tmp_path):
     (folder,) = list((tmp_path / "out" / "runs").iterdir())
     assert "bm25" in folder.name
     assert json.loads((folder / "metrics.json").read_text())["metrics"]["nDCG@10"] > 0
+
+
+def test_ctrl_c_is_one_line_and_the_rerun_resumes(tiny_dir, tmp_path):
+    """Ctrl-C after the 2nd of 4 rankings (the fault hook raises KeyboardInterrupt there, as a SIGINT
+    does): one line saying how to resume, no traceback, exit 130; the rerun reads the 2 back."""
+    args = ("eval.methods=[icr]", "eval.data.args.top_k=3")
+    proc = qrexp(tmp_path, tiny_dir, *args, extra_env={"QREXP_FAULT_AT": "ranking:2:INT"})
+    assert proc.returncode == 130, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr, proc.stderr[-3000:]
+    assert proc.stderr.strip().splitlines()[-1].startswith("qrexp: interrupted; "), proc.stderr[-1000:]
+    again = qrexp(tmp_path, tiny_dir, *args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resuming at query 2 of " in again.stdout + again.stderr
