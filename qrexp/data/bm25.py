@@ -14,6 +14,7 @@ Anserini's 0.6789 and 0.925 (see tests/unit/data/test_real_data.py).
 """
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, Mapping, Sequence
 
@@ -45,11 +46,18 @@ def make_stemmer(name: str | None) -> Any:
     return Stemmer.Stemmer(name)
 
 
+def load_bm25s() -> Any:
+    """The bm25s module, imported on first use, with its logger at WARNING (bm25s sets it to DEBUG
+    and logs every index build, which then fills the run's log)."""
+    import bm25s
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
 def analyze(texts: Sequence[str], stopwords: str | None = STOPWORDS, stemmer: str | None = STEMMER,
             return_ids: bool = True) -> Any:
     """Tokenize ``texts`` with the Anserini-like analyzer above (bm25s ``Tokenized`` or token lists)."""
-    import bm25s
-    return bm25s.tokenize([drop_possessives(t) for t in texts], lower=True, token_pattern=TOKEN_PATTERN,
+    return load_bm25s().tokenize([drop_possessives(t) for t in texts], lower=True, token_pattern=TOKEN_PATTERN,
                           stopwords=stopwords, stemmer=make_stemmer(stemmer), return_ids=return_ids,
                           show_progress=False)
 
@@ -64,8 +72,7 @@ def bm25_candidates(corpus: Mapping[str, str], queries: Mapping[str, str], k: in
     ``progress`` shows bm25s's bars (indexing, retrieval) for large corpora.
     Raises ValueError on an empty corpus.
     """
-    import bm25s
-
+    bm25s = load_bm25s()
     doc_ids = list(corpus)
     if not doc_ids:
         raise ValueError("bm25_candidates: empty corpus")

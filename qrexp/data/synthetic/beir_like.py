@@ -16,8 +16,7 @@ import math
 import os
 from pathlib import Path
 
-import bm25s
-
+from qrexp.data.bm25 import load_bm25s
 from qrexp.data.synthetic import beir_phrases as B
 from qrexp.data.synthetic import names as N
 from qrexp.data.synthetic.common import rng_for, word_count
@@ -109,6 +108,7 @@ def bm25_rankings(corpus: list[dict], queries: list[dict],
     descending, which is how trec_eval / pytrec_eval order them, so the rank column and any
     TREC tool agree. Passages sharing no term with the query score 0 and may fill the list.
     """
+    bm25s = load_bm25s()
     tok = dict(stopwords="en", return_ids=False, show_progress=False)
     model = bm25s.BM25(**BM25_PARAMS)
     model.index(bm25s.tokenize([f"{d['title']} {d['text']}" for d in corpus], **tok),

@@ -2,6 +2,7 @@
 stemming, the ``bm25`` baseline reading the corpus-level first stage (never a pool re-score), and a
 BEIR corpus that repeats an ``_id``."""
 import json
+import logging
 import math
 import shutil
 from pathlib import Path
@@ -93,3 +94,12 @@ def test_beir_qrels_judging_a_pair_twice_is_refused(tmp_path):
     with pytest.raises(ValueError, match=rf"test.tsv line {len(lines) + 1}: query {q} judges doc {d} again "
                                          r"\(first on line 2\)"):
         load_beir(folder, n_queries=None)
+
+
+def test_bm25s_debug_lines_stay_out_of_the_run_log(caplog):
+    """bm25s sets its logger to DEBUG and logs every index build; a run's log (Hydra's root handlers,
+    here caplog at DEBUG) gets none of it."""
+    caplog.set_level(logging.DEBUG)
+    run = bm25_candidates({"d1": "a cat sat", "d2": "a dog ran"}, {"q": "cat"}, k=2)
+    assert list(run["q"]) == ["d1"]
+    assert not [r for r in caplog.records if r.name.startswith("bm25s") and r.levelno < logging.WARNING]
