@@ -85,7 +85,8 @@ TABLE: dict[str, Method] = {                 # in the order users see them (qrex
                       depends_on=ATTENTION),
     "published": Method("the paper's published head list for the model (model.published_key, heads.task)",
                          heads="published", depends_on=ATTENTION),
-    "bm25": Method("BM25 over each example's candidates (bm25s + PyStemmer)",
+    "bm25": Method("the first-stage BM25 ranking (BEIR: the supplied run or the whole corpus; long-context: "
+                   "the question's own history or book), Anserini settings, never a pool re-score",
                    ranker=lambda cfg, ckpt: RANKERS.get("bm25")()),
     "dense": Method("a sentence-transformers bi-encoder (eval.dense_model; default all-MiniLM-L6-v2)",
                     ranker=lambda cfg, ckpt: RANKERS.get("dense")(model=cfg.eval.dense_model),
