@@ -16,6 +16,7 @@ table and count of runs done / reused / failed (qrexp.experiment.hydra_summary).
 """
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 
@@ -35,6 +36,7 @@ from qrexp.types import ConfigError
 
 __all__ = ["CONF_DIR", "main"]
 register_resolvers()                                            # ${qrexp_launch:} in conf/config.yaml
+SUBCOMMANDS = ("list", "view")
 INTERRUPTED = ("qrexp: interrupted; finished runs are kept and so are the finished queries of the "
                "interrupted run (its partial/ journals): run the same command again to resume")
 _rejected: list[str] = []                                         # bad-input jobs of this sweep
@@ -70,7 +72,14 @@ def main() -> None:
     [overrides]``; else a Hydra run or sweep; a sweep ends with its summary. Console and log lines
     pass through qrexp.io.redact (no credential is ever shown)."""
     global _main_pid
-    if len(sys.argv) > 1 and sys.argv[1] == "list":
+    first = sys.argv[1] if len(sys.argv) > 1 else ""
+    if first and first not in SUBCOMMANDS and not first.startswith(("-", "+", "~")) and "=" not in first:
+        hint = difflib.get_close_matches(first, SUBCOMMANDS, n=1)
+        print(f"qrexp: error: unknown command {first!r}"
+              f"{f'; did you mean {hint[0]!r}?' if hint else ''} (commands: {', '.join(SUBCOMMANDS)}; "
+              "anything else is a Hydra override key=value)", file=sys.stderr, flush=True)
+        sys.exit(2)
+    if first == "list":
         list_main(sys.argv[2:])
         return
     _main_pid = os.getpid()

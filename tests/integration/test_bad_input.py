@@ -78,3 +78,12 @@ def test_ctrl_c_is_one_line_and_the_rerun_resumes(tiny_dir, tmp_path):
     again = qrexp(tmp_path, tiny_dir, *args)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "resuming at query 2 of " in again.stdout + again.stderr
+
+
+def test_misspelt_command_is_one_line_with_a_suggestion(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "qrexp", "viwe"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        "qrexp: error: unknown command 'viwe'; did you mean 'view'? (commands: list, view; anything else "
+        "is a Hydra override key=value)"), proc.stderr[-2000:]
