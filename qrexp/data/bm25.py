@@ -57,9 +57,9 @@ def load_bm25s() -> Any:
 def analyze(texts: Sequence[str], stopwords: str | None = STOPWORDS, stemmer: str | None = STEMMER,
             return_ids: bool = True) -> Any:
     """Tokenize ``texts`` with the Anserini-like analyzer above (bm25s ``Tokenized`` or token lists)."""
-    return load_bm25s().tokenize([drop_possessives(t) for t in texts], lower=True, token_pattern=TOKEN_PATTERN,
-                          stopwords=stopwords, stemmer=make_stemmer(stemmer), return_ids=return_ids,
-                          show_progress=False)
+    return load_bm25s().tokenize([drop_possessives(t) for t in texts], lower=True,
+                                 token_pattern=TOKEN_PATTERN, stopwords=stopwords,
+                                 stemmer=make_stemmer(stemmer), return_ids=return_ids, show_progress=False)
 
 
 def bm25_candidates(corpus: Mapping[str, str], queries: Mapping[str, str], k: int = 200,
