@@ -25,7 +25,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from qrexp.experiment.compose import command_line_overrides
+from qrexp.experiment.compose import check_group_options, command_line_overrides
 from qrexp.experiment.hydra_files import CONF_DIR, register_resolvers, save_job_files
 from qrexp.experiment.hydra_summary import print_sweep_summary, run_job
 from qrexp.experiment.listing import main as list_main
@@ -89,6 +89,7 @@ def main() -> None:
     install_log_redaction()
     try:                                  # qrexp's strict types before Hydra composes (experiment.schema)
         sys.argv[1:] = command_line_overrides(sys.argv[1:])
+        check_group_options(sys.argv[1:], CONF_DIR)      # an unknown option: one line, not Hydra's listing
     except ConfigError as exc:
         if os.environ.get("QREXP_DEBUG", "") not in ("", "0"):
             raise
