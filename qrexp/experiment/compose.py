@@ -68,11 +68,17 @@ def check_group_options(argv: Sequence[str], conf_dir: str | Path) -> None:
         if (not eq or arg.startswith(("-", "~")) or group.startswith("hydra") or not group
                 or not any((d / group).is_dir() for d in dirs) or any(c in value for c in "()[]{}$*")):
             continue
+        options = sorted({name for d in dirs for name, _ in group_options(d, group)})
         for option in value.split(","):
-            if option in ("", "null") or any((d / group / f"{option}.yaml").is_file() for d in dirs):
+            if option in ("", "null") or option in options:
                 continue
-            options = sorted({str(y.relative_to(d / group).with_suffix("")) for d in dirs if (d / group).is_dir()
-                              for y in (d / group).rglob("*.yaml")})
             hint = difflib.get_close_matches(option, options, n=1)
             raise ConfigError(f"config group {group!r} has no option {option!r}"
                               f"{f'; did you mean {hint[0]!r}?' if hint else ''} (options: {', '.join(options)})")
+
+
+def group_options(conf_dir: str | Path, group: str) -> list[tuple[str, Path]]:
+    """The options of config group ``group`` under ``conf_dir``, sorted: (name, YAML path), the name
+    relative to the group's folder without ``.yaml`` (``paper/table2``); none when it has no folder."""
+    root = Path(conf_dir) / group
+    return sorted((str(p.relative_to(root).with_suffix("")), p) for p in root.rglob("*.yaml")) if root.is_dir() else []

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from qrexp.evals.kinds import KINDS
+from qrexp.experiment.compose import group_options
 from qrexp.experiment.methods import TABLE
 from qrexp.io.package_data import package_data
 from qrexp.measures import describe as describe_measures
@@ -40,15 +41,10 @@ def describe(path: Path, width: int = 110) -> str:
     return sentence if len(sentence) <= width else sentence[: width - 3].rstrip() + "..."
 
 
-def _options(group: str) -> list[tuple[str, Path]]:
-    root = CONF / group
-    return sorted((str(p.relative_to(root).with_suffix("")), p) for p in root.rglob("*.yaml"))
-
-
 def _rows(what: str) -> list[tuple[str, str]]:
     if what == "models":
         out = []
-        for name, path in _options("model"):
+        for name, path in group_options(CONF, "model"):
             cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             about = describe(path)
             path = cfg.get("path")
@@ -56,8 +52,8 @@ def _rows(what: str) -> list[tuple[str, str]]:
             out.append((f"model={name}", f"{where}{about} (k={cfg.get('k', 16)})"))
         return out
     if what == "data":
-        return ([(f"eval={n}", describe(p)) for n, p in _options("eval")]
-                + [(f"detect={n}", describe(p)) for n, p in _options("detect")])
+        return ([(f"eval={n}", describe(p)) for n, p in group_options(CONF, "eval")]
+                + [(f"detect={n}", describe(p)) for n, p in group_options(CONF, "detect")])
     if what == "methods":
         return [(f"eval.methods=[{m}]", method.description) for m, method in TABLE.items()]
     if what == "kinds":
@@ -65,7 +61,7 @@ def _rows(what: str) -> list[tuple[str, str]]:
     if what == "measures":
         return describe_measures()
     if what == "experiments":
-        return [(f"experiment={n}", describe(p)) for n, p in _options("experiment")]
+        return [(f"experiment={n}", describe(p)) for n, p in group_options(CONF, "experiment")]
     if what == "tables":
         return _tables()
     raise ValueError(f"qrexp list: unknown {what!r}; choose from {', '.join(WHAT)}")
@@ -75,7 +71,7 @@ def _tables() -> list[tuple[str, str]]:
     """Every table spec (report configs and experiments' own) with its title and where it comes from."""
     out = []
     for group, prefix in (("report", "report"), ("experiment", "experiment")):
-        for name, path in _options(group):
+        for name, path in group_options(CONF, group):
             cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             tables = cfg.get("tables") or (cfg.get("report") or {}).get("tables") or []
             for spec in tables:
